@@ -1,0 +1,159 @@
+//! berth-runtime: an OCI runtime with runc's command line.
+
+mod cli;
+mod logging;
+mod signals;
+
+use anyhow::Result;
+use berth_runtime_core::container::{self, CreateOptions};
+use berth_runtime_core::state::StateRoot;
+use berth_runtime_core::{defaults, sealed_exe};
+use clap::Parser;
+use cli::{Cli, Command, ListFormat};
+use std::io::Write;
+
+fn main() {
+    let cli = Cli::parse();
+    let logger = logging::Logger::new(cli.log.as_deref(), cli.log_format, cli.debug);
+    match execute(&cli, &logger) {
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            let message = format!("{err:#}");
+            logger.error(&message);
+            eprintln!("berth-runtime: {message}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn execute(cli: &Cli, logger: &logging::Logger) -> Result<i32> {
+    cli.refuse_unsupported_globals()?;
+    let root = StateRoot::new(&cli.root);
+    match &cli.command {
+        Command::Create(args) => {
+            args.refuse_unsupported()?;
+            sealed_exe::ensure_sealed()?;
+            let opts = args.options();
+            logger.debug(&format!("create {} from {}", opts.id, opts.bundle.display()));
+            container::create(&root, &opts, false).map_err(|e| anyhow::anyhow!("create {}: {e}", opts.id))?;
+            Ok(0)
+        }
+        Command::Run(args) => {
+            args.create.refuse_unsupported()?;
+            sealed_exe::ensure_sealed()?;
+            let opts: CreateOptions = args.create.options();
+            let code = container::run(&root, &opts, args.detach, args.keep).map_err(|e| anyhow::anyhow!("run {}: {e}", opts.id))?;
+            Ok(code)
+        }
+        Command::Start { id } => {
+            container::start(&root, id).map_err(|e| anyhow::anyhow!("start {id}: {e}"))?;
+            Ok(0)
+        }
+        Command::State { id } => {
+            let state = container::state(&root, id).map_err(|e| anyhow::anyhow!("state {id}: {e}"))?;
+            println!("{}", serde_json::to_string_pretty(&state)?);
+            Ok(0)
+        }
+        Command::Kill { id, signal, all } => {
+            let number = signals::parse(signal)?;
+            container::kill(&root, id, number, *all).map_err(|e| anyhow::anyhow!("kill {id}: {e}"))?;
+            Ok(0)
+        }
+        Command::Delete { id, force } => {
+            container::delete(&root, id, *force).map_err(|e| anyhow::anyhow!("delete {id}: {e}"))?;
+            Ok(0)
+        }
+        Command::List { format, quiet } => {
+            list(&root, *format, *quiet)?;
+            Ok(0)
+        }
+        Command::Ps { format, id, ps_args } => {
+            ps(&root, id, *format, ps_args)?;
+            Ok(0)
+        }
+        Command::Spec { bundle, rootless } => {
+            let path = bundle.join("config.json");
+            let text = serde_json::to_string_pretty(&defaults::default_spec(*rootless))?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(|e| anyhow::anyhow!("spec: {}: {e}", path.display()))?;
+            file.write_all(text.as_bytes())?;
+            Ok(0)
+        }
+        Command::Features => {
+            println!("{}", serde_json::to_string_pretty(&defaults::features())?);
+            Ok(0)
+        }
+        Command::Unsupported(args) => Err(anyhow::anyhow!(
+            "{}: not supported by berth-runtime yet",
+            args.first().map(String::as_str).unwrap_or("command")
+        )),
+    }
+}
+
+fn list(root: &StateRoot, format: ListFormat, quiet: bool) -> Result<()> {
+    let containers = container::list(root)?;
+    if quiet {
+        for (record, _) in &containers {
+            println!("{}", record.id);
+        }
+        return Ok(());
+    }
+    match format {
+        ListFormat::Json => {
+            let states: Vec<_> = containers.iter().map(|(r, s)| container::state_json(r, *s)).collect();
+            println!("{}", serde_json::to_string(&states)?);
+        }
+        ListFormat::Table => {
+            let rows: Vec<[String; 6]> = containers
+                .iter()
+                .map(|(r, s)| {
+                    let pid = if *s == berth_runtime_core::state::Status::Stopped { 0 } else { r.pid };
+                    [r.id.clone(), pid.to_string(), s.to_string(), r.bundle.display().to_string(), r.created.clone(), r.owner.clone()]
+                })
+                .collect();
+            let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);
+            let mut widths = header.clone().map(|h| h.len());
+            for row in &rows {
+                for (w, cell) in widths.iter_mut().zip(row) {
+                    *w = (*w).max(cell.len());
+                }
+            }
+            for row in std::iter::once(&header).chain(&rows) {
+                let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+                println!("{}", line.join("   ").trim_end());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ps(root: &StateRoot, id: &str, format: ListFormat, ps_args: &[String]) -> Result<()> {
+    let pids = container::pids(root, id).map_err(|e| anyhow::anyhow!("ps {id}: {e}"))?;
+    if format == ListFormat::Json {
+        println!("{}", serde_json::to_string(&pids)?);
+        return Ok(());
+    }
+    let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
+    let output = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .map_err(|e| anyhow::anyhow!("ps {id}: run ps: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let pid_column = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| anyhow::anyhow!("ps {id}: the ps output has no PID column"))?;
+    println!("{header}");
+    for line in lines {
+        let pid = line.split_whitespace().nth(pid_column).and_then(|p| p.parse::<i32>().ok());
+        if pid.is_some_and(|p| pids.contains(&p)) {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! A typed message channel between the runtime and the container's init, over a SEQPACKET socketpair:
+//! one message per packet, serialised as JSON, so that failures cross the fork as structured values.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixDatagram;
+
+/// What the init (or the intermediate process that forks it) tells the runtime.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum InitMessage {
+    /// The process is in its new user namespace and waits for its uid/gid maps.
+    NeedIdMaps { pid: i32 },
+    /// The intermediate process forked the container's init (pid as seen from the runtime).
+    InitPid { pid: i32 },
+    /// The container is set up and the init waits for `start`.
+    Ready,
+    Failed(InitFailure),
+}
+
+/// What the runtime tells the init.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RuntimeMessage {
+    IdMapsWritten,
+}
+
+/// A failure inside the container's init: which step, on which object, and the OS error if any.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InitFailure {
+    pub step: String,
+    pub errno: Option<i32>,
+    pub detail: String,
+}
+
+impl std::fmt::Display for InitFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.step)?;
+        if !self.detail.is_empty() {
+            write!(f, ": {}", self.detail)?;
+        }
+        if let Some(errno) = self.errno {
+            write!(f, ": {}", io::Error::from_raw_os_error(errno))?;
+        }
+        Ok(())
+    }
+}
+
+impl InitFailure {
+    pub fn os(step: impl Into<String>, err: &io::Error) -> Self {
+        InitFailure {
+            step: step.into(),
+            errno: err.raw_os_error(),
+            detail: if err.raw_os_error().is_some() {
+                String::new()
+            } else {
+                err.to_string()
+            },
+        }
+    }
+
+    pub fn msg(step: impl Into<String>, detail: impl Into<String>) -> Self {
+        InitFailure {
+            step: step.into(),
+            errno: None,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// One end of the channel. Both ends are close-on-exec, so neither reaches the container's process.
+pub struct Channel {
+    socket: UnixDatagram,
+}
+
+pub fn pair() -> io::Result<(Channel, Channel)> {
+    let (a, b) = rustix::net::socketpair(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::SEQPACKET,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )?;
+    Ok((Channel::from_fd(a), Channel::from_fd(b)))
+}
+
+impl Channel {
+    fn from_fd(fd: OwnedFd) -> Self {
+        Channel {
+            socket: UnixDatagram::from(fd),
+        }
+    }
+
+    pub fn send<T: Serialize>(&self, message: &T) -> io::Result<()> {
+        let bytes = serde_json::to_vec(message).map_err(io::Error::other)?;
+        self.socket.send(&bytes).map(drop)
+    }
+
+    /// Receives one message; `Ok(None)` when the other end closed without sending one.
+    pub fn recv<T: DeserializeOwned>(&self) -> io::Result<Option<T>> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = loop {
+            match self.socket.recv(&mut buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        serde_json::from_slice(&buf[..n])
+            .map(Some)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+}

@@ -1,0 +1,432 @@
+//! The container lifecycle as the runtime's commands drive it: create, start, state, kill, delete, run.
+
+use crate::channel::{self, InitMessage, RuntimeMessage};
+use crate::config::{self, Bundle};
+use crate::error::{Context, Error, Result};
+use crate::init::{self, InitContext};
+use crate::namespaces::NamespacePlan;
+use crate::process_info;
+use crate::state::{self, ContainerRecord, LockedContainer, StateRoot, Status};
+use crate::sys;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+    pub no_new_keyring: bool,
+}
+
+/// Signals `run` forwards to the container.
+const FORWARDED: [libc::c_int; 7] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+];
+
+/// A created container whose init waits for `start`.
+pub struct Created {
+    pub container: LockedContainer,
+    pub record: ContainerRecord,
+}
+
+pub fn create(root: &StateRoot, opts: &CreateOptions, for_run: bool) -> Result<Created> {
+    config::validate_id(&opts.id)?;
+    let bundle = config::load_bundle(&opts.bundle)?;
+    let process = bundle.spec.process().as_ref().ok_or_else(|| Error::config(&bundle.config_path, "process", "missing"))?;
+    if process.terminal().unwrap_or(false) && opts.console_socket.is_none() {
+        return Err(Error::config(
+            &bundle.config_path,
+            "process.terminal",
+            "a terminal needs --console-socket (foreground terminals are not supported yet)",
+        ));
+    }
+    let linux = bundle.spec.linux().as_ref().ok_or_else(|| Error::config(&bundle.config_path, "linux", "missing"))?;
+    let plan = NamespacePlan::from_spec(linux.namespaces().as_deref().unwrap_or_default())?;
+    let console = opts
+        .console_socket
+        .as_ref()
+        .map(|p| UnixStream::connect(p).map(OwnedFd::from).context(|| format!("--console-socket {}", p.display())))
+        .transpose()?;
+
+    let container = root.create_container(&opts.id)?;
+    match spawn_init(&container, &bundle, &plan, opts, console.as_ref(), for_run) {
+        Ok(record) => Ok(Created { container, record }),
+        Err(e) => {
+            let _ = container.remove();
+            Err(e)
+        }
+    }
+}
+
+fn time_offsets(bundle: &Bundle) -> String {
+    let offsets = bundle.spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref());
+    offsets
+        .iter()
+        .flat_map(|m| m.iter())
+        .map(|(clock, o)| format!("{clock} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)))
+        .collect()
+}
+
+fn spawn_init(
+    container: &LockedContainer,
+    bundle: &Bundle,
+    plan: &NamespacePlan,
+    opts: &CreateOptions,
+    console: Option<&OwnedFd>,
+    for_run: bool,
+) -> Result<ContainerRecord> {
+    let fifo_path = container.fifo_path();
+    rustix::fs::mknodat(rustix::fs::CWD, &fifo_path, rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o600), 0)
+        .context(|| format!("make exec fifo {}", fifo_path.display()))?;
+    let exec_fifo = rustix::fs::open(&fifo_path, rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())
+        .context(|| format!("open exec fifo {}", fifo_path.display()))?;
+    plan.enter_in_parent(&time_offsets(bundle))?;
+    if for_run && plan.second_fork {
+        // The init will be our grandchild; after the intermediate exits it must come back to us to be reaped.
+        sys::set_child_subreaper().context(|| "prctl(PR_SET_CHILD_SUBREAPER)".into())?;
+    }
+    let (runtime_end, init_end) = channel::pair().context(|| "socketpair for the init channel".into())?;
+    // Forwarded signals stay blocked from here: one that arrives before the init exists is
+    // delivered to the signalfd of `run` later, never lost, and never kills us half-way.
+    let original_sigmask = sys::sigprocmask(libc::SIG_BLOCK, &sys::sigset_of(&FORWARDED)).context(|| "block signals".into())?;
+
+    let child = sys::clone_fork(plan.clone_flags).context(|| "clone the container init".into())?;
+    if child == 0 {
+        drop(runtime_end);
+        init::child_main(InitContext {
+            id: &opts.id,
+            spec: &bundle.spec,
+            bundle: &bundle.dir,
+            rootfs: &bundle.rootfs,
+            plan,
+            channel: init_end,
+            exec_fifo: &exec_fifo,
+            console_socket: console,
+            preserve_fds: opts.preserve_fds,
+            no_pivot: opts.no_pivot,
+            new_keyring: !opts.no_new_keyring,
+            original_sigmask,
+        });
+    }
+    drop(init_end);
+    let mut init_pid = child;
+    let outcome = (|| -> Result<()> {
+        loop {
+            let message = runtime_end.recv::<InitMessage>().context(|| "read from container init".into())?;
+            match message {
+                Some(InitMessage::NeedIdMaps { pid }) => {
+                    write_id_maps(bundle, if pid == 0 { child } else { pid })?;
+                    runtime_end.send(&RuntimeMessage::IdMapsWritten).context(|| "tell init the maps are written".into())?;
+                }
+                Some(InitMessage::InitPid { pid }) => {
+                    init_pid = pid;
+                    let _ = sys::waitpid(child);
+                }
+                Some(InitMessage::Ready) => return Ok(()),
+                Some(InitMessage::Failed(failure)) => return Err(Error::Init(failure)),
+                None => {
+                    let status = sys::waitpid(child).map(sys::exit_code).unwrap_or(-1);
+                    return Err(Error::Other(format!("container init exited during setup (status {status})")));
+                }
+            }
+        }
+    })();
+    if let Err(e) = outcome {
+        kill_and_reap(init_pid, child);
+        return Err(e);
+    }
+    let pid_start_time = process_info::start_time(init_pid)
+        .ok_or_else(|| Error::Other(format!("container init (pid {init_pid}) vanished right after setup")))?;
+    let record = ContainerRecord {
+        id: opts.id.clone(),
+        pid: init_pid,
+        pid_start_time,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: state::now_rfc3339(),
+        owner: "root".into(),
+        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        own_pid_namespace: plan.new_pid,
+    };
+    let saved = container.save(&record).and_then(|()| match &opts.pid_file {
+        Some(path) => write_pid_file(path, init_pid),
+        None => Ok(()),
+    });
+    if let Err(e) = saved {
+        kill_and_reap(init_pid, child);
+        return Err(e);
+    }
+    Ok(record)
+}
+
+fn kill_and_reap(init_pid: i32, child: i32) {
+    if let Ok(fd) = sys::pidfd_open(init_pid) {
+        let _ = sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
+    }
+    let _ = sys::waitpid(child);
+    if init_pid != child {
+        let _ = wait_gone(init_pid, Duration::from_secs(5));
+    }
+}
+
+fn write_id_maps(bundle: &Bundle, pid: i32) -> Result<()> {
+    let linux = bundle.spec.linux().as_ref();
+    let format = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| -> String {
+        maps.iter()
+            .flat_map(|m| m.iter())
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect()
+    };
+    let uid_map = format(linux.and_then(|l| l.uid_mappings().as_ref()));
+    let gid_map = format(linux.and_then(|l| l.gid_mappings().as_ref()));
+    if !rustix::process::geteuid().is_root() {
+        // An unprivileged writer may only map its own gid once setgroups is denied.
+        std::fs::write(format!("/proc/{pid}/setgroups"), "deny").context(|| "linux.gidMappings: deny setgroups".into())?;
+    }
+    std::fs::write(format!("/proc/{pid}/uid_map"), uid_map).context(|| "linux.uidMappings: write uid_map".into())?;
+    std::fs::write(format!("/proc/{pid}/gid_map"), gid_map).context(|| "linux.gidMappings: write gid_map".into())
+}
+
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_extension("berth-tmp");
+    std::fs::write(&tmp, pid.to_string()).context(|| format!("--pid-file {}", path.display()))?;
+    std::fs::rename(&tmp, path).context(|| format!("--pid-file {}", path.display()))
+}
+
+/// Lets a created container's init exec its process.
+pub fn start(root: &StateRoot, id: &str) -> Result<()> {
+    config::validate_id(id)?;
+    let container = root.lock(id)?;
+    let record = container.read()?.ok_or_else(|| wrong_state(id, Status::Creating, "cannot start"))?;
+    start_locked(&container, &record)
+}
+
+fn start_locked(container: &LockedContainer, record: &ContainerRecord) -> Result<()> {
+    let status = state::status_of(&container.dir, record);
+    if status != Status::Created {
+        return Err(wrong_state(&record.id, status, "only a created container can be started"));
+    }
+    let fifo_path = container.fifo_path();
+    // Non-blocking open: a reader must not hang if the init died meanwhile.
+    let fifo = rustix::fs::open(&fifo_path, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())
+        .context(|| format!("open exec fifo {}", fifo_path.display()))?;
+    let pidfd = sys::pidfd_open(record.pid).context(|| format!("pidfd of container init {}", record.pid))?;
+    loop {
+        let mut fds = [
+            rustix::event::PollFd::new(&fifo, rustix::event::PollFlags::IN),
+            rustix::event::PollFd::new(&pidfd, rustix::event::PollFlags::IN),
+        ];
+        match rustix::event::poll(&mut fds, None) {
+            Err(rustix::io::Errno::INTR) => continue,
+            other => other.context(|| "wait for the container init".into())?,
+        };
+        let fifo_ready = !fds[0].revents().is_empty();
+        let init_gone = !fds[1].revents().is_empty();
+        if fifo_ready {
+            let mut byte = [0u8; 1];
+            match rustix::io::read(&fifo, &mut byte) {
+                Ok(1) => break,
+                Ok(_) | Err(rustix::io::Errno::AGAIN) if !init_gone => continue,
+                _ => {}
+            }
+        }
+        if init_gone {
+            return Err(Error::Other(format!("container {:?}: init exited before start", record.id)));
+        }
+    }
+    std::fs::remove_file(&fifo_path).context(|| format!("remove exec fifo {}", fifo_path.display()))
+}
+
+fn wrong_state(id: &str, status: Status, reason: &str) -> Error {
+    Error::WrongState {
+        id: id.to_string(),
+        status: status.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The OCI state document of a container.
+pub fn state(root: &StateRoot, id: &str) -> Result<serde_json::Value> {
+    config::validate_id(id)?;
+    let dir = root.container_dir(id);
+    let Some(record) = root.read(id)? else {
+        return Ok(serde_json::json!({"ociVersion": "1.2.0", "id": id, "status": "creating", "pid": 0, "bundle": ""}));
+    };
+    Ok(state_json(&record, state::status_of(&dir, &record)))
+}
+
+pub fn state_json(record: &ContainerRecord, status: Status) -> serde_json::Value {
+    serde_json::json!({
+        "ociVersion": "1.2.0",
+        "id": record.id,
+        "status": status.as_str(),
+        "pid": if status == Status::Stopped { 0 } else { record.pid },
+        "bundle": record.bundle,
+        "rootfs": record.rootfs,
+        "created": record.created,
+        "owner": record.owner,
+        "annotations": record.annotations,
+    })
+}
+
+/// Sends a signal to the init, or with `all` to every process of the container.
+pub fn kill(root: &StateRoot, id: &str, signal: libc::c_int, all: bool) -> Result<()> {
+    config::validate_id(id)?;
+    let container = root.lock(id)?;
+    let record = container.read()?.ok_or_else(|| wrong_state(id, Status::Creating, "cannot be signalled yet"))?;
+    let status = state::status_of(&container.dir, &record);
+    if status == Status::Stopped {
+        return Err(wrong_state(id, status, "no process to signal"));
+    }
+    signal_container(&record, signal, all)
+}
+
+fn signal_container(record: &ContainerRecord, signal: libc::c_int, all: bool) -> Result<()> {
+    // A pidfd pins the process: the signal cannot reach a new process that reused the pid.
+    let pidfd = sys::pidfd_open(record.pid).context(|| format!("pidfd of container init {}", record.pid))?;
+    if !process_info::is_same_process(record.pid, record.pid_start_time) {
+        return Ok(());
+    }
+    if all && record.own_pid_namespace {
+        for pid in process_info::processes_in_pid_namespace_of(record.pid) {
+            if pid != record.pid {
+                if let Ok(fd) = sys::pidfd_open(pid) {
+                    let _ = sys::pidfd_send_signal(fd.as_fd(), signal);
+                }
+            }
+        }
+    }
+    sys::pidfd_send_signal(pidfd.as_fd(), signal).context(|| format!("send signal {signal} to pid {}", record.pid))
+}
+
+/// Waits until the process is gone (or a zombie); false on timeout.
+fn wait_gone(pid: i32, timeout: Duration) -> bool {
+    let Ok(pidfd) = sys::pidfd_open(pid) else { return true };
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        let mut fds = [rustix::event::PollFd::new(&pidfd, rustix::event::PollFlags::IN)];
+        let ts = rustix::event::Timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 };
+        match rustix::event::poll(&mut fds, Some(&ts)) {
+            Ok(n) if n > 0 => return true,
+            Err(rustix::io::Errno::INTR) => continue,
+            _ if Instant::now() >= deadline => return false,
+            _ => continue,
+        }
+    }
+}
+
+/// Removes a container. A running one needs `force` (then it is killed first).
+pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
+    config::validate_id(id)?;
+    let container = match root.lock(id) {
+        Err(Error::NotFound(_)) if force => return Ok(()),
+        other => other?,
+    };
+    let Some(record) = container.read()? else {
+        // A create that died before writing its state: we hold the lock, so nobody is creating it.
+        return container.remove();
+    };
+    let status = state::status_of(&container.dir, &record);
+    if status == Status::Running && !force {
+        return Err(wrong_state(id, status, "stop it first or use delete --force"));
+    }
+    if status != Status::Stopped {
+        signal_container(&record, libc::SIGKILL, true)?;
+        if !wait_gone(record.pid, Duration::from_secs(10)) {
+            return Err(Error::Other(format!("container {id:?}: init {} did not die after SIGKILL", record.pid)));
+        }
+    }
+    container.remove()
+}
+
+/// create + start + wait, forwarding signals; returns the container's exit code. With `detach`, returns 0 once started.
+pub fn run(root: &StateRoot, opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
+    let created = create(root, opts, !detach)?;
+    let signals = if detach {
+        None
+    } else {
+        Some(sys::signalfd(&sys::sigset_of(&FORWARDED)).context(|| "signalfd".into())?)
+    };
+    if let Err(e) = start_locked(&created.container, &created.record) {
+        let _ = signal_container(&created.record, libc::SIGKILL, true);
+        let _ = sys::waitpid(created.record.pid);
+        let _ = created.container.remove();
+        return Err(e);
+    }
+    let Some(signals) = signals else {
+        return Ok(0);
+    };
+    let pid = created.record.pid;
+    let code = wait_forwarding(pid, &signals)?;
+    // `run` owns the container's whole life: remove it once its process is gone, as runc does.
+    if created.record.own_pid_namespace {
+        let _ = wait_gone(pid, Duration::from_secs(1));
+    }
+    if !keep {
+        created.container.remove()?;
+    }
+    Ok(code)
+}
+
+fn wait_forwarding(pid: i32, signals: &OwnedFd) -> Result<i32> {
+    let pidfd = sys::pidfd_open(pid).context(|| format!("pidfd of container init {pid}"))?;
+    loop {
+        let mut fds = [
+            rustix::event::PollFd::new(&pidfd, rustix::event::PollFlags::IN),
+            rustix::event::PollFd::new(signals, rustix::event::PollFlags::IN),
+        ];
+        match rustix::event::poll(&mut fds, None) {
+            Err(rustix::io::Errno::INTR) => continue,
+            other => other.context(|| "wait for the container".into())?,
+        };
+        if !fds[1].revents().is_empty() {
+            if let Ok(signal) = sys::read_signal(signals.as_fd()) {
+                let _ = sys::pidfd_send_signal(pidfd.as_fd(), signal);
+            }
+        }
+        if !fds[0].revents().is_empty() {
+            let status = sys::waitpid(pid).context(|| format!("wait for container init {pid}"))?;
+            return Ok(sys::exit_code(status));
+        }
+    }
+}
+
+/// Host pids of the container's processes.
+pub fn pids(root: &StateRoot, id: &str) -> Result<Vec<i32>> {
+    config::validate_id(id)?;
+    let record = root.read(id)?.ok_or_else(|| wrong_state(id, Status::Creating, "no processes yet"))?;
+    let status = state::status_of(&root.container_dir(id), &record);
+    if status == Status::Stopped {
+        return Ok(Vec::new());
+    }
+    if record.own_pid_namespace {
+        Ok(process_info::processes_in_pid_namespace_of(record.pid))
+    } else {
+        Ok(vec![record.pid])
+    }
+}
+
+/// Every container under the root with its live status.
+pub fn list(root: &StateRoot) -> Result<Vec<(ContainerRecord, Status)>> {
+    let mut out = Vec::new();
+    for id in root.ids()? {
+        if let Ok(Some(record)) = root.read(&id) {
+            let status = state::status_of(&root.container_dir(&id), &record);
+            out.push((record, status));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,247 @@
+//! The container's init: what the child does between clone() and exec of the user's process.
+//! Each step reports a typed failure to the runtime over the channel until the container is ready;
+//! after that the runtime may be gone, so late failures go to the container's stderr.
+
+use crate::channel::{Channel, InitFailure, InitMessage, RuntimeMessage};
+use crate::namespaces::{clone_flag, NamespacePlan};
+use crate::rootfs::{self, RootfsSetup};
+use crate::{security, sys, terminal};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+type Step<T = ()> = Result<T, InitFailure>;
+
+pub struct InitContext<'a> {
+    pub id: &'a str,
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub plan: &'a NamespacePlan,
+    pub channel: Channel,
+    /// O_PATH descriptor of the exec fifo; opening it for writing blocks until `start`.
+    pub exec_fifo: &'a OwnedFd,
+    pub console_socket: Option<&'a OwnedFd>,
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+    pub new_keyring: bool,
+    /// The signal mask to restore before exec (the runtime blocks signals it forwards).
+    pub original_sigmask: libc::sigset_t,
+}
+
+fn os(step: impl Into<String>) -> impl FnOnce(io::Error) -> InitFailure {
+    let step = step.into();
+    move |e| InitFailure::os(step, &e)
+}
+
+/// Runs in the cloned child; never returns.
+pub fn child_main(ctx: InitContext<'_>) -> ! {
+    match setup(&ctx) {
+        Ok(program) => {
+            let code = wait_for_start_and_exec(&ctx, program);
+            sys::exit_now(code)
+        }
+        Err(failure) => {
+            let _ = ctx.channel.send(&InitMessage::Failed(failure));
+            sys::exit_now(1)
+        }
+    }
+}
+
+struct Program {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+fn setup(ctx: &InitContext<'_>) -> Step<Program> {
+    let plan = ctx.plan;
+    for target in &plan.child_join {
+        sys::setns(target.fd.as_fd(), clone_flag(target.kind))
+            .map_err(os(format!("linux.namespaces: join {} namespace {}", target.kind, target.path.display())))?;
+    }
+    if plan.child_new_user {
+        sys::unshare(libc::CLONE_NEWUSER).map_err(os("linux.namespaces: new user namespace"))?;
+    }
+    if plan.new_user {
+        request_id_maps(&ctx.channel, if plan.child_new_user { rustix::process::getpid().as_raw_nonzero().get() } else { 0 })?;
+        // Become the namespace's root (if mapped) so what the setup creates belongs to it.
+        let _ = sys::setresgid(0);
+        let _ = sys::setresuid(0);
+    }
+    if plan.child_unshare != 0 {
+        sys::unshare(plan.child_unshare).map_err(os("linux.namespaces: unshare"))?;
+    }
+    if plan.second_fork {
+        let pid = sys::clone_fork(0).map_err(os("fork the container init"))?;
+        if pid > 0 {
+            let sent = ctx.channel.send(&InitMessage::InitPid { pid });
+            sys::exit_now(if sent.is_ok() { 0 } else { 1 });
+        }
+    }
+    sys::umask(0);
+    if ctx.new_keyring {
+        // Fails harmlessly where keyrings are unavailable (e.g. restricted in user namespaces).
+        let name = CString::new(format!("_ses.{}", ctx.id)).unwrap_or_default();
+        let _ = sys::join_session_keyring(&name);
+    }
+    let process = ctx.spec.process().as_ref().ok_or_else(|| InitFailure::msg("process", "missing"))?;
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
+            let hint = if adj < 0 && e.raw_os_error() == Some(libc::EPERM) {
+                " (a negative value needs CAP_SYS_RESOURCE, which this runtime lacks)"
+            } else {
+                ""
+            };
+            InitFailure::os(format!("process.oomScoreAdj: set {adj}{hint}"), &e)
+        })?;
+    }
+    if plan.new_mount {
+        RootfsSetup {
+            spec: ctx.spec,
+            rootfs: ctx.rootfs,
+            bundle: ctx.bundle,
+            no_pivot: ctx.no_pivot,
+            in_user_namespace: plan.new_user || plan.child_join.iter().any(|t| t.kind == LinuxNamespaceType::User),
+            new_cgroup_namespace: plan.new_cgroup,
+        }
+        .prepare()?;
+    }
+    if let Some(name) = ctx.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        sys::sethostname(name).map_err(os(format!("hostname: set {name:?}")))?;
+    }
+    if let Some(name) = ctx.spec.domainname().as_deref().filter(|h| !h.is_empty()) {
+        sys::setdomainname(name).map_err(os(format!("domainname: set {name:?}")))?;
+    }
+    if process.terminal().unwrap_or(false) {
+        let socket = ctx
+            .console_socket
+            .ok_or_else(|| InitFailure::msg("process.terminal", "a terminal needs --console-socket"))?;
+        terminal::setup_console(socket)?;
+    } else {
+        sys::setsid().map_err(os("setsid"))?;
+    }
+    if let Some(sysctls) = ctx.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        for (key, value) in sysctls {
+            let path = format!("/proc/sys/{}", key.replace('.', "/"));
+            std::fs::write(&path, value).map_err(os(format!("linux.sysctl.{key}: write {path}")))?;
+        }
+    }
+    if plan.new_mount {
+        rootfs::finalize(ctx.spec)?;
+    }
+    security::apply_rlimits(process)?;
+    let program = resolve_program(process)?;
+    ctx.channel.send(&InitMessage::Ready).map_err(os("report ready"))?;
+    Ok(program)
+}
+
+fn request_id_maps(channel: &Channel, pid: i32) -> Step {
+    channel.send(&InitMessage::NeedIdMaps { pid }).map_err(os("ask for uid/gid maps"))?;
+    match channel.recv::<RuntimeMessage>() {
+        Ok(Some(RuntimeMessage::IdMapsWritten)) => Ok(()),
+        Ok(None) => Err(InitFailure::msg("wait for uid/gid maps", "the runtime went away")),
+        Err(e) => Err(InitFailure::os("wait for uid/gid maps", &e)),
+    }
+}
+
+/// Finds args[0] the way execvp would, with the container's PATH, inside the new root.
+fn resolve_program(process: &oci_spec::runtime::Process) -> Step<Program> {
+    let args = process.args().as_deref().unwrap_or_default();
+    let env: Vec<&String> = process.env().iter().flatten().collect();
+    let argv = args
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| InitFailure::msg("process.args", "contains a NUL byte"))?;
+    let envp = env
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| InitFailure::msg("process.env", "contains a NUL byte"))?;
+    let name = args.first().map(String::as_str).unwrap_or_default();
+    let path = if name.contains('/') {
+        let p = PathBuf::from(name);
+        let p = if p.is_relative() { process.cwd().join(p) } else { p };
+        is_executable(&p).then_some(p)
+    } else {
+        let search = env
+            .iter()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        search
+            .split(':')
+            .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(name))
+            .find(|p| is_executable(p))
+    };
+    let path = path.ok_or_else(|| {
+        InitFailure::msg(
+            "process.args[0]",
+            format!("{name:?}: executable file not found in the container (searched $PATH)"),
+        )
+    })?;
+    let path = sys::cstr(path.as_os_str()).map_err(os("process.args[0]"))?;
+    Ok(Program { path, argv, envp })
+}
+
+fn is_executable(path: &Path) -> bool {
+    rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok() && path.is_file()
+}
+
+/// Waits for `start` on the exec fifo, becomes the configured user and execs. Returns an exit code on failure.
+fn wait_for_start_and_exec(ctx: &InitContext<'_>, program: Program) -> i32 {
+    let fail = |what: &str, e: io::Error| {
+        eprintln!("berth-runtime: container init: {what}: {e}");
+        match e.raw_os_error() {
+            Some(libc::ENOENT) => 127,
+            Some(libc::EACCES) | Some(libc::ENOEXEC) => 126,
+            _ => 1,
+        }
+    };
+    let fifo_path = sys::fd_path(ctx.exec_fifo.as_fd());
+    let fifo = match rustix::fs::open(
+        fifo_path.as_c_str(),
+        rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(e) => return fail("open exec fifo (is /proc mounted?)", e.into()),
+    };
+    if let Err(e) = rustix::io::write(&fifo, b"0") {
+        return fail("signal start", e.into());
+    }
+    drop(fifo);
+    let process = match ctx.spec.process().as_ref() {
+        Some(p) => p,
+        None => return 1,
+    };
+    if let Err(f) = security::become_user(process) {
+        eprintln!("berth-runtime: container init: {f}");
+        return 1;
+    }
+    sys::umask(process.user().umask().unwrap_or(0o022) as libc::mode_t);
+    if let Err(e) = enter_cwd(process.cwd()) {
+        return fail(&format!("process.cwd {}", process.cwd().display()), e);
+    }
+    if let Err(e) = sys::cloexec_from(3 + ctx.preserve_fds) {
+        return fail("mark descriptors close-on-exec", e);
+    }
+    sys::reset_signal_dispositions();
+    let _ = sys::sigprocmask(libc::SIG_SETMASK, &ctx.original_sigmask);
+    let err = sys::execve(&program.path, &program.argv, &program.envp);
+    fail(&format!("exec {}", program.path.to_string_lossy()), err)
+}
+
+/// chdir, then make sure the directory is inside the container's root: a cwd reached through a
+/// leaked host descriptor (CVE-2024-21626) has no path from our root, and getcwd fails with ENOENT.
+fn enter_cwd(cwd: &Path) -> io::Result<()> {
+    std::env::set_current_dir(cwd)?;
+    let now = std::env::current_dir()?;
+    if !now.as_os_str().as_bytes().starts_with(b"/") {
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    }
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! berth's OCI runtime library: namespaces, the container's init, its root filesystem, state.
+//! The `berth-runtime` binary is a runc-compatible command line over it.
+
+pub mod channel;
+pub mod config;
+pub mod container;
+pub mod defaults;
+pub mod error;
+pub mod init;
+pub mod namespaces;
+pub mod process_info;
+pub mod rootfs;
+pub mod sealed_exe;
+pub mod security;
+pub mod state;
+pub mod sys;
+pub mod terminal;
+
+pub use error::{Error, Result};

@@ -18,7 +18,8 @@ fn main() {
     match execute(&cli, &logger) {
         Ok(code) => std::process::exit(code),
         Err(err) => {
-            let message = format!("{err:#}");
+            // One line, whatever the IDs and paths in it contain.
+            let message = format!("{err:#}").replace('\n', "\\n");
             logger.error(&message);
             eprintln!("berth-runtime: {message}");
             std::process::exit(1);

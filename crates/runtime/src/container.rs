@@ -89,6 +89,17 @@ fn spawn_init(
     let fifo_path = container.fifo_path();
     rustix::fs::mknodat(rustix::fs::CWD, &fifo_path, rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o600), 0)
         .context(|| format!("make exec fifo {}", fifo_path.display()))?;
+    if plan.new_user {
+        // The init opens the fifo as the container's root, which is some other host uid.
+        let host = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
+            maps.into_iter().flatten().find(|m| m.container_id() <= 0 && 0 < m.container_id() + m.size()).map(|m| m.host_id())
+        };
+        let linux = bundle.spec.linux().as_ref();
+        let uid = host(linux.and_then(|l| l.uid_mappings().as_ref()));
+        let gid = host(linux.and_then(|l| l.gid_mappings().as_ref()));
+        rustix::fs::chown(&fifo_path, uid.map(rustix::fs::Uid::from_raw), gid.map(rustix::fs::Gid::from_raw))
+            .context(|| format!("chown exec fifo {} to the container's root", fifo_path.display()))?;
+    }
     let exec_fifo = rustix::fs::open(&fifo_path, rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())
         .context(|| format!("open exec fifo {}", fifo_path.display()))?;
     plan.enter_in_parent(&time_offsets(bundle))?;
@@ -117,6 +128,7 @@ fn spawn_init(
             no_pivot: opts.no_pivot,
             new_keyring: !opts.no_new_keyring,
             original_sigmask,
+            state_lock_fd: container.lock_raw_fd(),
         });
     }
     drop(init_end);
@@ -298,8 +310,8 @@ fn signal_container(record: &ContainerRecord, signal: libc::c_int, all: bool) ->
     if !process_info::is_same_process(record.pid, record.pid_start_time) {
         return Ok(());
     }
-    if all && record.own_pid_namespace {
-        for pid in process_info::processes_in_pid_namespace_of(record.pid) {
+    if all {
+        for pid in container_processes(record) {
             if pid != record.pid {
                 if let Ok(fd) = sys::pidfd_open(pid) {
                     let _ = sys::pidfd_send_signal(fd.as_fd(), signal);
@@ -412,10 +424,15 @@ pub fn pids(root: &StateRoot, id: &str) -> Result<Vec<i32>> {
     if status == Status::Stopped {
         return Ok(Vec::new());
     }
+    Ok(container_processes(&record))
+}
+
+/// The container's processes: its PID namespace's members, or without one its init's descendants.
+fn container_processes(record: &ContainerRecord) -> Vec<i32> {
     if record.own_pid_namespace {
-        Ok(process_info::processes_in_pid_namespace_of(record.pid))
+        process_info::processes_in_pid_namespace_of(record.pid)
     } else {
-        Ok(vec![record.pid])
+        process_info::process_tree_of(record.pid)
     }
 }
 

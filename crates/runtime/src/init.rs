@@ -30,6 +30,8 @@ pub struct InitContext<'a> {
     pub new_keyring: bool,
     /// The signal mask to restore before exec (the runtime blocks signals it forwards).
     pub original_sigmask: libc::sigset_t,
+    /// The container's state lock: the child must not hold it (flocks follow the open file).
+    pub state_lock_fd: std::os::fd::RawFd,
 }
 
 fn os(step: impl Into<String>) -> impl FnOnce(io::Error) -> InitFailure {
@@ -39,6 +41,7 @@ fn os(step: impl Into<String>) -> impl FnOnce(io::Error) -> InitFailure {
 
 /// Runs in the cloned child; never returns.
 pub fn child_main(ctx: InitContext<'_>) -> ! {
+    sys::close_inherited(ctx.state_lock_fd);
     match setup(&ctx) {
         Ok(program) => {
             let code = wait_for_start_and_exec(&ctx, program);
@@ -92,7 +95,7 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
             let hint = if adj < 0 && e.raw_os_error() == Some(libc::EPERM) {
-                " (a negative value needs CAP_SYS_RESOURCE, which this runtime lacks)"
+                " (lowering the score needs CAP_SYS_RESOURCE)"
             } else {
                 ""
             };

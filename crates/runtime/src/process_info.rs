@@ -41,3 +41,28 @@ pub fn processes_in_pid_namespace_of(pid: i32) -> Vec<i32> {
     pids.sort_unstable();
     pids
 }
+
+/// `pid` and every process descended from it (host pids), for containers without a PID namespace.
+pub fn process_tree_of(pid: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return vec![pid];
+    };
+    let parents: Vec<(i32, i32)> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|p| Some((p, parent_of(p)?)))
+        .collect();
+    let mut tree = vec![pid];
+    let mut index = 0;
+    while index < tree.len() {
+        let current = tree[index];
+        tree.extend(parents.iter().filter(|(_, parent)| *parent == current).map(|(child, _)| *child));
+        index += 1;
+    }
+    tree.sort_unstable();
+    tree
+}
+
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].split_whitespace().nth(1)?.parse().ok()
+}

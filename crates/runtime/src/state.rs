@@ -184,6 +184,11 @@ impl LockedContainer {
         std::fs::rename(&tmp, &file).context(|| format!("rename into {}", file.display()))
     }
 
+    /// The lock's descriptor number, for a forked child to close its inherited copy.
+    pub fn lock_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self._lock)
+    }
+
     pub fn fifo_path(&self) -> PathBuf {
         self.dir.join(EXEC_FIFO)
     }

@@ -450,3 +450,10 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()
     // SAFETY: header and two data structs in the v3 layout the kernel expects.
     check_long(unsafe { libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr()) }).map(drop)
 }
+
+/// Closes a descriptor number inherited through fork whose owner lives in the parent: the forked
+/// child never runs that owner's destructor (it execs or _exits), so the number is closed once.
+pub fn close_inherited(fd: RawFd) {
+    // SAFETY: see above; closing an fd number has no memory-safety effect.
+    unsafe { libc::close(fd) };
+}

@@ -49,8 +49,8 @@ impl RootfsSetup<'_> {
         sys::mount(None, c"/", None, propagation.unwrap_or(libc::MS_SLAVE | libc::MS_REC), None)
             .map_err(os("linux.rootfsPropagation: set propagation of /"))?;
         let rootfs = cpath(self.rootfs)?;
-        if propagation.is_some_and(|p| p & libc::MS_SHARED != 0) {
-            // pivot_root refuses a shared parent mount.
+        if propagation.is_some_and(|p| p & libc::MS_SHARED != 0 || p & libc::MS_REC == 0) {
+            // pivot_root refuses a shared parent mount, and a non-recursive change of / leaves it shared.
             make_parent_mount_private(self.rootfs)?;
         }
         sys::mount(Some(&rootfs), &rootfs, None, libc::MS_BIND | libc::MS_REC, None)
@@ -61,6 +61,9 @@ impl RootfsSetup<'_> {
         for (index, mount) in self.spec.mounts().iter().flatten().enumerate() {
             self.mount_one(&root_fd, index, mount)?;
         }
+        let cwd = self.spec.process().as_ref().map(|p| p.cwd().clone()).unwrap_or_default();
+        open_in_root(&root_fd, &cwd, Create::Directory)
+            .map_err(|e| InitFailure::msg("process.cwd", e.to_string()))?;
         devices::create(&root_fd, linux.and_then(|l| l.devices().as_deref()).unwrap_or_default(), self.in_user_namespace)?;
         drop(root_fd);
         if self.no_pivot {

@@ -1,12 +1,16 @@
 //! runc's command line as clap types.
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use berth_runtime_core::container::CreateOptions;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "berth-runtime", version, about = "An OCI container runtime with runc's command line")]
+#[command(
+    name = "berth-runtime",
+    version,
+    about = "An OCI container runtime with runc's command line"
+)]
 pub struct Cli {
     /// Directory for container state.
     #[arg(long, global = true, default_value = "/run/berth-runtime")]

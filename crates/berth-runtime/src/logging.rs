@@ -12,8 +12,18 @@ pub struct Logger {
 
 impl Logger {
     pub fn new(path: Option<&Path>, format: LogFormat, debug: bool) -> Self {
-        let file = path.and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
-        Logger { file, format, debug }
+        let file = path.and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        });
+        Logger {
+            file,
+            format,
+            debug,
+        }
     }
 
     pub fn error(&self, message: &str) {
@@ -27,10 +37,14 @@ impl Logger {
     }
 
     fn write(&self, level: &str, message: &str) {
-        let Some(mut file) = self.file.as_ref() else { return };
+        let Some(mut file) = self.file.as_ref() else {
+            return;
+        };
         let time = berth_runtime_core::state::now_rfc3339();
         let line = match self.format {
-            LogFormat::Json => serde_json::json!({"level": level, "msg": message, "time": time}).to_string(),
+            LogFormat::Json => {
+                serde_json::json!({"level": level, "msg": message, "time": time}).to_string()
+            }
             LogFormat::Text => format!("time=\"{time}\" level={level} msg={message:?}"),
         };
         let _ = writeln!(file, "{line}");

@@ -35,15 +35,21 @@ fn execute(cli: &Cli, logger: &logging::Logger) -> Result<i32> {
             args.refuse_unsupported()?;
             sealed_exe::ensure_sealed()?;
             let opts = args.options();
-            logger.debug(&format!("create {} from {}", opts.id, opts.bundle.display()));
-            container::create(&root, &opts, false).map_err(|e| anyhow::anyhow!("create {}: {e}", opts.id))?;
+            logger.debug(&format!(
+                "create {} from {}",
+                opts.id,
+                opts.bundle.display()
+            ));
+            container::create(&root, &opts, false)
+                .map_err(|e| anyhow::anyhow!("create {}: {e}", opts.id))?;
             Ok(0)
         }
         Command::Run(args) => {
             args.create.refuse_unsupported()?;
             sealed_exe::ensure_sealed()?;
             let opts: CreateOptions = args.create.options();
-            let code = container::run(&root, &opts, args.detach, args.keep).map_err(|e| anyhow::anyhow!("run {}: {e}", opts.id))?;
+            let code = container::run(&root, &opts, args.detach, args.keep)
+                .map_err(|e| anyhow::anyhow!("run {}: {e}", opts.id))?;
             Ok(code)
         }
         Command::Start { id } => {
@@ -51,24 +57,31 @@ fn execute(cli: &Cli, logger: &logging::Logger) -> Result<i32> {
             Ok(0)
         }
         Command::State { id } => {
-            let state = container::state(&root, id).map_err(|e| anyhow::anyhow!("state {id}: {e}"))?;
+            let state =
+                container::state(&root, id).map_err(|e| anyhow::anyhow!("state {id}: {e}"))?;
             println!("{}", serde_json::to_string_pretty(&state)?);
             Ok(0)
         }
         Command::Kill { id, signal, all } => {
             let number = signals::parse(signal)?;
-            container::kill(&root, id, number, *all).map_err(|e| anyhow::anyhow!("kill {id}: {e}"))?;
+            container::kill(&root, id, number, *all)
+                .map_err(|e| anyhow::anyhow!("kill {id}: {e}"))?;
             Ok(0)
         }
         Command::Delete { id, force } => {
-            container::delete(&root, id, *force).map_err(|e| anyhow::anyhow!("delete {id}: {e}"))?;
+            container::delete(&root, id, *force)
+                .map_err(|e| anyhow::anyhow!("delete {id}: {e}"))?;
             Ok(0)
         }
         Command::List { format, quiet } => {
             list(&root, *format, *quiet)?;
             Ok(0)
         }
-        Command::Ps { format, id, ps_args } => {
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => {
             ps(&root, id, *format, ps_args)?;
             Ok(0)
         }
@@ -104,15 +117,29 @@ fn list(root: &StateRoot, format: ListFormat, quiet: bool) -> Result<()> {
     }
     match format {
         ListFormat::Json => {
-            let states: Vec<_> = containers.iter().map(|(r, s)| container::state_json(r, *s)).collect();
+            let states: Vec<_> = containers
+                .iter()
+                .map(|(r, s)| container::state_json(r, *s))
+                .collect();
             println!("{}", serde_json::to_string(&states)?);
         }
         ListFormat::Table => {
             let rows: Vec<[String; 6]> = containers
                 .iter()
                 .map(|(r, s)| {
-                    let pid = if *s == berth_runtime_core::state::Status::Stopped { 0 } else { r.pid };
-                    [r.id.clone(), pid.to_string(), s.to_string(), r.bundle.display().to_string(), r.created.clone(), r.owner.clone()]
+                    let pid = if *s == berth_runtime_core::state::Status::Stopped {
+                        0
+                    } else {
+                        r.pid
+                    };
+                    [
+                        r.id.clone(),
+                        pid.to_string(),
+                        s.to_string(),
+                        r.bundle.display().to_string(),
+                        r.created.clone(),
+                        r.owner.clone(),
+                    ]
                 })
                 .collect();
             let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);
@@ -123,7 +150,11 @@ fn list(root: &StateRoot, format: ListFormat, quiet: bool) -> Result<()> {
                 }
             }
             for row in std::iter::once(&header).chain(&rows) {
-                let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+                let line: Vec<String> = row
+                    .iter()
+                    .zip(widths)
+                    .map(|(c, w)| format!("{c:<w$}"))
+                    .collect();
                 println!("{}", line.join("   ").trim_end());
             }
         }
@@ -137,7 +168,11 @@ fn ps(root: &StateRoot, id: &str, format: ListFormat, ps_args: &[String]) -> Res
         println!("{}", serde_json::to_string(&pids)?);
         return Ok(());
     }
-    let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
+    let args: Vec<String> = if ps_args.is_empty() {
+        vec!["-ef".into()]
+    } else {
+        ps_args.to_vec()
+    };
     let output = std::process::Command::new("ps")
         .args(&args)
         .output()
@@ -151,7 +186,10 @@ fn ps(root: &StateRoot, id: &str, format: ListFormat, ps_args: &[String]) -> Res
         .ok_or_else(|| anyhow::anyhow!("ps {id}: the ps output has no PID column"))?;
     println!("{header}");
     for line in lines {
-        let pid = line.split_whitespace().nth(pid_column).and_then(|p| p.parse::<i32>().ok());
+        let pid = line
+            .split_whitespace()
+            .nth(pid_column)
+            .and_then(|p| p.parse::<i32>().ok());
         if pid.is_some_and(|p| pids.contains(&p)) {
             println!("{line}");
         }

@@ -12,7 +12,9 @@ fn parallel_create_start_delete() {
     let env = Arc::new(TestEnv::new("conc_parallel"));
     const N: usize = 8;
     let bundles: Vec<_> = (0..N)
-        .map(|i| env.bundle(&env.config(&["sh", "-c", &format!("echo c{i} > /tmp/who; sleep 100")])))
+        .map(|i| {
+            env.bundle(&env.config(&["sh", "-c", &format!("echo c{i} > /tmp/who; sleep 100")]))
+        })
         .collect();
     let barrier = Arc::new(Barrier::new(N));
     let handles: Vec<_> = bundles
@@ -39,7 +41,9 @@ fn parallel_create_start_delete() {
                 let pid = st["pid"].as_i64().unwrap() as i32;
                 // each container sees its own rootfs
                 let who = wait_for(Duration::from_secs(5), || {
-                    std::fs::read_to_string(b.join("rootfs/tmp/who")).ok().filter(|s| !s.is_empty())
+                    std::fs::read_to_string(b.join("rootfs/tmp/who"))
+                        .ok()
+                        .filter(|s| !s.is_empty())
                 });
                 if who.as_deref().map(str::trim) != Some(&format!("c{i}")) {
                     return Err(format!("{id}: /tmp/who = {who:?}"));
@@ -55,11 +59,22 @@ fn parallel_create_start_delete() {
             })
         })
         .collect();
-    let errs: Vec<String> = handles.into_iter().filter_map(|h| h.join().unwrap().err()).collect();
+    let errs: Vec<String> = handles
+        .into_iter()
+        .filter_map(|h| h.join().unwrap().err())
+        .collect();
     assert!(errs.is_empty(), "failures:\n{}", errs.join("\n"));
-    assert!(env.root_entries().is_empty(), "state left: {:?}", env.root_entries());
     assert!(
-        wait_for(Duration::from_secs(3), || env.tagged_pids().is_empty().then_some(())).is_some(),
+        env.root_entries().is_empty(),
+        "state left: {:?}",
+        env.root_entries()
+    );
+    assert!(
+        wait_for(Duration::from_secs(3), || env
+            .tagged_pids()
+            .is_empty()
+            .then_some(()))
+        .is_some(),
         "processes left: {:?}",
         env.tagged_pids()
     );
@@ -71,7 +86,9 @@ fn racing_creates_of_same_id() {
     let env = Arc::new(TestEnv::new("conc_same_id"));
     const N: usize = 4;
     let id = env.id("same");
-    let bundles: Vec<_> = (0..N).map(|_| env.bundle(&env.config(&["sleep", "100"]))).collect();
+    let bundles: Vec<_> = (0..N)
+        .map(|_| env.bundle(&env.config(&["sleep", "100"])))
+        .collect();
     let barrier = Arc::new(Barrier::new(N));
     let handles: Vec<_> = bundles
         .iter()
@@ -87,12 +104,20 @@ fn racing_creates_of_same_id() {
         })
         .collect();
     let outs: Vec<Out> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    let winners: Vec<usize> = outs.iter().enumerate().filter(|(_, o)| o.ok()).map(|(i, _)| i).collect();
+    let winners: Vec<usize> = outs
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.ok())
+        .map(|(i, _)| i)
+        .collect();
     assert_eq!(
         winners.len(),
         1,
         "exactly one create must win:\n{}",
-        outs.iter().map(|o| o.describe()).collect::<Vec<_>>().join("\n====\n")
+        outs.iter()
+            .map(|o| o.describe())
+            .collect::<Vec<_>>()
+            .join("\n====\n")
     );
     // The winner's container is intact and uses the winner's bundle.
     let st = env.state(&id);
@@ -110,8 +135,16 @@ fn racing_creates_of_same_id() {
         let p = env.tagged_pids();
         (p == vec![pid]).then_some(())
     });
-    assert!(left.is_some(), "processes: {:?} (winner {pid})", env.tagged_pids());
+    assert!(
+        left.is_some(),
+        "processes: {:?} (winner {pid})",
+        env.tagged_pids()
+    );
     env.delete_force(&id).assert_ok();
     assert!(wait_pid_gone(pid, Duration::from_secs(5)));
-    assert!(env.root_entries().is_empty(), "state left: {:?}", env.root_entries());
+    assert!(
+        env.root_entries().is_empty(),
+        "state left: {:?}",
+        env.root_entries()
+    );
 }

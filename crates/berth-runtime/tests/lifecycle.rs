@@ -30,7 +30,10 @@ fn create_start_state_stop_delete() {
         "state bundle: {st}"
     );
     let pid = st["pid"].as_i64().expect("pid in state") as i32;
-    assert!(pid > 0 && pid_alive(pid), "init pid {pid} should exist: {st}");
+    assert!(
+        pid > 0 && pid_alive(pid),
+        "init pid {pid} should exist: {st}"
+    );
     let cl = cmdline(pid);
     assert!(
         !cl.iter().any(|a| a.contains("user-process-done")),
@@ -43,23 +46,40 @@ fn create_start_state_stop_delete() {
     // The init pid now runs the user's args.
     let cl = wait_for(Duration::from_secs(3), || {
         let cl = cmdline(pid);
-        cl.iter().any(|a| a.contains("user-process-done")).then_some(cl)
+        cl.iter()
+            .any(|a| a.contains("user-process-done"))
+            .then_some(cl)
     });
-    assert!(cl.is_some(), "pid {pid} does not run the user process: {:?}", cmdline(pid));
+    assert!(
+        cl.is_some(),
+        "pid {pid} does not run the user process: {:?}",
+        cmdline(pid)
+    );
     assert_eq!(env.state_pid(&id), pid, "pid changed after start");
 
     fs::write(b.join("rootfs/tmp/go"), "").unwrap();
     env.wait_status(&id, "stopped", Duration::from_secs(5));
     assert!(
-        wait_for(Duration::from_secs(2), || c.stdout_now().contains("user-process-done").then_some(())).is_some(),
+        wait_for(Duration::from_secs(2), || c
+            .stdout_now()
+            .contains("user-process-done")
+            .then_some(()))
+        .is_some(),
         "container output missing: {:?}",
         c.stdout_now()
     );
 
     env.delete(&id).assert_ok();
-    assert!(!env.root.join(&id).exists(), "state dir still present after delete");
+    assert!(
+        !env.root.join(&id).exists(),
+        "state dir still present after delete"
+    );
     env.rt(["state", id.as_str()]).assert_fail();
-    assert!(env.tagged_pids().is_empty(), "processes left: {:?}", env.tagged_pids());
+    assert!(
+        env.tagged_pids().is_empty(),
+        "processes left: {:?}",
+        env.tagged_pids()
+    );
 }
 
 #[test]
@@ -75,8 +95,14 @@ fn delete_running_needs_force() {
     assert_eq!(env.state_status(&id), "running");
 
     env.delete_force(&id).assert_ok();
-    assert!(wait_pid_gone(pid, Duration::from_secs(5)), "pid {pid} survives delete -f");
-    assert!(!env.root.join(&id).exists(), "state dir still present after delete -f");
+    assert!(
+        wait_pid_gone(pid, Duration::from_secs(5)),
+        "pid {pid} survives delete -f"
+    );
+    assert!(
+        !env.root.join(&id).exists(),
+        "state dir still present after delete -f"
+    );
 }
 
 #[test]
@@ -136,14 +162,25 @@ fn run_forwards_sigterm() {
     let (child, so, se, args) = env.spawn(["run", "-b", b.to_str().unwrap(), id.as_str()]);
     let rpid = child.id() as i32;
     let ready = wait_for(Duration::from_secs(5), || {
-        fs::read_to_string(&so).ok()?.contains("ready").then_some(())
+        fs::read_to_string(&so)
+            .ok()?
+            .contains("ready")
+            .then_some(())
     });
-    assert!(ready.is_some(), "container never ready: {}", fs::read_to_string(&se).unwrap_or_default());
+    assert!(
+        ready.is_some(),
+        "container never ready: {}",
+        fs::read_to_string(&se).unwrap_or_default()
+    );
     let t = Instant::now();
     unsafe { libc::kill(rpid, libc::SIGTERM) };
     let o = finish(child, so, se, args, Duration::from_secs(5));
     assert!(t.elapsed() < Duration::from_secs(5));
-    assert!(o.stdout.contains("got-term"), "SIGTERM not delivered to the container: {}", o.describe());
+    assert!(
+        o.stdout.contains("got-term"),
+        "SIGTERM not delivered to the container: {}",
+        o.describe()
+    );
     assert_eq!(o.code(), 42, "{}", o.describe());
 }
 
@@ -169,13 +206,24 @@ fn kill_accepts_names_and_numbers() {
         let (id, b, _) = env.start_container(&env.config(&["sh", "-c", script]));
         let pid = env.state_pid(&id);
         assert!(
-            wait_for(Duration::from_secs(5), || b.join("rootfs/tmp/ready").exists().then_some(())).is_some(),
+            wait_for(Duration::from_secs(5), || b
+                .join("rootfs/tmp/ready")
+                .exists()
+                .then_some(()))
+            .is_some(),
             "container not ready"
         );
-        let o = if sig.is_empty() { env.rt(["kill", id.as_str()]) } else { env.kill(&id, sig) };
+        let o = if sig.is_empty() {
+            env.rt(["kill", id.as_str()])
+        } else {
+            env.kill(&id, sig)
+        };
         o.assert_ok();
         env.wait_status(&id, "stopped", Duration::from_secs(5));
-        assert!(wait_pid_gone(pid, Duration::from_secs(2)), "signal {sig:?}: pid {pid} still alive");
+        assert!(
+            wait_pid_gone(pid, Duration::from_secs(2)),
+            "signal {sig:?}: pid {pid} still alive"
+        );
         let got = fs::read_to_string(b.join("rootfs/tmp/sig")).ok();
         assert_eq!(got.as_deref().map(str::trim), *want, "signal {sig:?}");
         env.delete(&id).assert_ok();
@@ -199,9 +247,13 @@ fn pid_file_matches_state() {
     let b = env.bundle(&env.config(&["sleep", "100"]));
     let id = env.id("pf");
     let pf = env.base.join("pidfile");
-    env.create_with(&b, &id, &["--pid-file", pf.to_str().unwrap()]).assert_ok();
+    env.create_with(&b, &id, &["--pid-file", pf.to_str().unwrap()])
+        .assert_ok();
     let content = fs::read_to_string(&pf).expect("pid file written");
-    let pid: i32 = content.trim().parse().unwrap_or_else(|_| panic!("pid file content {content:?}"));
+    let pid: i32 = content
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("pid file content {content:?}"));
     assert_eq!(pid, env.state_pid(&id));
     assert!(pid_alive(pid));
 }
@@ -220,25 +272,57 @@ fn list_shows_containers() {
 
     let t = env.rt(["list"]);
     t.assert_ok();
-    let line1 = t.stdout.lines().find(|l| l.split_whitespace().next() == Some(id1.as_str()));
-    let line2 = t.stdout.lines().find(|l| l.split_whitespace().next() == Some(id2.as_str()));
-    assert!(line1.is_some_and(|l| l.contains("created")), "list table: {}", t.stdout);
-    assert!(line2.is_some_and(|l| l.contains("running")), "list table: {}", t.stdout);
-    assert!(t.stdout.lines().next().unwrap_or("").contains("ID"), "table header: {}", t.stdout);
+    let line1 = t
+        .stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(id1.as_str()));
+    let line2 = t
+        .stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(id2.as_str()));
+    assert!(
+        line1.is_some_and(|l| l.contains("created")),
+        "list table: {}",
+        t.stdout
+    );
+    assert!(
+        line2.is_some_and(|l| l.contains("running")),
+        "list table: {}",
+        t.stdout
+    );
+    assert!(
+        t.stdout.lines().next().unwrap_or("").contains("ID"),
+        "table header: {}",
+        t.stdout
+    );
 
     let j = env.rt(["list", "--format", "json"]);
     j.assert_ok();
-    let v: Value = serde_json::from_str(&j.stdout).unwrap_or_else(|e| panic!("list json {e}: {}", j.stdout));
+    let v: Value =
+        serde_json::from_str(&j.stdout).unwrap_or_else(|e| panic!("list json {e}: {}", j.stdout));
     let arr = v.as_array().expect("list json is an array");
     assert_eq!(arr.len(), 2, "{}", j.stdout);
-    let find = |id: &str| arr.iter().find(|c| c["id"] == id).cloned().unwrap_or(Value::Null);
+    let find = |id: &str| {
+        arr.iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
     assert_eq!(find(&id1)["status"], "created", "{}", j.stdout);
     assert_eq!(find(&id2)["status"], "running", "{}", j.stdout);
-    assert_eq!(find(&id2)["pid"].as_i64().map(|p| p as i32), Some(env.state_pid(&id2)));
+    assert_eq!(
+        find(&id2)["pid"].as_i64().map(|p| p as i32),
+        Some(env.state_pid(&id2))
+    );
 
     let q = env.rt(["list", "-q"]);
     q.assert_ok();
-    let mut ids: Vec<&str> = q.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let mut ids: Vec<&str> = q
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     ids.sort();
     let mut want = vec![id1.as_str(), id2.as_str()];
     want.sort();
@@ -257,9 +341,22 @@ fn ps_json_lists_init_pid() {
         let v: Value = serde_json::from_str(&o.stdout).ok()?;
         (v.as_array()?.len() >= 2).then_some(v)
     });
-    let v = o.unwrap_or_else(|| panic!("ps json: {}", env.rt(["ps", "-f", "json", id.as_str()]).describe()));
-    let pids: Vec<i64> = v.as_array().unwrap().iter().filter_map(Value::as_i64).collect();
-    assert!(pids.contains(&(pid as i64)), "ps {pids:?} lacks init pid {pid}");
+    let v = o.unwrap_or_else(|| {
+        panic!(
+            "ps json: {}",
+            env.rt(["ps", "-f", "json", id.as_str()]).describe()
+        )
+    });
+    let pids: Vec<i64> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
+    assert!(
+        pids.contains(&(pid as i64)),
+        "ps {pids:?} lacks init pid {pid}"
+    );
     for p in &pids {
         assert!(pid_alive(*p as i32), "ps lists dead pid {p}");
     }
@@ -298,7 +395,11 @@ fn run_detach_returns_at_once() {
     let t = Instant::now();
     let o = env.rt(["run", "-d", "-b", b.to_str().unwrap(), id.as_str()]);
     o.assert_ok();
-    assert!(t.elapsed() < Duration::from_secs(5), "run -d took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "run -d took {:?}",
+        t.elapsed()
+    );
     let st = env.state(&id);
     assert_eq!(st["status"], "running");
     let pid = st["pid"].as_i64().unwrap() as i32;
@@ -306,7 +407,11 @@ fn run_detach_returns_at_once() {
     assert!(pid_alive(pid));
     assert_eq!(env.state_status(&id), "running");
     assert!(
-        wait_for(Duration::from_secs(2), || o.stdout_now().contains("detached-out").then_some(())).is_some(),
+        wait_for(Duration::from_secs(2), || o
+            .stdout_now()
+            .contains("detached-out")
+            .then_some(()))
+        .is_some(),
         "detached container output not on the runtime's stdout"
     );
 }
@@ -322,4 +427,3 @@ fn start_twice_fails_and_state_of_unknown_fails() {
     o.assert_fail();
     assert_stderr_names(&o, &["bt-does-not-exist"]);
 }
-

@@ -35,7 +35,10 @@ fn user_process_is_pid1() {
     o.assert_ok();
     let mut lines = o.stdout.lines();
     assert_eq!(lines.next(), Some("1"), "{}", o.describe());
-    assert_eq!(lines.next().map(str::trim), Some("sh -c echo $$; cat /proc/1/cmdline | tr '\\0' ' '"));
+    assert_eq!(
+        lines.next().map(str::trim),
+        Some("sh -c echo $$; cat /proc/1/cmdline | tr '\\0' ' '")
+    );
 }
 
 #[test]
@@ -49,7 +52,10 @@ fn hostname_and_domainname() {
     let o = env.run_config(&cfg);
     o.assert_ok();
     assert_eq!(o.stdout, "berth-box\nberth.example\n", "{}", o.describe());
-    assert_eq!(fs::read_to_string("/proc/sys/kernel/hostname").unwrap(), host_hostname);
+    assert_eq!(
+        fs::read_to_string("/proc/sys/kernel/hostname").unwrap(),
+        host_hostname
+    );
 }
 
 #[test]
@@ -62,7 +68,11 @@ fn default_namespaces_differ_from_host_others_shared() {
     for ns in ["pid", "mnt", "uts", "ipc", "net"] {
         let host = ns_link("self", ns);
         let c = inside.get(ns).cloned().unwrap_or_default();
-        assert!(c.starts_with(&format!("{ns}:[")), "{ns}: inside {c:?}: {}", o.describe());
+        assert!(
+            c.starts_with(&format!("{ns}:[")),
+            "{ns}: inside {c:?}: {}",
+            o.describe()
+        );
         assert_ne!(c, host, "{ns} namespace not unshared");
     }
     for ns in ["cgroup", "user", "time"] {
@@ -70,7 +80,11 @@ fn default_namespaces_differ_from_host_others_shared() {
         if host.is_empty() {
             continue; // kernel without that namespace
         }
-        assert_eq!(inside.get(ns).cloned().unwrap_or_default(), host, "{ns} namespace should be the host's");
+        assert_eq!(
+            inside.get(ns).cloned().unwrap_or_default(),
+            host,
+            "{ns} namespace should be the host's"
+        );
     }
 }
 
@@ -87,16 +101,28 @@ fn no_namespaces_requested_shares_host() {
     o.assert_ok();
     let inside = ns_inside(&o.stdout);
     for ns in ["pid", "uts", "ipc", "net", "cgroup", "user"] {
-        assert_eq!(inside.get(ns).cloned().unwrap_or_default(), ns_link("self", ns), "{ns}: {}", o.describe());
+        assert_eq!(
+            inside.get(ns).cloned().unwrap_or_default(),
+            ns_link("self", ns),
+            "{ns}: {}",
+            o.describe()
+        );
     }
-    assert_ne!(inside.get("mnt").cloned().unwrap_or_default(), ns_link("self", "mnt"));
+    assert_ne!(
+        inside.get("mnt").cloned().unwrap_or_default(),
+        ns_link("self", "mnt")
+    );
 }
 
 #[test]
 fn cgroup_namespace() {
     require_root!();
     let env = TestEnv::new("ns_cgroup");
-    let mut cfg = env.config(&["sh", "-c", "readlink /proc/self/ns/cgroup; cat /proc/self/cgroup"]);
+    let mut cfg = env.config(&[
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/cgroup; cat /proc/self/cgroup",
+    ]);
     add_ns(&mut cfg, "cgroup", None);
     let o = env.run_config(&cfg);
     o.assert_ok();
@@ -108,7 +134,11 @@ fn cgroup_namespace() {
     let rest: Vec<&str> = lines.collect();
     assert!(!rest.is_empty());
     for l in rest {
-        assert!(l.ends_with(":/"), "cgroup path not namespaced: {l:?}\n{}", o.describe());
+        assert!(
+            l.ends_with(":/"),
+            "cgroup path not namespaced: {l:?}\n{}",
+            o.describe()
+        );
     }
 }
 
@@ -130,13 +160,31 @@ fn user_namespace_with_mappings() {
     std::os::unix::fs::chown(b.join("rootfs/tmp"), Some(100000), Some(100000)).unwrap();
     let o = env.run(&b, &id);
     o.assert_ok();
-    let lines: Vec<Vec<&str>> = o.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    let lines: Vec<Vec<&str>> = o
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert!(lines.len() >= 5, "{}", o.describe());
-    assert_eq!(lines[0], ["0", "100000", "65536"], "uid_map: {}", o.describe());
-    assert_eq!(lines[1], ["0", "100000", "65536"], "gid_map: {}", o.describe());
+    assert_eq!(
+        lines[0],
+        ["0", "100000", "65536"],
+        "uid_map: {}",
+        o.describe()
+    );
+    assert_eq!(
+        lines[1],
+        ["0", "100000", "65536"],
+        "gid_map: {}",
+        o.describe()
+    );
     assert_eq!(lines[2], ["0"], "id -u");
     assert_eq!(lines[3], ["0"], "id -g");
-    assert_ne!(lines[4][0], ns_link("self", "user"), "user namespace not unshared");
+    assert_ne!(
+        lines[4][0],
+        ns_link("self", "user"),
+        "user namespace not unshared"
+    );
     // A file created by container root belongs to host uid 100000.
     use std::os::unix::fs::MetadataExt;
     let md = fs::metadata(b.join("rootfs/tmp/made-inside")).expect("file created inside");
@@ -183,7 +231,11 @@ fn join_network_namespace_by_bind_mounted_path() {
     };
     assert!(want.starts_with("net:["), "netns file: {want:?}");
 
-    let mut cfg = env.config(&["sh", "-c", "readlink /proc/self/ns/net; cat /proc/net/dev | wc -l"]);
+    let mut cfg = env.config(&[
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/net; cat /proc/net/dev | wc -l",
+    ]);
     add_ns(&mut cfg, "network", Some(nsfile.to_str().unwrap()));
     let o = env.run_config(&cfg);
     o.assert_ok();
@@ -208,7 +260,11 @@ fn join_missing_namespace_path_fails() {
     assert_stderr_names(&o, &["no-such-netns", "namespace"]);
     assert!(!env.root.join(&id).exists(), "state dir left behind");
     assert!(
-        wait_for(Duration::from_secs(3), || env.tagged_pids().is_empty().then_some(())).is_some(),
+        wait_for(Duration::from_secs(3), || env
+            .tagged_pids()
+            .is_empty()
+            .then_some(()))
+        .is_some(),
         "processes left: {:?}",
         env.tagged_pids()
     );
@@ -243,5 +299,8 @@ fn time_namespace_offsets() {
 }
 
 fn uptime(s: &str) -> f64 {
-    s.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0.0)
+    s.split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }

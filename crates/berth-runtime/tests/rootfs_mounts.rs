@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::fs;
 use std::process::Command;
 
@@ -14,7 +14,8 @@ fn add_mount(cfg: &mut Value, m: Value) {
 /// The mount options (per-mount field 6) and super options (last field) of
 /// the mountinfo line for `mnt`.
 fn opts(mountinfo: &str, mnt: &str) -> (Vec<String>, Vec<String>) {
-    let line = mountinfo_line(mountinfo, mnt).unwrap_or_else(|| panic!("{mnt} not mounted:\n{mountinfo}"));
+    let line =
+        mountinfo_line(mountinfo, mnt).unwrap_or_else(|| panic!("{mnt} not mounted:\n{mountinfo}"));
     let f: Vec<&str> = line.split(' ').collect();
     let per: Vec<String> = f[5].split(',').map(String::from).collect();
     let sup: Vec<String> = f.last().unwrap().split(',').map(String::from).collect();
@@ -45,7 +46,10 @@ fn bind_mount_ro_nosuid_nodev_noexec() {
     for f in ["ro", "nosuid", "nodev", "noexec"] {
         assert!(per.iter().any(|p| p == f), "/mnt/ro lacks {f}: {per:?}");
     }
-    assert!(rest.contains("Read-only file system"), "write did not fail with EROFS: {rest}");
+    assert!(
+        rest.contains("Read-only file system"),
+        "write did not fail with EROFS: {rest}"
+    );
     assert!(!rest.contains("rc=0"));
     assert!(!host.join("new").exists());
 }
@@ -61,7 +65,10 @@ fn bind_mount_rw_writes_reach_host() {
         json!({"destination": "/data", "type": "none", "source": host.to_str().unwrap(), "options": ["rbind", "rw"]}),
     );
     env.run_config(&cfg).assert_ok();
-    assert_eq!(fs::read_to_string(host.join("f")).unwrap(), "written-inside\n");
+    assert_eq!(
+        fs::read_to_string(host.join("f")).unwrap(),
+        "written-inside\n"
+    );
 }
 
 #[test]
@@ -71,7 +78,11 @@ fn rbind_includes_submounts_bind_does_not() {
     let host = env.scratch("hostdir");
     let sub = host.join("sub");
     fs::create_dir(&sub).unwrap();
-    let st = Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m", "berthsub"]).arg(&sub).status().unwrap();
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "berthsub"])
+        .arg(&sub)
+        .status()
+        .unwrap();
     assert!(st.success(), "mount tmpfs on {sub:?}");
     fs::write(sub.join("marker"), "in-submount\n").unwrap();
 
@@ -141,13 +152,25 @@ fn default_mounts_present() {
 fn readonly_root() {
     require_root!();
     let env = TestEnv::new("mnt_ro_root");
-    let mut cfg = env.config(&["sh", "-c", "touch /newfile 2>&1; echo rc=$?; touch /dev/shm/ok && echo shm-ok"]);
+    let mut cfg = env.config(&[
+        "sh",
+        "-c",
+        "touch /newfile 2>&1; echo rc=$?; touch /dev/shm/ok && echo shm-ok",
+    ]);
     cfg["root"]["readonly"] = json!(true);
     let b = env.bundle(&cfg);
     let o = env.run(&b, &env.id("ro"));
     o.assert_ok();
-    assert!(o.stdout.contains("Read-only file system"), "{}", o.describe());
-    assert!(o.stdout.contains("shm-ok"), "other mounts must stay writable: {}", o.describe());
+    assert!(
+        o.stdout.contains("Read-only file system"),
+        "{}",
+        o.describe()
+    );
+    assert!(
+        o.stdout.contains("shm-ok"),
+        "other mounts must stay writable: {}",
+        o.describe()
+    );
     assert!(!b.join("rootfs/newfile").exists());
 }
 
@@ -162,9 +185,20 @@ fn standard_devices() {
                   echo x > /dev/full 2>/dev/null || echo full-enospc";
     let o = env.run_args(&["sh", "-c", script]);
     o.assert_ok();
-    for (d, mm) in [("null", "1:3"), ("zero", "1:5"), ("full", "1:7"), ("random", "1:8"), ("urandom", "1:9"), ("tty", "5:0")] {
+    for (d, mm) in [
+        ("null", "1:3"),
+        ("zero", "1:5"),
+        ("full", "1:7"),
+        ("random", "1:8"),
+        ("urandom", "1:9"),
+        ("tty", "5:0"),
+    ] {
         let want = format!("/dev/{d} character special file {mm}");
-        assert!(o.stdout.lines().any(|l| l == want), "missing `{want}`: {}", o.describe());
+        assert!(
+            o.stdout.lines().any(|l| l == want),
+            "missing `{want}`: {}",
+            o.describe()
+        );
     }
     for want in [
         "ptmx-ok",
@@ -176,7 +210,11 @@ fn standard_devices() {
         "4",
         "full-enospc",
     ] {
-        assert!(o.stdout.lines().any(|l| l.trim() == want), "missing `{want}`: {}", o.describe());
+        assert!(
+            o.stdout.lines().any(|l| l.trim() == want),
+            "missing `{want}`: {}",
+            o.describe()
+        );
     }
 }
 
@@ -184,13 +222,22 @@ fn standard_devices() {
 fn linux_devices_created_with_mode_and_owner() {
     require_root!();
     let env = TestEnv::new("mnt_linux_devices");
-    let mut cfg = env.config(&["sh", "-c", "stat -c '%F %t:%T %a %u %g' /dev/testdev; echo hi > /dev/testdev && echo write-ok"]);
+    let mut cfg = env.config(&[
+        "sh",
+        "-c",
+        "stat -c '%F %t:%T %a %u %g' /dev/testdev; echo hi > /dev/testdev && echo write-ok",
+    ]);
     cfg["linux"]["devices"] = json!([
         {"path": "/dev/testdev", "type": "c", "major": 1, "minor": 3, "fileMode": 0o640, "uid": 1000, "gid": 1001}
     ]);
     let o = env.run_config(&cfg);
     o.assert_ok();
-    assert_eq!(o.stdout, "character special file 1:3 640 1000 1001\nwrite-ok\n", "{}", o.describe());
+    assert_eq!(
+        o.stdout,
+        "character special file 1:3 640 1000 1001\nwrite-ok\n",
+        "{}",
+        o.describe()
+    );
 }
 
 #[test]
@@ -213,16 +260,28 @@ fn host_root_not_visible() {
     let (ls, info) = o.stdout.split_once("---").unwrap();
     let mut entries: Vec<&str> = ls.lines().skip(2).collect();
     entries.sort();
-    assert_eq!(entries, ["bin", "dev", "etc", "mnt", "proc", "root", "sbin", "sys", "tmp", "usr", "var"]);
+    assert_eq!(
+        entries,
+        [
+            "bin", "dev", "etc", "mnt", "proc", "root", "sbin", "sys", "tmp", "usr", "var"
+        ]
+    );
     // The root mount is the bundle's rootfs, not the host's /.
     let root_line = mountinfo_line(info, "/").expect("/ in mountinfo");
     let root_of_mount = root_line.split(' ').nth(3).unwrap();
-    assert!(root_of_mount.ends_with("/rootfs"), "root mount: {root_line}");
+    assert!(
+        root_of_mount.ends_with("/rootfs"),
+        "root mount: {root_line}"
+    );
     // Mount points outside the container's root are not listed.
     let base = env.base.display().to_string();
     let outside: Vec<&str> = info
         .lines()
-        .filter(|l| l.split(' ').nth(4).is_some_and(|m| m.starts_with(&base) || m == "/run" || m == "/home"))
+        .filter(|l| {
+            l.split(' ')
+                .nth(4)
+                .is_some_and(|m| m.starts_with(&base) || m == "/run" || m == "/home")
+        })
         .collect();
     assert!(outside.is_empty(), "host mount points visible: {outside:?}");
 }
@@ -233,7 +292,11 @@ fn no_pivot_also_isolates_root() {
     let env = TestEnv::new("mnt_no_pivot");
     let marker = format!("/tmp/berth-marker-{}", env.tag);
     fs::write(&marker, "x").unwrap();
-    let cfg = env.config(&["sh", "-c", &format!("test -e {marker} && echo visible || echo hidden; ls /bin/busybox")]);
+    let cfg = env.config(&[
+        "sh",
+        "-c",
+        &format!("test -e {marker} && echo visible || echo hidden; ls /bin/busybox"),
+    ]);
     let b = env.bundle(&cfg);
     let id = env.id("nopivot");
     let o = env.rt(["run", "--no-pivot", "-b", b.to_str().unwrap(), id.as_str()]);
@@ -250,8 +313,18 @@ fn rootfs_on_shared_mount() {
     require_root!();
     let env = TestEnv::new("mnt_shared_host");
     let shared = env.scratch("shared");
-    for args in [vec!["--bind", shared.to_str().unwrap(), shared.to_str().unwrap()], vec!["--make-shared", shared.to_str().unwrap()]] {
-        assert!(Command::new("mount").args(&args).status().unwrap().success(), "mount {args:?}");
+    for args in [
+        vec!["--bind", shared.to_str().unwrap(), shared.to_str().unwrap()],
+        vec!["--make-shared", shared.to_str().unwrap()],
+    ] {
+        assert!(
+            Command::new("mount")
+                .args(&args)
+                .status()
+                .unwrap()
+                .success(),
+            "mount {args:?}"
+        );
     }
     let mut cfg = env.config(&["sh", "-c", "echo on-shared"]);
     cfg["linux"]["cgroupsPath"] = json!(format!("/{}/shared", env.cgroup_parent()));
@@ -263,7 +336,10 @@ fn rootfs_on_shared_mount() {
     assert_eq!(o.stdout, "on-shared\n", "{}", o.describe());
     let host = fs::read_to_string("/proc/self/mountinfo").unwrap();
     let l = mountinfo_line(&host, shared.to_str().unwrap()).expect("shared mount");
-    assert!(l.contains("shared:"), "host mount lost its propagation: {l}");
+    assert!(
+        l.contains("shared:"),
+        "host mount lost its propagation: {l}"
+    );
     unmount_under(&env.base);
 }
 
@@ -276,11 +352,23 @@ fn rootfs_propagation() {
     require_root!();
     let env = TestEnv::new("mnt_propagation");
     let shared = env.scratch("shared");
-    for args in [vec!["--bind", shared.to_str().unwrap(), shared.to_str().unwrap()], vec!["--make-shared", shared.to_str().unwrap()]] {
-        assert!(Command::new("mount").args(&args).status().unwrap().success(), "mount {args:?}");
+    for args in [
+        vec!["--bind", shared.to_str().unwrap(), shared.to_str().unwrap()],
+        vec!["--make-shared", shared.to_str().unwrap()],
+    ] {
+        assert!(
+            Command::new("mount")
+                .args(&args)
+                .status()
+                .unwrap()
+                .success(),
+            "mount {args:?}"
+        );
     }
     let mut failures = vec![];
-    for prop in ["private", "rprivate", "slave", "rslave", "shared", "rshared"] {
+    for prop in [
+        "private", "rprivate", "slave", "rslave", "shared", "rshared",
+    ] {
         let mut cfg = env.config(&["cat", "/proc/self/mountinfo"]);
         cfg["linux"]["rootfsPropagation"] = json!(prop);
         cfg["linux"]["cgroupsPath"] = json!(format!("/{}/{prop}", env.cgroup_parent()));
@@ -293,8 +381,18 @@ fn rootfs_propagation() {
             continue;
         }
         let line = mountinfo_line(&o.stdout, "/").expect("/ mounted");
-        let optional: Vec<&str> = line.split(" - ").next().unwrap().split(' ').skip(6).collect();
-        if prop.ends_with("private") && optional.iter().any(|f| f.starts_with("shared:") || f.starts_with("master:")) {
+        let optional: Vec<&str> = line
+            .split(" - ")
+            .next()
+            .unwrap()
+            .split(' ')
+            .skip(6)
+            .collect();
+        if prop.ends_with("private")
+            && optional
+                .iter()
+                .any(|f| f.starts_with("shared:") || f.starts_with("master:"))
+        {
             failures.push(format!("{prop}: / is not private: {line}"));
         }
     }
@@ -302,7 +400,10 @@ fn rootfs_propagation() {
     // the host's shared mount is not changed by the containers
     let host_line = fs::read_to_string("/proc/self/mountinfo").unwrap();
     let l = mountinfo_line(&host_line, shared.to_str().unwrap()).expect("shared mount");
-    assert!(l.contains("shared:"), "host mount lost its propagation: {l}");
+    assert!(
+        l.contains("shared:"),
+        "host mount lost its propagation: {l}"
+    );
     unmount_under(&env.base);
 }
 
@@ -311,7 +412,10 @@ fn env_and_cwd() {
     require_root!();
     let env = TestEnv::new("proc_env_cwd");
     let mut cfg = env.config(&["sh", "-c", "pwd; env"]);
-    cfg["process"]["env"].as_array_mut().unwrap().push(json!("BERTH_FOO=bar baz=qux"));
+    cfg["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("BERTH_FOO=bar baz=qux"));
     cfg["process"]["cwd"] = json!("/tmp/work dir");
     let b = env.bundle(&cfg);
     fs::create_dir(b.join("rootfs/tmp/work dir")).unwrap();
@@ -341,8 +445,13 @@ fn missing_cwd_is_created() {
 fn user_groups_and_umask() {
     require_root!();
     let env = TestEnv::new("proc_user");
-    let mut cfg = env.config(&["sh", "-c", "id -u; id -g; id -G; umask; touch /tmp/f; stat -c %a /tmp/f"]);
-    cfg["process"]["user"] = json!({"uid": 1000, "gid": 1001, "additionalGids": [1002, 1003], "umask": 0o027});
+    let mut cfg = env.config(&[
+        "sh",
+        "-c",
+        "id -u; id -g; id -G; umask; touch /tmp/f; stat -c %a /tmp/f",
+    ]);
+    cfg["process"]["user"] =
+        json!({"uid": 1000, "gid": 1001, "additionalGids": [1002, 1003], "umask": 0o027});
     let o = env.run_config(&cfg);
     o.assert_ok();
     let lines: Vec<&str> = o.stdout.lines().collect();
@@ -352,8 +461,14 @@ fn user_groups_and_umask() {
     let mut groups: Vec<&str> = lines[2].split_whitespace().collect();
     groups.sort();
     groups.dedup();
-    assert!(groups.contains(&"1002") && groups.contains(&"1003"), "groups {groups:?}");
-    assert!(groups.iter().all(|g| ["1001", "1002", "1003"].contains(g)), "groups {groups:?}");
+    assert!(
+        groups.contains(&"1002") && groups.contains(&"1003"),
+        "groups {groups:?}"
+    );
+    assert!(
+        groups.iter().all(|g| ["1001", "1002", "1003"].contains(g)),
+        "groups {groups:?}"
+    );
     assert_eq!(lines[3], "0027");
     assert_eq!(lines[4], "640");
 }
@@ -369,7 +484,10 @@ fn sysctl_applied_in_container_only() {
     let o = env.run_config(&cfg);
     o.assert_ok();
     assert_eq!(o.stdout.trim(), want, "{}", o.describe());
-    assert_eq!(fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(), host_before);
+    assert_eq!(
+        fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+        host_before
+    );
 }
 
 #[test]

@@ -11,9 +11,13 @@ use std::os::unix::net::UnixDatagram;
 #[derive(Debug, Serialize, Deserialize)]
 pub enum InitMessage {
     /// The process is in its new user namespace and waits for its uid/gid maps.
-    NeedIdMaps { pid: i32 },
+    NeedIdMaps {
+        pid: i32,
+    },
     /// The intermediate process forked the container's init (pid as seen from the runtime).
-    InitPid { pid: i32 },
+    InitPid {
+        pid: i32,
+    },
     /// The container is set up and the init waits for `start`.
     Ready,
     Failed(InitFailure),

@@ -24,16 +24,19 @@ pub fn validate_id(id: &str) -> Result<()> {
 }
 
 pub fn load_bundle(dir: &Path) -> Result<Bundle> {
-    let dir = std::fs::canonicalize(dir).map_err(|e| {
-        Error::Usage(format!("bundle {}: {e}", dir.display()))
-    })?;
+    let dir = std::fs::canonicalize(dir)
+        .map_err(|e| Error::Usage(format!("bundle {}: {e}", dir.display())))?;
     let config_path = dir.join("config.json");
     let text = std::fs::read(&config_path)
         .map_err(|e| Error::config(&config_path, "(file)", e.to_string()))?;
     let mut de = serde_json::Deserializer::from_slice(&text);
     let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
-        let field = if field == "." { "(document)".to_string() } else { field };
+        let field = if field == "." {
+            "(document)".to_string()
+        } else {
+            field
+        };
         Error::config(&config_path, field, e.into_inner().to_string())
     })?;
     let rootfs = validate(&spec, &dir, &config_path)?;
@@ -50,9 +53,15 @@ fn validate(spec: &Spec, bundle: &Path, file: &Path) -> Result<PathBuf> {
     let bad = |field: &str, reason: String| Error::config(file, field, reason);
 
     if !spec.version().starts_with("1.") {
-        return Err(bad("ociVersion", format!("{:?} is not a 1.x runtime spec version", spec.version())));
+        return Err(bad(
+            "ociVersion",
+            format!("{:?} is not a 1.x runtime spec version", spec.version()),
+        ));
     }
-    let root = spec.root().as_ref().ok_or_else(|| bad("root", "missing".into()))?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| bad("root", "missing".into()))?;
     if root.path().as_os_str().is_empty() {
         return Err(bad("root.path", "empty".into()));
     }
@@ -60,120 +69,203 @@ fn validate(spec: &Spec, bundle: &Path, file: &Path) -> Result<PathBuf> {
     let meta = std::fs::metadata(&rootfs)
         .map_err(|e| bad("root.path", format!("{}: {e}", rootfs.display())))?;
     if !meta.is_dir() {
-        return Err(bad("root.path", format!("{} is not a directory", rootfs.display())));
+        return Err(bad(
+            "root.path",
+            format!("{} is not a directory", rootfs.display()),
+        ));
     }
     let rootfs = std::fs::canonicalize(&rootfs)
         .map_err(|e| bad("root.path", format!("{}: {e}", rootfs.display())))?;
 
-    let process = spec.process().as_ref().ok_or_else(|| bad("process", "missing".into()))?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| bad("process", "missing".into()))?;
     match process.args() {
         Some(args) if !args.is_empty() && !args[0].is_empty() => {}
         _ => return Err(bad("process.args", "must name the program to run".into())),
     }
     if !process.cwd().is_absolute() {
-        return Err(bad("process.cwd", format!("{:?} must be an absolute path", process.cwd())));
+        return Err(bad(
+            "process.cwd",
+            format!("{:?} must be an absolute path", process.cwd()),
+        ));
     }
     if let Some(adj) = process.oom_score_adj() {
         if !(-1000..=1000).contains(&adj) {
-            return Err(bad("process.oomScoreAdj", format!("{adj} is outside -1000..1000")));
+            return Err(bad(
+                "process.oomScoreAdj",
+                format!("{adj} is outside -1000..1000"),
+            ));
         }
     }
     for (i, var) in process.env().iter().flatten().enumerate() {
         if !var.contains('=') || var.contains('\0') {
-            return Err(bad(&format!("process.env[{i}]"), format!("{var:?} is not NAME=VALUE")));
+            return Err(bad(
+                &format!("process.env[{i}]"),
+                format!("{var:?} is not NAME=VALUE"),
+            ));
         }
     }
 
-    let linux = spec.linux().as_ref().ok_or_else(|| bad("linux", "missing".into()))?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| bad("linux", "missing".into()))?;
     let namespaces = linux.namespaces().as_deref().unwrap_or_default();
     let mut seen = HashSet::new();
     for (i, ns) in namespaces.iter().enumerate() {
         if !seen.insert(ns.typ()) {
-            return Err(bad(&format!("linux.namespaces[{i}]"), format!("{} namespace listed twice", ns.typ())));
+            return Err(bad(
+                &format!("linux.namespaces[{i}]"),
+                format!("{} namespace listed twice", ns.typ()),
+            ));
         }
         if let Some(path) = ns.path() {
             if !path.is_absolute() {
-                return Err(bad(&format!("linux.namespaces[{i}].path"), format!("{path:?} must be absolute")));
+                return Err(bad(
+                    &format!("linux.namespaces[{i}].path"),
+                    format!("{path:?} must be absolute"),
+                ));
             }
             if let Err(e) = std::fs::metadata(path) {
-                return Err(bad(&format!("linux.namespaces[{i}].path"), format!("{}: {e}", path.display())));
+                return Err(bad(
+                    &format!("linux.namespaces[{i}].path"),
+                    format!("{}: {e}", path.display()),
+                ));
             }
         }
     }
     let has = |t: LinuxNamespaceType| namespaces.iter().any(|ns| ns.typ() == t);
-    let is_new = |t: LinuxNamespaceType| namespaces.iter().any(|ns| ns.typ() == t && ns.path().is_none());
+    let is_new = |t: LinuxNamespaceType| {
+        namespaces
+            .iter()
+            .any(|ns| ns.typ() == t && ns.path().is_none())
+    };
     if !has(LinuxNamespaceType::Mount) {
-        return Err(bad("linux.namespaces", "a mount namespace is required to set up the root filesystem".into()));
+        return Err(bad(
+            "linux.namespaces",
+            "a mount namespace is required to set up the root filesystem".into(),
+        ));
     }
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
-        return Err(bad("hostname", "setting the hostname needs a uts namespace".into()));
+        return Err(bad(
+            "hostname",
+            "setting the hostname needs a uts namespace".into(),
+        ));
     }
-    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
-        return Err(bad("domainname", "setting the domainname needs a uts namespace".into()));
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts)
+    {
+        return Err(bad(
+            "domainname",
+            "setting the domainname needs a uts namespace".into(),
+        ));
     }
     let maps_given = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
     if is_new(LinuxNamespaceType::User) {
         if linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-            return Err(bad("linux.uidMappings", "a new user namespace needs uid mappings".into()));
+            return Err(bad(
+                "linux.uidMappings",
+                "a new user namespace needs uid mappings".into(),
+            ));
         }
         if linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-            return Err(bad("linux.gidMappings", "a new user namespace needs gid mappings".into()));
+            return Err(bad(
+                "linux.gidMappings",
+                "a new user namespace needs gid mappings".into(),
+            ));
         }
     } else if maps_given {
-        return Err(bad("linux.uidMappings", "mappings need a new user namespace".into()));
+        return Err(bad(
+            "linux.uidMappings",
+            "mappings need a new user namespace".into(),
+        ));
     }
     if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) {
         if !is_new(LinuxNamespaceType::Time) {
-            return Err(bad("linux.timeOffsets", "time offsets need a new time namespace".into()));
+            return Err(bad(
+                "linux.timeOffsets",
+                "time offsets need a new time namespace".into(),
+            ));
         }
         for clock in linux.time_offsets().iter().flatten().map(|(k, _)| k) {
             if clock != "monotonic" && clock != "boottime" {
-                return Err(bad("linux.timeOffsets", format!("unknown clock {clock:?} (monotonic or boottime)")));
+                return Err(bad(
+                    "linux.timeOffsets",
+                    format!("unknown clock {clock:?} (monotonic or boottime)"),
+                ));
             }
         }
     }
     for key in linux.sysctl().iter().flat_map(|m| m.keys()) {
         let field = format!("linux.sysctl.{key}");
-        if key.is_empty() || key.contains('/') || key.split('.').any(|p| p.is_empty() || p == "..") {
+        if key.is_empty() || key.contains('/') || key.split('.').any(|p| p.is_empty() || p == "..")
+        {
             return Err(bad(&field, "not a valid sysctl name".into()));
         }
         if key.starts_with("net.") && !has(LinuxNamespaceType::Network) {
             return Err(bad(&field, "net.* sysctls need a network namespace".into()));
         }
-        if (key.starts_with("kernel.hostname") || key.starts_with("kernel.domainname")) && !has(LinuxNamespaceType::Uts) {
+        if (key.starts_with("kernel.hostname") || key.starts_with("kernel.domainname"))
+            && !has(LinuxNamespaceType::Uts)
+        {
             return Err(bad(&field, "needs a uts namespace".into()));
         }
     }
     if let Some(prop) = linux.rootfs_propagation() {
         if !prop.is_empty() && crate::rootfs::options::propagation_flag(prop).is_none() {
-            return Err(bad("linux.rootfsPropagation", format!("{prop:?} is not a propagation mode")));
+            return Err(bad(
+                "linux.rootfsPropagation",
+                format!("{prop:?} is not a propagation mode"),
+            ));
         }
     }
     for (i, dev) in linux.devices().iter().flatten().enumerate() {
         if !dev.path().is_absolute() || escapes(dev.path()) {
-            return Err(bad(&format!("linux.devices[{i}].path"), format!("{:?} must be absolute and stay inside the rootfs", dev.path())));
+            return Err(bad(
+                &format!("linux.devices[{i}].path"),
+                format!(
+                    "{:?} must be absolute and stay inside the rootfs",
+                    dev.path()
+                ),
+            ));
         }
     }
     for (i, mount) in spec.mounts().iter().flatten().enumerate() {
         let dest = mount.destination();
         if !dest.is_absolute() {
-            return Err(bad(&format!("mounts[{i}].destination"), format!("{dest:?} must be an absolute path")));
+            return Err(bad(
+                &format!("mounts[{i}].destination"),
+                format!("{dest:?} must be an absolute path"),
+            ));
         }
         if escapes(dest) {
-            return Err(bad(&format!("mounts[{i}].destination"), format!("{dest:?} escapes the root filesystem through \"..\"")));
+            return Err(bad(
+                &format!("mounts[{i}].destination"),
+                format!("{dest:?} escapes the root filesystem through \"..\""),
+            ));
         }
         if mount.uid_mappings().is_some() || mount.gid_mappings().is_some() {
-            return Err(bad(&format!("mounts[{i}].uidMappings"), "id-mapped mounts are not supported yet".into()));
+            return Err(bad(
+                &format!("mounts[{i}].uidMappings"),
+                "id-mapped mounts are not supported yet".into(),
+            ));
         }
         let typ = mount.typ().as_deref().unwrap_or("");
         let options = mount.options().as_deref().unwrap_or_default();
         let is_bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
         if is_bind && mount.source().is_none() {
-            return Err(bad(&format!("mounts[{i}].source"), "a bind mount needs a source".into()));
+            return Err(bad(
+                &format!("mounts[{i}].source"),
+                "a bind mount needs a source".into(),
+            ));
         }
         if !is_bind && typ.is_empty() {
-            return Err(bad(&format!("mounts[{i}].type"), "missing (and not a bind mount)".into()));
+            return Err(bad(
+                &format!("mounts[{i}].type"),
+                "missing (and not a bind mount)".into(),
+            ));
         }
     }
     Ok(rootfs)

@@ -43,7 +43,11 @@ pub struct Created {
 pub fn create(root: &StateRoot, opts: &CreateOptions, for_run: bool) -> Result<Created> {
     config::validate_id(&opts.id)?;
     let bundle = config::load_bundle(&opts.bundle)?;
-    let process = bundle.spec.process().as_ref().ok_or_else(|| Error::config(&bundle.config_path, "process", "missing"))?;
+    let process = bundle
+        .spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::config(&bundle.config_path, "process", "missing"))?;
     if process.terminal().unwrap_or(false) && opts.console_socket.is_none() {
         return Err(Error::config(
             &bundle.config_path,
@@ -51,12 +55,20 @@ pub fn create(root: &StateRoot, opts: &CreateOptions, for_run: bool) -> Result<C
             "a terminal needs --console-socket (foreground terminals are not supported yet)",
         ));
     }
-    let linux = bundle.spec.linux().as_ref().ok_or_else(|| Error::config(&bundle.config_path, "linux", "missing"))?;
+    let linux = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| Error::config(&bundle.config_path, "linux", "missing"))?;
     let plan = NamespacePlan::from_spec(linux.namespaces().as_deref().unwrap_or_default())?;
     let console = opts
         .console_socket
         .as_ref()
-        .map(|p| UnixStream::connect(p).map(OwnedFd::from).context(|| format!("--console-socket {}", p.display())))
+        .map(|p| {
+            UnixStream::connect(p)
+                .map(OwnedFd::from)
+                .context(|| format!("--console-socket {}", p.display()))
+        })
         .transpose()?;
 
     let container = root.create_container(&opts.id)?;
@@ -70,11 +82,21 @@ pub fn create(root: &StateRoot, opts: &CreateOptions, for_run: bool) -> Result<C
 }
 
 fn time_offsets(bundle: &Bundle) -> String {
-    let offsets = bundle.spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref());
+    let offsets = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref());
     offsets
         .iter()
         .flat_map(|m| m.iter())
-        .map(|(clock, o)| format!("{clock} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)))
+        .map(|(clock, o)| {
+            format!(
+                "{clock} {} {}\n",
+                o.secs().unwrap_or(0),
+                o.nanosecs().unwrap_or(0)
+            )
+        })
         .collect()
 }
 
@@ -87,30 +109,54 @@ fn spawn_init(
     for_run: bool,
 ) -> Result<ContainerRecord> {
     let fifo_path = container.fifo_path();
-    rustix::fs::mknodat(rustix::fs::CWD, &fifo_path, rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o600), 0)
-        .context(|| format!("make exec fifo {}", fifo_path.display()))?;
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo_path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .context(|| format!("make exec fifo {}", fifo_path.display()))?;
     if plan.new_user {
         // The init opens the fifo as the container's root, which is some other host uid.
         let host = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
-            maps.into_iter().flatten().find(|m| m.container_id() <= 0 && 0 < m.container_id() + m.size()).map(|m| m.host_id())
+            maps.into_iter()
+                .flatten()
+                .find(|m| m.container_id() <= 0 && 0 < m.container_id() + m.size())
+                .map(|m| m.host_id())
         };
         let linux = bundle.spec.linux().as_ref();
         let uid = host(linux.and_then(|l| l.uid_mappings().as_ref()));
         let gid = host(linux.and_then(|l| l.gid_mappings().as_ref()));
-        rustix::fs::chown(&fifo_path, uid.map(rustix::fs::Uid::from_raw), gid.map(rustix::fs::Gid::from_raw))
-            .context(|| format!("chown exec fifo {} to the container's root", fifo_path.display()))?;
+        rustix::fs::chown(
+            &fifo_path,
+            uid.map(rustix::fs::Uid::from_raw),
+            gid.map(rustix::fs::Gid::from_raw),
+        )
+        .context(|| {
+            format!(
+                "chown exec fifo {} to the container's root",
+                fifo_path.display()
+            )
+        })?;
     }
-    let exec_fifo = rustix::fs::open(&fifo_path, rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())
-        .context(|| format!("open exec fifo {}", fifo_path.display()))?;
+    let exec_fifo = rustix::fs::open(
+        &fifo_path,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .context(|| format!("open exec fifo {}", fifo_path.display()))?;
     plan.enter_in_parent(&time_offsets(bundle))?;
     if for_run && plan.second_fork {
         // The init will be our grandchild; after the intermediate exits it must come back to us to be reaped.
         sys::set_child_subreaper().context(|| "prctl(PR_SET_CHILD_SUBREAPER)".into())?;
     }
-    let (runtime_end, init_end) = channel::pair().context(|| "socketpair for the init channel".into())?;
+    let (runtime_end, init_end) =
+        channel::pair().context(|| "socketpair for the init channel".into())?;
     // Forwarded signals stay blocked from here: one that arrives before the init exists is
     // delivered to the signalfd of `run` later, never lost, and never kills us half-way.
-    let original_sigmask = sys::sigprocmask(libc::SIG_BLOCK, &sys::sigset_of(&FORWARDED)).context(|| "block signals".into())?;
+    let original_sigmask = sys::sigprocmask(libc::SIG_BLOCK, &sys::sigset_of(&FORWARDED))
+        .context(|| "block signals".into())?;
 
     let child = sys::clone_fork(plan.clone_flags).context(|| "clone the container init".into())?;
     if child == 0 {
@@ -135,11 +181,15 @@ fn spawn_init(
     let mut init_pid = child;
     let outcome = (|| -> Result<()> {
         loop {
-            let message = runtime_end.recv::<InitMessage>().context(|| "read from container init".into())?;
+            let message = runtime_end
+                .recv::<InitMessage>()
+                .context(|| "read from container init".into())?;
             match message {
                 Some(InitMessage::NeedIdMaps { pid }) => {
                     write_id_maps(bundle, if pid == 0 { child } else { pid })?;
-                    runtime_end.send(&RuntimeMessage::IdMapsWritten).context(|| "tell init the maps are written".into())?;
+                    runtime_end
+                        .send(&RuntimeMessage::IdMapsWritten)
+                        .context(|| "tell init the maps are written".into())?;
                 }
                 Some(InitMessage::InitPid { pid }) => {
                     init_pid = pid;
@@ -149,7 +199,9 @@ fn spawn_init(
                 Some(InitMessage::Failed(failure)) => return Err(Error::Init(failure)),
                 None => {
                     let status = sys::waitpid(child).map(sys::exit_code).unwrap_or(-1);
-                    return Err(Error::Other(format!("container init exited during setup (status {status})")));
+                    return Err(Error::Other(format!(
+                        "container init exited during setup (status {status})"
+                    )));
                 }
             }
         }
@@ -158,8 +210,11 @@ fn spawn_init(
         kill_and_reap(init_pid, child);
         return Err(e);
     }
-    let pid_start_time = process_info::start_time(init_pid)
-        .ok_or_else(|| Error::Other(format!("container init (pid {init_pid}) vanished right after setup")))?;
+    let pid_start_time = process_info::start_time(init_pid).ok_or_else(|| {
+        Error::Other(format!(
+            "container init (pid {init_pid}) vanished right after setup"
+        ))
+    })?;
     let record = ContainerRecord {
         id: opts.id.clone(),
         pid: init_pid,
@@ -204,10 +259,13 @@ fn write_id_maps(bundle: &Bundle, pid: i32) -> Result<()> {
     let gid_map = format(linux.and_then(|l| l.gid_mappings().as_ref()));
     if !rustix::process::geteuid().is_root() {
         // An unprivileged writer may only map its own gid once setgroups is denied.
-        std::fs::write(format!("/proc/{pid}/setgroups"), "deny").context(|| "linux.gidMappings: deny setgroups".into())?;
+        std::fs::write(format!("/proc/{pid}/setgroups"), "deny")
+            .context(|| "linux.gidMappings: deny setgroups".into())?;
     }
-    std::fs::write(format!("/proc/{pid}/uid_map"), uid_map).context(|| "linux.uidMappings: write uid_map".into())?;
-    std::fs::write(format!("/proc/{pid}/gid_map"), gid_map).context(|| "linux.gidMappings: write gid_map".into())
+    std::fs::write(format!("/proc/{pid}/uid_map"), uid_map)
+        .context(|| "linux.uidMappings: write uid_map".into())?;
+    std::fs::write(format!("/proc/{pid}/gid_map"), gid_map)
+        .context(|| "linux.gidMappings: write gid_map".into())
 }
 
 fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
@@ -220,20 +278,31 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 pub fn start(root: &StateRoot, id: &str) -> Result<()> {
     config::validate_id(id)?;
     let container = root.lock(id)?;
-    let record = container.read()?.ok_or_else(|| wrong_state(id, Status::Creating, "cannot start"))?;
+    let record = container
+        .read()?
+        .ok_or_else(|| wrong_state(id, Status::Creating, "cannot start"))?;
     start_locked(&container, &record)
 }
 
 fn start_locked(container: &LockedContainer, record: &ContainerRecord) -> Result<()> {
     let status = state::status_of(&container.dir, record);
     if status != Status::Created {
-        return Err(wrong_state(&record.id, status, "only a created container can be started"));
+        return Err(wrong_state(
+            &record.id,
+            status,
+            "only a created container can be started",
+        ));
     }
     let fifo_path = container.fifo_path();
     // Non-blocking open: a reader must not hang if the init died meanwhile.
-    let fifo = rustix::fs::open(&fifo_path, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())
-        .context(|| format!("open exec fifo {}", fifo_path.display()))?;
-    let pidfd = sys::pidfd_open(record.pid).context(|| format!("pidfd of container init {}", record.pid))?;
+    let fifo = rustix::fs::open(
+        &fifo_path,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .context(|| format!("open exec fifo {}", fifo_path.display()))?;
+    let pidfd = sys::pidfd_open(record.pid)
+        .context(|| format!("pidfd of container init {}", record.pid))?;
     loop {
         let mut fds = [
             rustix::event::PollFd::new(&fifo, rustix::event::PollFlags::IN),
@@ -254,7 +323,10 @@ fn start_locked(container: &LockedContainer, record: &ContainerRecord) -> Result
             }
         }
         if init_gone {
-            return Err(Error::Other(format!("container {:?}: init exited before start", record.id)));
+            return Err(Error::Other(format!(
+                "container {:?}: init exited before start",
+                record.id
+            )));
         }
     }
     std::fs::remove_file(&fifo_path).context(|| format!("remove exec fifo {}", fifo_path.display()))
@@ -273,7 +345,9 @@ pub fn state(root: &StateRoot, id: &str) -> Result<serde_json::Value> {
     config::validate_id(id)?;
     let dir = root.container_dir(id);
     let Some(record) = root.read(id)? else {
-        return Ok(serde_json::json!({"ociVersion": "1.2.0", "id": id, "status": "creating", "pid": 0, "bundle": ""}));
+        return Ok(
+            serde_json::json!({"ociVersion": "1.2.0", "id": id, "status": "creating", "pid": 0, "bundle": ""}),
+        );
     };
     Ok(state_json(&record, state::status_of(&dir, &record)))
 }
@@ -296,7 +370,9 @@ pub fn state_json(record: &ContainerRecord, status: Status) -> serde_json::Value
 pub fn kill(root: &StateRoot, id: &str, signal: libc::c_int, all: bool) -> Result<()> {
     config::validate_id(id)?;
     let container = root.lock(id)?;
-    let record = container.read()?.ok_or_else(|| wrong_state(id, Status::Creating, "cannot be signalled yet"))?;
+    let record = container
+        .read()?
+        .ok_or_else(|| wrong_state(id, Status::Creating, "cannot be signalled yet"))?;
     let status = state::status_of(&container.dir, &record);
     if status == Status::Stopped {
         return Err(wrong_state(id, status, "no process to signal"));
@@ -306,7 +382,8 @@ pub fn kill(root: &StateRoot, id: &str, signal: libc::c_int, all: bool) -> Resul
 
 fn signal_container(record: &ContainerRecord, signal: libc::c_int, all: bool) -> Result<()> {
     // A pidfd pins the process: the signal cannot reach a new process that reused the pid.
-    let pidfd = sys::pidfd_open(record.pid).context(|| format!("pidfd of container init {}", record.pid))?;
+    let pidfd = sys::pidfd_open(record.pid)
+        .context(|| format!("pidfd of container init {}", record.pid))?;
     if !process_info::is_same_process(record.pid, record.pid_start_time) {
         return Ok(());
     }
@@ -319,18 +396,27 @@ fn signal_container(record: &ContainerRecord, signal: libc::c_int, all: bool) ->
             }
         }
     }
-    sys::pidfd_send_signal(pidfd.as_fd(), signal).context(|| format!("send signal {signal} to pid {}", record.pid))
+    sys::pidfd_send_signal(pidfd.as_fd(), signal)
+        .context(|| format!("send signal {signal} to pid {}", record.pid))
 }
 
 /// Waits until the process is gone (or a zombie); false on timeout.
 fn wait_gone(pid: i32, timeout: Duration) -> bool {
-    let Ok(pidfd) = sys::pidfd_open(pid) else { return true };
+    let Ok(pidfd) = sys::pidfd_open(pid) else {
+        return true;
+    };
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        let mut fds = [rustix::event::PollFd::new(&pidfd, rustix::event::PollFlags::IN)];
-        let ts = rustix::event::Timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 };
+        let mut fds = [rustix::event::PollFd::new(
+            &pidfd,
+            rustix::event::PollFlags::IN,
+        )];
+        let ts = rustix::event::Timespec {
+            tv_sec: (ms / 1000) as i64,
+            tv_nsec: ((ms % 1000) * 1_000_000) as i64,
+        };
         match rustix::event::poll(&mut fds, Some(&ts)) {
             Ok(n) if n > 0 => return true,
             Err(rustix::io::Errno::INTR) => continue,
@@ -353,12 +439,19 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
     };
     let status = state::status_of(&container.dir, &record);
     if status == Status::Running && !force {
-        return Err(wrong_state(id, status, "stop it first or use delete --force"));
+        return Err(wrong_state(
+            id,
+            status,
+            "stop it first or use delete --force",
+        ));
     }
     if status != Status::Stopped {
         signal_container(&record, libc::SIGKILL, true)?;
         if !wait_gone(record.pid, Duration::from_secs(10)) {
-            return Err(Error::Other(format!("container {id:?}: init {} did not die after SIGKILL", record.pid)));
+            return Err(Error::Other(format!(
+                "container {id:?}: init {} did not die after SIGKILL",
+                record.pid
+            )));
         }
     }
     container.remove()
@@ -419,7 +512,9 @@ fn wait_forwarding(pid: i32, signals: &OwnedFd) -> Result<i32> {
 /// Host pids of the container's processes.
 pub fn pids(root: &StateRoot, id: &str) -> Result<Vec<i32>> {
     config::validate_id(id)?;
-    let record = root.read(id)?.ok_or_else(|| wrong_state(id, Status::Creating, "no processes yet"))?;
+    let record = root
+        .read(id)?
+        .ok_or_else(|| wrong_state(id, Status::Creating, "no processes yet"))?;
     let status = state::status_of(&root.container_dir(id), &record);
     if status == Status::Stopped {
         return Ok(Vec::new());

@@ -1,6 +1,6 @@
 //! The default config.json written by `spec`, and the features document, both as runc shapes them.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub fn default_spec(rootless: bool) -> Value {
     let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
@@ -44,13 +44,24 @@ pub fn default_spec(rootless: bool) -> Value {
         linux["namespaces"] = json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}, {"type": "user"}]);
         linux.as_object_mut().map(|l| l.remove("resources"));
         spec["mounts"][5] = json!({"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
-        spec["mounts"][2]["options"] = json!(["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]);
+        spec["mounts"][2]["options"] = json!([
+            "nosuid",
+            "noexec",
+            "newinstance",
+            "ptmxmode=0666",
+            "mode=0620"
+        ]);
     }
     spec
 }
 
 pub fn features() -> Value {
-    let caps: Vec<String> = caps::all().into_iter().map(|c| c.to_string()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let caps: Vec<String> = caps::all()
+        .into_iter()
+        .map(|c| c.to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.2.0",

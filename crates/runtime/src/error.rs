@@ -66,7 +66,11 @@ impl<T> Context<T> for rustix::io::Result<T> {
 }
 
 impl Error {
-    pub fn config(file: impl Into<PathBuf>, field: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn config(
+        file: impl Into<PathBuf>,
+        field: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
         Error::Config {
             file: file.into(),
             field: field.into(),

@@ -3,7 +3,7 @@
 //! after that the runtime may be gone, so late failures go to the container's stderr.
 
 use crate::channel::{Channel, InitFailure, InitMessage, RuntimeMessage};
-use crate::namespaces::{clone_flag, NamespacePlan};
+use crate::namespaces::{NamespacePlan, clone_flag};
 use crate::rootfs::{self, RootfsSetup};
 use crate::{security, sys, terminal};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
@@ -63,14 +63,24 @@ struct Program {
 fn setup(ctx: &InitContext<'_>) -> Step<Program> {
     let plan = ctx.plan;
     for target in &plan.child_join {
-        sys::setns(target.fd.as_fd(), clone_flag(target.kind))
-            .map_err(os(format!("linux.namespaces: join {} namespace {}", target.kind, target.path.display())))?;
+        sys::setns(target.fd.as_fd(), clone_flag(target.kind)).map_err(os(format!(
+            "linux.namespaces: join {} namespace {}",
+            target.kind,
+            target.path.display()
+        )))?;
     }
     if plan.child_new_user {
         sys::unshare(libc::CLONE_NEWUSER).map_err(os("linux.namespaces: new user namespace"))?;
     }
     if plan.new_user {
-        request_id_maps(&ctx.channel, if plan.child_new_user { rustix::process::getpid().as_raw_nonzero().get() } else { 0 })?;
+        request_id_maps(
+            &ctx.channel,
+            if plan.child_new_user {
+                rustix::process::getpid().as_raw_nonzero().get()
+            } else {
+                0
+            },
+        )?;
         // Become the namespace's root (if mapped) so what the setup creates belongs to it.
         let _ = sys::setresgid(0);
         let _ = sys::setresuid(0);
@@ -91,14 +101,19 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
         let name = CString::new(format!("_ses.{}", ctx.id)).unwrap_or_default();
         let _ = sys::join_session_keyring(&name);
     }
-    let process = ctx.spec.process().as_ref().ok_or_else(|| InitFailure::msg("process", "missing"))?;
+    let process = ctx
+        .spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| InitFailure::msg("process", "missing"))?;
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
-            let hint = if adj < 0 && e.raw_os_error() == Some(libc::EPERM) {
-                " (lowering the score needs CAP_SYS_RESOURCE)"
-            } else {
-                ""
-            };
+            let hint =
+                if adj < 0 && matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES)) {
+                    " (lowering the score needs CAP_SYS_RESOURCE)"
+                } else {
+                    ""
+                };
             InitFailure::os(format!("process.oomScoreAdj: set {adj}{hint}"), &e)
         })?;
     }
@@ -108,7 +123,11 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
             rootfs: ctx.rootfs,
             bundle: ctx.bundle,
             no_pivot: ctx.no_pivot,
-            in_user_namespace: plan.new_user || plan.child_join.iter().any(|t| t.kind == LinuxNamespaceType::User),
+            in_user_namespace: plan.new_user
+                || plan
+                    .child_join
+                    .iter()
+                    .any(|t| t.kind == LinuxNamespaceType::User),
             new_cgroup_namespace: plan.new_cgroup,
         }
         .prepare()?;
@@ -120,9 +139,9 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
         sys::setdomainname(name).map_err(os(format!("domainname: set {name:?}")))?;
     }
     if process.terminal().unwrap_or(false) {
-        let socket = ctx
-            .console_socket
-            .ok_or_else(|| InitFailure::msg("process.terminal", "a terminal needs --console-socket"))?;
+        let socket = ctx.console_socket.ok_or_else(|| {
+            InitFailure::msg("process.terminal", "a terminal needs --console-socket")
+        })?;
         terminal::setup_console(socket)?;
     } else {
         sys::setsid().map_err(os("setsid"))?;
@@ -130,7 +149,8 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
     if let Some(sysctls) = ctx.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         for (key, value) in sysctls {
             let path = format!("/proc/sys/{}", key.replace('.', "/"));
-            std::fs::write(&path, value).map_err(os(format!("linux.sysctl.{key}: write {path}")))?;
+            std::fs::write(&path, value)
+                .map_err(os(format!("linux.sysctl.{key}: write {path}")))?;
         }
     }
     if plan.new_mount {
@@ -138,15 +158,22 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
     }
     security::apply_rlimits(process)?;
     let program = resolve_program(process)?;
-    ctx.channel.send(&InitMessage::Ready).map_err(os("report ready"))?;
+    ctx.channel
+        .send(&InitMessage::Ready)
+        .map_err(os("report ready"))?;
     Ok(program)
 }
 
 fn request_id_maps(channel: &Channel, pid: i32) -> Step {
-    channel.send(&InitMessage::NeedIdMaps { pid }).map_err(os("ask for uid/gid maps"))?;
+    channel
+        .send(&InitMessage::NeedIdMaps { pid })
+        .map_err(os("ask for uid/gid maps"))?;
     match channel.recv::<RuntimeMessage>() {
         Ok(Some(RuntimeMessage::IdMapsWritten)) => Ok(()),
-        Ok(None) => Err(InitFailure::msg("wait for uid/gid maps", "the runtime went away")),
+        Ok(None) => Err(InitFailure::msg(
+            "wait for uid/gid maps",
+            "the runtime went away",
+        )),
         Err(e) => Err(InitFailure::os("wait for uid/gid maps", &e)),
     }
 }
@@ -168,7 +195,11 @@ fn resolve_program(process: &oci_spec::runtime::Process) -> Step<Program> {
     let name = args.first().map(String::as_str).unwrap_or_default();
     let path = if name.contains('/') {
         let p = PathBuf::from(name);
-        let p = if p.is_relative() { process.cwd().join(p) } else { p };
+        let p = if p.is_relative() {
+            process.cwd().join(p)
+        } else {
+            p
+        };
         is_executable(&p).then_some(p)
     } else {
         let search = env

@@ -66,7 +66,9 @@ impl NamespacePlan {
                         rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
                         rustix::fs::Mode::empty(),
                     )
-                    .context(|| format!("linux.namespaces: open {kind} namespace {}", path.display()))?;
+                    .context(|| {
+                        format!("linux.namespaces: open {kind} namespace {}", path.display())
+                    })?;
                     let target = JoinTarget {
                         kind,
                         path: path.clone(),
@@ -82,7 +84,8 @@ impl NamespacePlan {
                 None => new_flags |= clone_flag(kind),
             }
         }
-        plan.child_join.sort_by_key(|t| t.kind != LinuxNamespaceType::User);
+        plan.child_join
+            .sort_by_key(|t| t.kind != LinuxNamespaceType::User);
         plan.new_user = new_flags & libc::CLONE_NEWUSER != 0;
         plan.new_pid = new_flags & libc::CLONE_NEWPID != 0;
         plan.new_cgroup = new_flags & libc::CLONE_NEWCGROUP != 0;
@@ -100,11 +103,21 @@ impl NamespacePlan {
     /// In the runtime, before forking: join pid/time namespaces and make a new time namespace.
     pub fn enter_in_parent(&self, time_offsets: &str) -> Result<()> {
         for target in &self.parent_join {
-            crate::sys::setns(std::os::fd::AsFd::as_fd(&target.fd), clone_flag(target.kind))
-                .context(|| format!("linux.namespaces: join {} namespace {}", target.kind, target.path.display()))?;
+            crate::sys::setns(
+                std::os::fd::AsFd::as_fd(&target.fd),
+                clone_flag(target.kind),
+            )
+            .context(|| {
+                format!(
+                    "linux.namespaces: join {} namespace {}",
+                    target.kind,
+                    target.path.display()
+                )
+            })?;
         }
         if self.parent_new_time {
-            crate::sys::unshare(libc::CLONE_NEWTIME).context(|| "linux.namespaces: new time namespace".into())?;
+            crate::sys::unshare(libc::CLONE_NEWTIME)
+                .context(|| "linux.namespaces: new time namespace".into())?;
             if !time_offsets.is_empty() {
                 std::fs::write("/proc/self/timens_offsets", time_offsets)
                     .context(|| "linux.timeOffsets: write /proc/self/timens_offsets".into())?;
@@ -132,7 +145,10 @@ mod tests {
             ns(LinuxNamespaceType::Time),
         ])
         .unwrap();
-        assert_eq!(plan.clone_flags, libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUSER);
+        assert_eq!(
+            plan.clone_flags,
+            libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUSER
+        );
         assert!(plan.parent_new_time && !plan.second_fork && plan.new_user);
     }
 
@@ -143,7 +159,12 @@ mod tests {
             .path("/proc/self/ns/net")
             .build()
             .unwrap();
-        let plan = NamespacePlan::from_spec(&[ns(LinuxNamespaceType::Pid), ns(LinuxNamespaceType::Mount), net]).unwrap();
+        let plan = NamespacePlan::from_spec(&[
+            ns(LinuxNamespaceType::Pid),
+            ns(LinuxNamespaceType::Mount),
+            net,
+        ])
+        .unwrap();
         assert_eq!(plan.clone_flags, 0);
         assert_eq!(plan.child_unshare, libc::CLONE_NEWPID | libc::CLONE_NEWNS);
         assert!(plan.second_fork);

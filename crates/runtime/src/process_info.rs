@@ -23,7 +23,9 @@ pub fn is_same_process(pid: i32, start: u64) -> bool {
 /// The inode of a process's namespace of the given kind ("pid", "net", ...).
 pub fn namespace_inode(pid: i32, kind: &str) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(Path::new(&format!("/proc/{pid}/ns/{kind}"))).ok().map(|m| m.ino())
+    std::fs::metadata(Path::new(&format!("/proc/{pid}/ns/{kind}")))
+        .ok()
+        .map(|m| m.ino())
 }
 
 /// Every process in the same PID namespace as `pid` (host pids), `pid` included.
@@ -55,7 +57,12 @@ pub fn process_tree_of(pid: i32) -> Vec<i32> {
     let mut index = 0;
     while index < tree.len() {
         let current = tree[index];
-        tree.extend(parents.iter().filter(|(_, parent)| *parent == current).map(|(child, _)| *child));
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, parent)| *parent == current)
+                .map(|(child, _)| *child),
+        );
         index += 1;
     }
     tree.sort_unstable();
@@ -64,5 +71,9 @@ pub fn process_tree_of(pid: i32) -> Vec<i32> {
 
 fn parent_of(pid: i32) -> Option<i32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..].split_whitespace().nth(1)?.parse().ok()
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }

@@ -8,11 +8,16 @@ use std::ffi::CString;
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStringExt;
 
-const SEALS: libc::c_int = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+const SEALS: libc::c_int =
+    libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
 /// True when the running executable is a memfd carrying all our seals.
 pub fn is_sealed() -> bool {
-    let Ok(exe) = rustix::fs::open("/proc/self/exe", rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty()) else {
+    let Ok(exe) = rustix::fs::open(
+        "/proc/self/exe",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    ) else {
         return false;
     };
     sys::get_seals(exe.as_fd()).is_ok_and(|seals| seals & SEALS == SEALS)
@@ -24,10 +29,17 @@ pub fn ensure_sealed() -> Result<()> {
         return Ok(());
     }
     let exe = std::fs::File::open("/proc/self/exe").context(|| "open /proc/self/exe".into())?;
-    let len = exe.metadata().context(|| "stat /proc/self/exe".into())?.len() as usize;
-    let memfd = sys::memfd_create(c"berth-runtime", libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
-        .context(|| "memfd_create for the sealed runtime copy".into())?;
-    sys::sendfile_all(memfd.as_fd(), exe.as_fd(), len).context(|| "copy the runtime binary into a memfd".into())?;
+    let len = exe
+        .metadata()
+        .context(|| "stat /proc/self/exe".into())?
+        .len() as usize;
+    let memfd = sys::memfd_create(
+        c"berth-runtime",
+        libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+    )
+    .context(|| "memfd_create for the sealed runtime copy".into())?;
+    sys::sendfile_all(memfd.as_fd(), exe.as_fd(), len)
+        .context(|| "copy the runtime binary into a memfd".into())?;
     sys::add_seals(memfd.as_fd(), SEALS).context(|| "seal the runtime memfd".into())?;
     let to_c = |s: std::ffi::OsString| CString::new(s.into_vec()).unwrap_or_default();
     let argv: Vec<CString> = std::env::args_os().map(to_c).collect();

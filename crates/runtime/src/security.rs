@@ -41,10 +41,22 @@ fn json_name<T: serde::Serialize>(value: &T) -> String {
 pub fn apply_rlimits(process: &Process) -> Step {
     for (i, limit) in process.rlimits().iter().flatten().enumerate() {
         let name = json_name(&limit.typ());
-        let resource = rlimit_resource(&name)
-            .ok_or_else(|| InitFailure::msg(format!("process.rlimits[{i}].type"), format!("unknown limit {name:?}")))?;
-        sys::setrlimit(resource, limit.soft(), limit.hard())
-            .map_err(|e| InitFailure::os(format!("process.rlimits[{i}]: set {name} to {}/{}", limit.soft(), limit.hard()), &e))?;
+        let resource = rlimit_resource(&name).ok_or_else(|| {
+            InitFailure::msg(
+                format!("process.rlimits[{i}].type"),
+                format!("unknown limit {name:?}"),
+            )
+        })?;
+        sys::setrlimit(resource, limit.soft(), limit.hard()).map_err(|e| {
+            InitFailure::os(
+                format!(
+                    "process.rlimits[{i}]: set {name} to {}/{}",
+                    limit.soft(),
+                    limit.hard()
+                ),
+                &e,
+            )
+        })?;
     }
     Ok(())
 }
@@ -53,8 +65,9 @@ fn to_caps(field: &str, set: &Option<Capabilities>) -> Step<CapsHashSet> {
     let mut out = CapsHashSet::new();
     for cap in set.iter().flatten() {
         let name = json_name(cap);
-        let parsed = Capability::from_str(&name)
-            .map_err(|_| InitFailure::msg(field.to_string(), format!("unknown capability {name:?}")))?;
+        let parsed = Capability::from_str(&name).map_err(|_| {
+            InitFailure::msg(field.to_string(), format!("unknown capability {name:?}"))
+        })?;
         out.insert(parsed);
     }
     Ok(out)
@@ -72,7 +85,12 @@ pub fn become_user(process: &Process) -> Step {
                     Ok(()) => {}
                     // Capabilities newer than the running kernel do not exist in its bounding set.
                     Err(_) if !caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) => {}
-                    Err(e) => return Err(InitFailure::msg("process.capabilities.bounding", format!("drop {cap}: {e}"))),
+                    Err(e) => {
+                        return Err(InitFailure::msg(
+                            "process.capabilities.bounding",
+                            format!("drop {cap}: {e}"),
+                        ));
+                    }
                 }
             }
         }
@@ -82,23 +100,37 @@ pub fn become_user(process: &Process) -> Step {
         Ok(()) => {}
         // With setgroups denied in a user namespace, an empty list is what we have anyway.
         Err(e) if groups.is_empty() && e.raw_os_error() == Some(libc::EPERM) => {}
-        Err(e) => return Err(InitFailure::os("process.user.additionalGids: setgroups", &e)),
+        Err(e) => {
+            return Err(InitFailure::os(
+                "process.user.additionalGids: setgroups",
+                &e,
+            ));
+        }
     }
     sys::set_keepcaps(true).map_err(|e| InitFailure::os("prctl(PR_SET_KEEPCAPS)", &e))?;
-    sys::setresgid(user.gid()).map_err(|e| InitFailure::os(format!("process.user.gid: setresgid {}", user.gid()), &e))?;
-    sys::setresuid(user.uid()).map_err(|e| InitFailure::os(format!("process.user.uid: setresuid {}", user.uid()), &e))?;
+    sys::setresgid(user.gid())
+        .map_err(|e| InitFailure::os(format!("process.user.gid: setresgid {}", user.gid()), &e))?;
+    sys::setresuid(user.uid())
+        .map_err(|e| InitFailure::os(format!("process.user.uid: setresuid {}", user.uid()), &e))?;
     sys::set_keepcaps(false).map_err(|e| InitFailure::os("prctl(PR_SET_KEEPCAPS)", &e))?;
     if let Some(spec) = caps_spec {
         let bits = |field: &str, value: &Option<Capabilities>| -> Step<u64> {
-            Ok(to_caps(field, value)?.iter().fold(0u64, |acc, cap| acc | (1u64 << cap.index())))
+            Ok(to_caps(field, value)?
+                .iter()
+                .fold(0u64, |acc, cap| acc | (1u64 << cap.index())))
         };
         let effective = bits("process.capabilities.effective", spec.effective())?;
         let permitted = bits("process.capabilities.permitted", spec.permitted())?;
         let inheritable = bits("process.capabilities.inheritable", spec.inheritable())?;
-        sys::capset(effective, permitted, inheritable)
-            .map_err(|e| InitFailure::os("process.capabilities: set effective, permitted and inheritable", &e))?;
+        sys::capset(effective, permitted, inheritable).map_err(|e| {
+            InitFailure::os(
+                "process.capabilities: set effective, permitted and inheritable",
+                &e,
+            )
+        })?;
         let ambient = to_caps("process.capabilities.ambient", spec.ambient())?;
-        caps::clear(None, CapSet::Ambient).map_err(|e| InitFailure::msg("process.capabilities.ambient", e.to_string()))?;
+        caps::clear(None, CapSet::Ambient)
+            .map_err(|e| InitFailure::msg("process.capabilities.ambient", e.to_string()))?;
         for cap in ambient {
             // The kernel refuses ambient capabilities that are not permitted and inheritable; runc ignores those too.
             let _ = caps::raise(None, CapSet::Ambient, cap);

@@ -85,7 +85,7 @@ impl StateRoot {
         let dir = self.container_dir(id);
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::AlreadyExists(id.to_string()))
+                return Err(Error::AlreadyExists(id.to_string()));
             }
             other => other.context(|| format!("create state directory {}", dir.display()))?,
         }
@@ -102,7 +102,7 @@ impl StateRoot {
         let dir = self.container_dir(id);
         let lock = match lock_dir(&dir, rustix::fs::FlockOperation::LockExclusive) {
             Err(Error::Sys { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NotFound(id.to_string()))
+                return Err(Error::NotFound(id.to_string()));
             }
             other => other?,
         };
@@ -172,7 +172,8 @@ impl LockedContainer {
     pub fn save(&self, record: &ContainerRecord) -> Result<()> {
         let file = self.dir.join(STATE_FILE);
         let tmp = self.dir.join(".state.json.tmp");
-        let bytes = serde_json::to_vec(record).map_err(|e| Error::Other(format!("encode state: {e}")))?;
+        let bytes =
+            serde_json::to_vec(record).map_err(|e| Error::Other(format!("encode state: {e}")))?;
         let mut out = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -180,7 +181,8 @@ impl LockedContainer {
             .mode(0o600)
             .open(&tmp)
             .context(|| format!("write {}", tmp.display()))?;
-        out.write_all(&bytes).context(|| format!("write {}", tmp.display()))?;
+        out.write_all(&bytes)
+            .context(|| format!("write {}", tmp.display()))?;
         std::fs::rename(&tmp, &file).context(|| format!("rename into {}", file.display()))
     }
 
@@ -195,7 +197,8 @@ impl LockedContainer {
 
     /// Removes the container's directory; the caller has made sure no process of it remains.
     pub fn remove(self) -> Result<()> {
-        std::fs::remove_dir_all(&self.dir).context(|| format!("remove state directory {}", self.dir.display()))
+        std::fs::remove_dir_all(&self.dir)
+            .context(|| format!("remove state directory {}", self.dir.display()))
     }
 }
 

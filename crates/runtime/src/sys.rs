@@ -105,16 +105,7 @@ pub fn clone_fork(ns_flags: libc::c_int) -> io::Result<libc::pid_t> {
     let flags = (ns_flags | libc::SIGCHLD) as libc::c_ulong;
     // SAFETY: with a null stack, clone behaves like fork; the runtime is single-threaded here,
     // so the child owns a consistent copy of the address space.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            flags,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
+    let ret = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
     check_long(ret).map(|pid| pid as libc::pid_t)
 }
 
@@ -180,7 +171,14 @@ pub fn sendfile_all(out: BorrowedFd<'_>, input: BorrowedFd<'_>, len: usize) -> i
     let mut left = len;
     while left > 0 {
         // SAFETY: both descriptors are valid; a null offset uses the files' positions.
-        let n = unsafe { libc::sendfile(out.as_raw_fd(), input.as_raw_fd(), std::ptr::null_mut(), left) };
+        let n = unsafe {
+            libc::sendfile(
+                out.as_raw_fd(),
+                input.as_raw_fd(),
+                std::ptr::null_mut(),
+                left,
+            )
+        };
         if n < 0 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {
@@ -244,7 +242,12 @@ pub fn cloexec_from(first: libc::c_uint) -> io::Result<()> {
     .map(drop)
 }
 
-pub fn mknodat(dir: BorrowedFd<'_>, name: &CStr, mode: libc::mode_t, dev: libc::dev_t) -> io::Result<()> {
+pub fn mknodat(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    mode: libc::mode_t,
+    dev: libc::dev_t,
+) -> io::Result<()> {
     // SAFETY: dir is valid, name is a C string.
     check(unsafe { libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode, dev) }).map(drop)
 }
@@ -257,8 +260,10 @@ pub fn makedev(major: u64, minor: u64) -> libc::dev_t {
 pub fn join_session_keyring(name: &CStr) -> io::Result<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     // SAFETY: keyctl(JOIN_SESSION_KEYRING, name) takes a C string.
-    check_long(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) })
-        .map(drop)
+    check_long(unsafe {
+        libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr())
+    })
+    .map(drop)
 }
 
 pub fn set_child_subreaper() -> io::Result<()> {
@@ -289,7 +294,8 @@ pub fn setresgid(gid: u32) -> io::Result<()> {
 
 pub fn setgroups(groups: &[libc::gid_t]) -> io::Result<()> {
     // SAFETY: pointer and length describe `groups`; raw syscall for the same reason as setresuid.
-    check_long(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) }).map(drop)
+    check_long(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })
+        .map(drop)
 }
 
 pub fn setsid() -> io::Result<()> {
@@ -376,7 +382,13 @@ pub fn read_signal(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
     let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
     let size = std::mem::size_of::<libc::signalfd_siginfo>();
     // SAFETY: the buffer is `size` bytes long.
-    let n = unsafe { libc::read(fd.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+    let n = unsafe {
+        libc::read(
+            fd.as_raw_fd(),
+            (&mut info as *mut libc::signalfd_siginfo).cast(),
+            size,
+        )
+    };
     if n != size as isize {
         return Err(io::Error::last_os_error());
     }
@@ -444,11 +456,22 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()
     let split = |bits: u64| [bits as u32, (bits >> 32) as u32];
     let (e, p, i) = (split(effective), split(permitted), split(inheritable));
     let data = [
-        CapData { effective: e[0], permitted: p[0], inheritable: i[0] },
-        CapData { effective: e[1], permitted: p[1], inheritable: i[1] },
+        CapData {
+            effective: e[0],
+            permitted: p[0],
+            inheritable: i[0],
+        },
+        CapData {
+            effective: e[1],
+            permitted: p[1],
+            inheritable: i[1],
+        },
     ];
     // SAFETY: header and two data structs in the v3 layout the kernel expects.
-    check_long(unsafe { libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr()) }).map(drop)
+    check_long(unsafe {
+        libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr())
+    })
+    .map(drop)
 }
 
 /// Closes a descriptor number inherited through fork whose owner lives in the parent: the forked

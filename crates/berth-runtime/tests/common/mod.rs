@@ -14,16 +14,16 @@
 
 #![allow(dead_code)]
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::{PermissionsExt, symlink};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Default time limit for one runtime invocation.
@@ -33,8 +33,8 @@ pub const CMD_TIMEOUT: Duration = Duration::from_secs(10);
 pub const APPLETS: &[&str] = &[
     "sh", "ash", "cat", "echo", "id", "ls", "pwd", "hostname", "env", "sleep", "usleep", "true",
     "false", "kill", "readlink", "stat", "mount", "grep", "wc", "touch", "mkdir", "ps", "test",
-    "[", "head", "tail", "cut", "tr", "sed", "awk", "uname", "printf", "rm", "ln",
-    "mknod", "dd", "timeout", "nproc", "seq",
+    "[", "head", "tail", "cut", "tr", "sed", "awk", "uname", "printf", "rm", "ln", "mknod", "dd",
+    "timeout", "nproc", "seq",
 ];
 
 pub const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -66,7 +66,10 @@ pub fn runtime_bin() -> PathBuf {
 /// validate the tests). Only the berth-specific error-message format is
 /// relaxed for it.
 pub fn is_reference_runtime() -> bool {
-    runtime_bin().file_name().map(|n| n != "berth-runtime").unwrap_or(false)
+    runtime_bin()
+        .file_name()
+        .map(|n| n != "berth-runtime")
+        .unwrap_or(false)
 }
 
 /// Extra global flags from `$BERTH_RUNTIME_ARGS` (whitespace separated), e.g.
@@ -116,12 +119,22 @@ impl Out {
     }
     #[track_caller]
     pub fn assert_ok(&self) -> &Self {
-        assert!(self.ok(), "command {:?} failed: {}", self.args, self.describe());
+        assert!(
+            self.ok(),
+            "command {:?} failed: {}",
+            self.args,
+            self.describe()
+        );
         self
     }
     #[track_caller]
     pub fn assert_fail(&self) -> &Self {
-        assert!(!self.ok(), "command {:?} unexpectedly succeeded: {}", self.args, self.describe());
+        assert!(
+            !self.ok(),
+            "command {:?} unexpectedly succeeded: {}",
+            self.args,
+            self.describe()
+        );
         self
     }
     pub fn describe(&self) -> String {
@@ -258,12 +271,18 @@ impl TestEnv {
         self.spawn_cmd(c, args)
     }
 
-    pub fn spawn_cmd(&self, mut c: Command, args: Vec<String>) -> (Child, PathBuf, PathBuf, Vec<String>) {
+    pub fn spawn_cmd(
+        &self,
+        mut c: Command,
+        args: Vec<String>,
+    ) -> (Child, PathBuf, PathBuf, Vec<String>) {
         let (o, e) = self.out_paths();
         c.stdin(Stdio::null())
             .stdout(fs::File::create(&o).unwrap())
             .stderr(fs::File::create(&e).unwrap());
-        let child = c.spawn().unwrap_or_else(|err| panic!("spawn {:?}: {err}", runtime_bin()));
+        let child = c
+            .spawn()
+            .unwrap_or_else(|err| panic!("spawn {:?}: {err}", runtime_bin()));
         (child, o, e, args)
     }
 
@@ -285,7 +304,12 @@ impl TestEnv {
     /// `run -b BUNDLE ID` in the foreground.
     pub fn run(&self, bundle: &Path, id: &str) -> Out {
         self.track(id);
-        self.rt(["run".to_string(), "-b".into(), bundle.display().to_string(), id.to_string()])
+        self.rt([
+            "run".to_string(),
+            "-b".into(),
+            bundle.display().to_string(),
+            id.to_string(),
+        ])
     }
 
     /// Build a bundle from `config` and `run` it under a fresh ID.
@@ -306,7 +330,8 @@ impl TestEnv {
 
     pub fn create_with(&self, bundle: &Path, id: &str, extra: &[&str]) -> Out {
         self.track(id);
-        let mut args: Vec<String> = vec!["create".into(), "-b".into(), bundle.display().to_string()];
+        let mut args: Vec<String> =
+            vec!["create".into(), "-b".into(), bundle.display().to_string()];
         args.extend(extra.iter().map(|s| s.to_string()));
         args.push(id.to_string());
         self.rt(args)
@@ -344,7 +369,9 @@ impl TestEnv {
     #[track_caller]
     pub fn state_pid(&self, id: &str) -> i32 {
         let s = self.state(id);
-        s["pid"].as_i64().unwrap_or_else(|| panic!("no pid in state: {s}")) as i32
+        s["pid"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no pid in state: {s}")) as i32
     }
 
     /// Poll `state` until its status is `want` (or time out and panic).
@@ -406,7 +433,9 @@ impl Drop for TestEnv {
             let mut c = Command::new(runtime_bin());
             c.args(extra_global_args());
             c.arg("--root").arg(&self.root).args(["delete", "-f", id]);
-            c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+            c.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
             if let Ok(child) = c.spawn() {
                 let _ = wait_timeout(child, Duration::from_secs(10));
             }
@@ -453,18 +482,38 @@ pub fn finish(child: Child, o: PathBuf, e: PathBuf, args: Vec<String>, timeout: 
     let stdout = fs::read_to_string(&o).unwrap_or_default();
     let mut stderr = fs::read_to_string(&e).unwrap_or_default();
     if timed_out {
-        stderr.push_str(&format!("\n[test harness: killed after {timeout:?} timeout]"));
+        stderr.push_str(&format!(
+            "\n[test harness: killed after {timeout:?} timeout]"
+        ));
     }
-    Out { status, stdout, stderr, stdout_path: o, stderr_path: e, args }
+    Out {
+        status,
+        stdout,
+        stderr,
+        stdout_path: o,
+        stderr_path: e,
+        args,
+    }
 }
 
 /// The default config.json: like `runc spec` but terminal false, a writable
 /// root, `args` as given and the test tag in the environment.
 pub fn default_config(args: &[&str], tag: &str) -> Value {
     let caps = json!([
-        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-        "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-        "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FSETID",
+        "CAP_FOWNER",
+        "CAP_MKNOD",
+        "CAP_NET_RAW",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETFCAP",
+        "CAP_SETPCAP",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SYS_CHROOT",
+        "CAP_KILL",
+        "CAP_AUDIT_WRITE"
     ]);
     json!({
         "ociVersion": "1.0.2-dev",
@@ -513,7 +562,8 @@ pub fn default_config(args: &[&str], tag: &str) -> Value {
 pub fn write_config(bundle: &Path, config: &Value) {
     fs::create_dir_all(bundle).unwrap();
     let mut f = fs::File::create(bundle.join("config.json")).unwrap();
-    f.write_all(serde_json::to_string_pretty(config).unwrap().as_bytes()).unwrap();
+    f.write_all(serde_json::to_string_pretty(config).unwrap().as_bytes())
+        .unwrap();
 }
 
 /// A busybox rootfs: a private copy of the static /bin/busybox (a copy, not a
@@ -521,7 +571,9 @@ pub fn write_config(bundle: &Path, config: &Value) {
 /// and the usual empty dirs. All dirs are 0755 so user-namespaced and
 /// non-root container users can traverse them.
 pub fn build_rootfs(rootfs: &Path) {
-    for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "mnt", "root", "usr", "var"] {
+    for d in [
+        "bin", "proc", "sys", "dev", "tmp", "etc", "mnt", "root", "usr", "var",
+    ] {
         fs::create_dir_all(rootfs.join(d)).unwrap();
     }
     for p in [rootfs.parent().unwrap(), rootfs] {
@@ -529,7 +581,11 @@ pub fn build_rootfs(rootfs: &Path) {
     }
     fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
     fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("copy /bin/busybox");
-    fs::set_permissions(rootfs.join("bin/busybox"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(
+        rootfs.join("bin/busybox"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     for a in APPLETS {
         symlink("busybox", rootfs.join("bin").join(a)).unwrap();
     }
@@ -543,13 +599,19 @@ pub fn tagged_pids(tag: &str) -> Vec<i32> {
     let needle = format!("BERTH_TEST_TAG={tag}");
     let me = std::process::id() as i32;
     let mut out = vec![];
-    let Ok(rd) = fs::read_dir("/proc") else { return out };
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return out;
+    };
     for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         if pid == me {
             continue;
         }
-        let Ok(env) = fs::read(format!("/proc/{pid}/environ")) else { continue };
+        let Ok(env) = fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
         let hit = env.split(|b| *b == 0).any(|v| v == needle.as_bytes());
         if hit && pid_alive(pid) {
             out.push(pid);
@@ -563,13 +625,19 @@ pub fn pids_in_cgroup(parent: &str) -> Vec<i32> {
     let needle = format!("/{parent}/");
     let me = std::process::id() as i32;
     let mut out = vec![];
-    let Ok(rd) = fs::read_dir("/proc") else { return out };
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return out;
+    };
     for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         if pid == me {
             continue;
         }
-        let Ok(cg) = fs::read_to_string(format!("/proc/{pid}/cgroup")) else { continue };
+        let Ok(cg) = fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+            continue;
+        };
         if cg.lines().any(|l| l.contains(&needle)) && pid_alive(pid) {
             out.push(pid);
         }
@@ -620,7 +688,10 @@ pub fn pid_alive(pid: i32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(s) => {
             // state is the field after the ")" that closes comm
-            let st = s.rsplit_once(')').map(|(_, r)| r.trim_start().chars().next()).flatten();
+            let st = s
+                .rsplit_once(')')
+                .map(|(_, r)| r.trim_start().chars().next())
+                .flatten();
             !matches!(st, Some('Z') | Some('X') | None)
         }
         Err(_) => false,
@@ -698,7 +769,10 @@ pub fn unmount_under(dir: &Path) {
 }
 
 fn unescape_mount(s: &str) -> String {
-    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }
 
 /// Namespace link of a host process, e.g. ns_link("self", "net") -> "net:[4026531840]".
@@ -710,7 +784,10 @@ pub fn ns_link(pid: &str, ns: &str) -> String {
 
 /// The lines of /proc/self/mountinfo (from inside) whose mount point is `mnt`.
 pub fn mountinfo_line<'a>(mountinfo: &'a str, mnt: &str) -> Option<&'a str> {
-    mountinfo.lines().filter(|l| l.split(' ').nth(4) == Some(mnt)).last()
+    mountinfo
+        .lines()
+        .filter(|l| l.split(' ').nth(4) == Some(mnt))
+        .last()
 }
 
 /// Assert a failed command's error follows the CLI contract: a line on
@@ -720,7 +797,11 @@ pub fn mountinfo_line<'a>(mountinfo: &'a str, mnt: &str) -> Option<&'a str> {
 /// required.
 #[track_caller]
 pub fn assert_stderr_names(o: &Out, words: &[&str]) {
-    assert!(!o.stderr.trim().is_empty(), "empty stderr: {}", o.describe());
+    assert!(
+        !o.stderr.trim().is_empty(),
+        "empty stderr: {}",
+        o.describe()
+    );
     if is_reference_runtime() {
         return;
     }
@@ -737,7 +818,10 @@ pub fn assert_stderr_names(o: &Out, words: &[&str]) {
 
 /// Remove namespace `ns` from the config.
 pub fn remove_ns(cfg: &mut Value, ns: &str) {
-    cfg["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != ns);
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != ns);
 }
 
 /// Add namespace `ns` (optionally joined by path) to the config.

@@ -2,7 +2,7 @@
 //! `linux.devices`, and the standard symlinks. In a user namespace mknod is not allowed, so the
 //! host's node is bind-mounted instead, as runc does.
 
-use super::resolve::{open_in_root, Create};
+use super::resolve::{Create, open_in_root};
 use crate::channel::InitFailure;
 use crate::sys;
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
@@ -38,7 +38,11 @@ const SYMLINKS: [(&str, &str); 5] = [
     ("ptmx", "pts/ptmx"),
 ];
 
-pub fn create(root: &OwnedFd, spec_devices: &[LinuxDevice], in_user_namespace: bool) -> Result<(), InitFailure> {
+pub fn create(
+    root: &OwnedFd,
+    spec_devices: &[LinuxDevice],
+    in_user_namespace: bool,
+) -> Result<(), InitFailure> {
     let defaults = DEFAULT_DEVICES.iter().map(|&(path, major, minor)| Node {
         path: PathBuf::from(path),
         kind: libc::S_IFCHR,
@@ -61,18 +65,22 @@ pub fn create(root: &OwnedFd, spec_devices: &[LinuxDevice], in_user_namespace: b
         uid: d.uid().unwrap_or(0),
         gid: d.gid().unwrap_or(0),
     });
+    let dev_dir = open_dir(root, Path::new("/dev"))?;
     for (index, node) in defaults.chain(from_spec).enumerate() {
         let step = if index < DEFAULT_DEVICES.len() {
             format!("default device {}", node.path.display())
         } else {
-            format!("linux.devices[{}] ({})", index - DEFAULT_DEVICES.len(), node.path.display())
+            format!(
+                "linux.devices[{}] ({})",
+                index - DEFAULT_DEVICES.len(),
+                node.path.display()
+            )
         };
-        make_node(root, &node, in_user_namespace).map_err(|e| InitFailure { step: format!("{step}: {}", e.step), ..e })?;
+        make_node(root, &dev_dir, &node, in_user_namespace).map_err(|e| InitFailure {
+            step: format!("{step}: {}", e.step),
+            ..e
+        })?;
     }
-    let dev = open_in_root(root, Path::new("/dev"), Create::Directory)
-        .map_err(|e| InitFailure::msg("/dev", e.to_string()))?;
-    let dev_dir = rustix::fs::openat(&dev, ".", rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| InitFailure::os("open /dev", &e.into()))?;
     for (name, target) in SYMLINKS {
         match rustix::fs::symlinkat(target, &dev_dir, name) {
             Ok(()) | Err(rustix::io::Errno::EXIST) => {}
@@ -82,13 +90,38 @@ pub fn create(root: &OwnedFd, spec_devices: &[LinuxDevice], in_user_namespace: b
     Ok(())
 }
 
-fn make_node(root: &OwnedFd, node: &Node, in_user_namespace: bool) -> Result<(), InitFailure> {
+/// A directory inside the rootfs, opened for *at calls (mknodat and fchownat refuse O_PATH descriptors).
+fn open_dir(root: &OwnedFd, path: &Path) -> Result<OwnedFd, InitFailure> {
+    let dir = open_in_root(root, path, Create::Directory)
+        .map_err(|e| InitFailure::msg(path.display().to_string(), e.to_string()))?;
+    rustix::fs::openat(
+        &dir,
+        ".",
+        rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| InitFailure::os(format!("open {}", path.display()), &e.into()))
+}
+
+fn make_node(
+    root: &OwnedFd,
+    dev_dir: &OwnedFd,
+    node: &Node,
+    in_user_namespace: bool,
+) -> Result<(), InitFailure> {
     let parent = node.path.parent().unwrap_or(Path::new("/dev"));
-    let name = node.path.file_name().unwrap_or(OsStr::new("")).to_os_string();
-    let dir = open_in_root(root, parent, Create::Directory).map_err(|e| InitFailure::msg("parent directory", e.to_string()))?;
-    // mknodat and fchownat need a real directory descriptor, not an O_PATH one.
-    let dir = rustix::fs::openat(&dir, ".", rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| InitFailure::os("open parent directory", &e.into()))?;
+    let name = node
+        .path
+        .file_name()
+        .unwrap_or(OsStr::new(""))
+        .to_os_string();
+    let opened;
+    let dir = if parent == Path::new("/dev") {
+        dev_dir
+    } else {
+        opened = open_dir(root, parent)?;
+        &opened
+    };
     let cname = sys::cstr(&name).map_err(|e| InitFailure::os("name", &e))?;
     let dev = sys::makedev(node.major as u64, node.minor as u64);
     let made = if in_user_namespace && node.kind != libc::S_IFIFO {
@@ -106,8 +139,13 @@ fn make_node(root: &OwnedFd, node: &Node, in_user_namespace: bool) -> Result<(),
                 AtFlags::SYMLINK_NOFOLLOW,
             )
             .map_err(|e| InitFailure::os("chown", &e.into()))?;
-            rustix::fs::chmodat(&dir, name.as_os_str(), Mode::from_raw_mode(node.mode), AtFlags::empty())
-                .map_err(|e| InitFailure::os("chmod", &e.into()))
+            rustix::fs::chmodat(
+                &dir,
+                name.as_os_str(),
+                Mode::from_raw_mode(node.mode),
+                AtFlags::empty(),
+            )
+            .map_err(|e| InitFailure::os("chmod", &e.into()))
         }
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => bind_host_node(root, node),
@@ -116,8 +154,15 @@ fn make_node(root: &OwnedFd, node: &Node, in_user_namespace: bool) -> Result<(),
 }
 
 fn bind_host_node(root: &OwnedFd, node: &Node) -> Result<(), InitFailure> {
-    let target = open_in_root(root, &node.path, Create::File).map_err(|e| InitFailure::msg("create bind target", e.to_string()))?;
+    let target = open_in_root(root, &node.path, Create::File)
+        .map_err(|e| InitFailure::msg("create bind target", e.to_string()))?;
     let source = sys::path_cstr(&node.path).map_err(|e| InitFailure::os("path", &e))?;
-    sys::mount(Some(&source), &sys::fd_path(target.as_fd()), None, libc::MS_BIND, None)
-        .map_err(|e| InitFailure::os(format!("bind host {}", node.path.display()), &e))
+    sys::mount(
+        Some(&source),
+        &sys::fd_path(target.as_fd()),
+        None,
+        libc::MS_BIND,
+        None,
+    )
+    .map_err(|e| InitFailure::os(format!("bind host {}", node.path.display()), &e))
 }

@@ -10,7 +10,7 @@ use crate::channel::InitFailure;
 use crate::sys;
 use oci_spec::runtime::{Mount, Spec};
 use options::MountOptions;
-use resolve::{open_in_root, Create};
+use resolve::{Create, open_in_root};
 use rustix::fs::{Mode, OFlags};
 use std::ffi::CString;
 use std::io;
@@ -46,25 +46,55 @@ impl RootfsSetup<'_> {
             .filter(|p| !p.is_empty())
             .and_then(options::propagation_flag);
         // Keep the host from seeing our mounts (and, by default, let host unmounts reach us).
-        sys::mount(None, c"/", None, propagation.unwrap_or(libc::MS_SLAVE | libc::MS_REC), None)
-            .map_err(os("linux.rootfsPropagation: set propagation of /"))?;
+        sys::mount(
+            None,
+            c"/",
+            None,
+            propagation.unwrap_or(libc::MS_SLAVE | libc::MS_REC),
+            None,
+        )
+        .map_err(os("linux.rootfsPropagation: set propagation of /"))?;
         let rootfs = cpath(self.rootfs)?;
         if propagation.is_some_and(|p| p & libc::MS_SHARED != 0 || p & libc::MS_REC == 0) {
             // pivot_root refuses a shared parent mount, and a non-recursive change of / leaves it shared.
             make_parent_mount_private(self.rootfs)?;
         }
-        sys::mount(Some(&rootfs), &rootfs, None, libc::MS_BIND | libc::MS_REC, None)
-            .map_err(os(format!("root.path: bind {} onto itself", self.rootfs.display())))?;
-        let root_fd = rustix::fs::open(self.rootfs, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| InitFailure::os("root.path: open", &e.into()))?;
+        sys::mount(
+            Some(&rootfs),
+            &rootfs,
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        )
+        .map_err(os(format!(
+            "root.path: bind {} onto itself",
+            self.rootfs.display()
+        )))?;
+        let root_fd = rustix::fs::open(
+            self.rootfs,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| InitFailure::os("root.path: open", &e.into()))?;
 
         for (index, mount) in self.spec.mounts().iter().flatten().enumerate() {
             self.mount_one(&root_fd, index, mount)?;
         }
-        let cwd = self.spec.process().as_ref().map(|p| p.cwd().clone()).unwrap_or_default();
+        let cwd = self
+            .spec
+            .process()
+            .as_ref()
+            .map(|p| p.cwd().clone())
+            .unwrap_or_default();
         open_in_root(&root_fd, &cwd, Create::Directory)
             .map_err(|e| InitFailure::msg("process.cwd", e.to_string()))?;
-        devices::create(&root_fd, linux.and_then(|l| l.devices().as_deref()).unwrap_or_default(), self.in_user_namespace)?;
+        devices::create(
+            &root_fd,
+            linux
+                .and_then(|l| l.devices().as_deref())
+                .unwrap_or_default(),
+            self.in_user_namespace,
+        )?;
         drop(root_fd);
         if self.no_pivot {
             move_root(self.rootfs)?;
@@ -72,7 +102,8 @@ impl RootfsSetup<'_> {
             pivot_root(self.rootfs)?;
         }
         if let Some(flag) = propagation {
-            sys::mount(None, c"/", None, flag, None).map_err(os("linux.rootfsPropagation: apply to /"))?;
+            sys::mount(None, c"/", None, flag, None)
+                .map_err(os("linux.rootfsPropagation: apply to /"))?;
         }
         Ok(())
     }
@@ -82,32 +113,73 @@ impl RootfsSetup<'_> {
         let typ = mount.typ().as_deref().unwrap_or("");
         let opts = options::parse(mount.options().as_deref().unwrap_or_default());
         if typ == "cgroup" || typ == "cgroup2" {
-            return cgroupfs::mount(root, mount.destination(), typ, &opts, self.new_cgroup_namespace)
-                .map_err(|e| InitFailure { step: format!("{field}: {}", e.step), ..e });
+            return cgroupfs::mount(
+                root,
+                mount.destination(),
+                typ,
+                &opts,
+                self.new_cgroup_namespace,
+            )
+            .map_err(|e| InitFailure {
+                step: format!("{field}: {}", e.step),
+                ..e
+            });
         }
         let bind = opts.is_bind() || typ == "bind";
         let source = mount.source().clone().unwrap_or_else(|| PathBuf::from(typ));
-        let source = if bind && source.is_relative() { self.bundle.join(source) } else { source };
-        let kind = if bind && !source.is_dir() { Create::File } else { Create::Directory };
+        let source = if bind && source.is_relative() {
+            self.bundle.join(source)
+        } else {
+            source
+        };
+        let kind = if bind && !source.is_dir() {
+            Create::File
+        } else {
+            Create::Directory
+        };
         if bind {
-            std::fs::symlink_metadata(&source).map_err(os(format!("{field}: source {}", source.display())))?;
+            std::fs::symlink_metadata(&source)
+                .map_err(os(format!("{field}: source {}", source.display())))?;
         }
         let target = open_in_root(root, mount.destination(), kind)
             .map_err(|e| InitFailure::msg(format!("{field}: destination"), e.to_string()))?;
         let target_path = sys::fd_path(target.as_fd());
         let source_c = cpath(&source)?;
         if bind {
-            sys::mount(Some(&source_c), &target_path, None, libc::MS_BIND | (opts.flags & libc::MS_REC), None)
-                .map_err(os(format!("{field}: bind {}", source.display())))?;
+            sys::mount(
+                Some(&source_c),
+                &target_path,
+                None,
+                libc::MS_BIND | (opts.flags & libc::MS_REC),
+                None,
+            )
+            .map_err(os(format!("{field}: bind {}", source.display())))?;
         } else {
-            let data = (!opts.data.is_empty()).then(|| CString::new(opts.data.clone()).unwrap_or_default());
+            let data = (!opts.data.is_empty())
+                .then(|| CString::new(opts.data.clone()).unwrap_or_default());
             let fstype = cpath(Path::new(typ))?;
-            let result = sys::mount(Some(&source_c), &target_path, Some(&fstype), opts.flags & !libc::MS_REMOUNT, data.as_deref());
+            let result = sys::mount(
+                Some(&source_c),
+                &target_path,
+                Some(&fstype),
+                opts.flags & !libc::MS_REMOUNT,
+                data.as_deref(),
+            );
             match result {
                 // A sysfs needs a network namespace owned by our user namespace; runc falls back to a bind.
-                Err(e) if typ == "sysfs" && self.in_user_namespace && e.raw_os_error() == Some(libc::EPERM) => {
-                    sys::mount(Some(c"/sys"), &target_path, None, libc::MS_BIND | libc::MS_REC, None)
-                        .map_err(os(format!("{field}: bind /sys (sysfs not permitted)")))?;
+                Err(e)
+                    if typ == "sysfs"
+                        && self.in_user_namespace
+                        && e.raw_os_error() == Some(libc::EPERM) =>
+                {
+                    sys::mount(
+                        Some(c"/sys"),
+                        &target_path,
+                        None,
+                        libc::MS_BIND | libc::MS_REC,
+                        None,
+                    )
+                    .map_err(os(format!("{field}: bind /sys (sysfs not permitted)")))?;
                     return self.remount_bind(root, &field, mount, &opts);
                 }
                 other => other.map_err(os(format!("{field}: mount {typ}")))?,
@@ -128,27 +200,46 @@ impl RootfsSetup<'_> {
             .map_err(|e| InitFailure::msg(format!("{field}: reopen destination"), e.to_string()))
     }
 
-    fn remount_bind(&self, root: &OwnedFd, field: &str, mount: &Mount, opts: &MountOptions) -> Step {
+    fn remount_bind(
+        &self,
+        root: &OwnedFd,
+        field: &str,
+        mount: &Mount,
+        opts: &MountOptions,
+    ) -> Step {
         let wanted = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
         if wanted != 0 || opts.cleared != 0 {
             let fd = self.reopen(root, field, mount)?;
             // Keep the flags the source mount already has (in a user namespace they are locked) unless cleared.
             let current = mount_flags(&fd).map_err(os(format!("{field}: statfs")))?;
             let flags = (current | wanted) & !opts.cleared;
-            sys::mount(None, &sys::fd_path(fd.as_fd()), None, libc::MS_BIND | libc::MS_REMOUNT | flags, None)
-                .map_err(os(format!("{field}: remount with options")))?;
+            sys::mount(
+                None,
+                &sys::fd_path(fd.as_fd()),
+                None,
+                libc::MS_BIND | libc::MS_REMOUNT | flags,
+                None,
+            )
+            .map_err(os(format!("{field}: remount with options")))?;
         }
         self.apply_propagation_and_attrs(root, field, mount, opts)
     }
 
-    fn apply_propagation_and_attrs(&self, root: &OwnedFd, field: &str, mount: &Mount, opts: &MountOptions) -> Step {
+    fn apply_propagation_and_attrs(
+        &self,
+        root: &OwnedFd,
+        field: &str,
+        mount: &Mount,
+        opts: &MountOptions,
+    ) -> Step {
         if opts.propagation.is_empty() && opts.recursive_set == 0 && opts.recursive_clear == 0 {
             return Ok(());
         }
         let fd = self.reopen(root, field, mount)?;
         let path = sys::fd_path(fd.as_fd());
         for &flag in &opts.propagation {
-            sys::mount(None, &path, None, flag, None).map_err(os(format!("{field}: set propagation")))?;
+            sys::mount(None, &path, None, flag, None)
+                .map_err(os(format!("{field}: set propagation")))?;
         }
         if opts.recursive_set != 0 || opts.recursive_clear != 0 {
             sys::mount_setattr(&path, true, opts.recursive_set, opts.recursive_clear)
@@ -180,7 +271,8 @@ pub fn mount_flags(fd: &OwnedFd) -> io::Result<libc::c_ulong> {
 }
 
 fn make_parent_mount_private(rootfs: &Path) -> Step {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(os("read /proc/self/mountinfo"))?;
+    let info =
+        std::fs::read_to_string("/proc/self/mountinfo").map_err(os("read /proc/self/mountinfo"))?;
     let parent = info
         .lines()
         .filter_map(|line| line.split(' ').nth(4))
@@ -188,34 +280,50 @@ fn make_parent_mount_private(rootfs: &Path) -> Step {
         .filter(|mp| rootfs.starts_with(mp))
         .max_by_key(|mp| mp.as_os_str().len())
         .unwrap_or_else(|| PathBuf::from("/"));
-    sys::mount(None, &cpath(&parent)?, None, libc::MS_PRIVATE, None)
-        .map_err(os(format!("make parent mount {} private", parent.display())))
+    sys::mount(None, &cpath(&parent)?, None, libc::MS_PRIVATE, None).map_err(os(format!(
+        "make parent mount {} private",
+        parent.display()
+    )))
 }
 
 pub fn unescape_mountinfo(field: &str) -> PathBuf {
-    PathBuf::from(field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\"))
+    PathBuf::from(
+        field
+            .replace("\\040", " ")
+            .replace("\\011", "\t")
+            .replace("\\012", "\n")
+            .replace("\\134", "\\"),
+    )
 }
 
 fn pivot_root(rootfs: &Path) -> Step {
     let open_dir = |p: &Path| {
-        rustix::fs::open(p, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| InitFailure::os(format!("pivot_root: open {}", p.display()), &e.into()))
+        rustix::fs::open(
+            p,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| InitFailure::os(format!("pivot_root: open {}", p.display()), &e.into()))
     };
     let old_root = open_dir(Path::new("/"))?;
     let new_root = open_dir(rootfs)?;
-    rustix::process::fchdir(&new_root).map_err(|e| InitFailure::os("pivot_root: chdir", &e.into()))?;
+    rustix::process::fchdir(&new_root)
+        .map_err(|e| InitFailure::os("pivot_root: chdir", &e.into()))?;
     // pivot_root(".", ".") stacks the old root on top of the new one, so no put_old directory is needed.
     sys::pivot_root(c".", c".").map_err(os("pivot_root"))?;
-    rustix::process::fchdir(&old_root).map_err(|e| InitFailure::os("pivot_root: chdir old root", &e.into()))?;
+    rustix::process::fchdir(&old_root)
+        .map_err(|e| InitFailure::os("pivot_root: chdir old root", &e.into()))?;
     // The old root must not propagate our unmount to the host.
-    sys::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None).map_err(os("pivot_root: make old root slave"))?;
+    sys::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None)
+        .map_err(os("pivot_root: make old root slave"))?;
     sys::umount_detach(c".").map_err(os("pivot_root: detach old root"))?;
     std::env::set_current_dir("/").map_err(os("pivot_root: chdir /"))
 }
 
 fn move_root(rootfs: &Path) -> Step {
     std::env::set_current_dir(rootfs).map_err(os("no-pivot: chdir rootfs"))?;
-    sys::mount(Some(&cpath(rootfs)?), c"/", None, libc::MS_MOVE, None).map_err(os("no-pivot: move rootfs to /"))?;
+    sys::mount(Some(&cpath(rootfs)?), c"/", None, libc::MS_MOVE, None)
+        .map_err(os("no-pivot: move rootfs to /"))?;
     rustix::process::chroot(".").map_err(|e| InitFailure::os("no-pivot: chroot", &e.into()))?;
     std::env::set_current_dir("/").map_err(os("no-pivot: chdir /"))
 }
@@ -223,17 +331,34 @@ fn move_root(rootfs: &Path) -> Step {
 /// After the pivot: the spec's read-only and masked paths, then the read-only root.
 pub fn finalize(spec: &Spec) -> Step {
     let linux = spec.linux().as_ref();
-    for path in linux.and_then(|l| l.readonly_paths().as_deref()).unwrap_or_default() {
+    for path in linux
+        .and_then(|l| l.readonly_paths().as_deref())
+        .unwrap_or_default()
+    {
         readonly_path(path)?;
     }
-    for path in linux.and_then(|l| l.masked_paths().as_deref()).unwrap_or_default() {
+    for path in linux
+        .and_then(|l| l.masked_paths().as_deref())
+        .unwrap_or_default()
+    {
         mask_path(path)?;
     }
-    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
         let root = open_plain("/").map_err(os("root.readonly: open /"))?;
         let flags = mount_flags(&root).map_err(os("root.readonly: statfs /"))?;
-        sys::mount(None, c"/", None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | flags, None)
-            .map_err(os("root.readonly: remount / read-only"))?;
+        sys::mount(
+            None,
+            c"/",
+            None,
+            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | flags,
+            None,
+        )
+        .map_err(os("root.readonly: remount / read-only"))?;
     }
     Ok(())
 }
@@ -251,7 +376,14 @@ fn readonly_path(path: &str) -> Step {
     }
     let fd = open_plain(path).map_err(os(step.clone()))?;
     let flags = mount_flags(&fd).map_err(os(step.clone()))?;
-    sys::mount(None, &c, None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | flags, None).map_err(os(step))
+    sys::mount(
+        None,
+        &c,
+        None,
+        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | flags,
+        None,
+    )
+    .map_err(os(step))
 }
 
 fn mask_path(path: &str) -> Step {
@@ -262,7 +394,13 @@ fn mask_path(path: &str) -> Step {
         other => other.map_err(os(step.clone()))?,
     };
     if meta.is_dir() {
-        sys::mount(Some(c"tmpfs"), &c, Some(c"tmpfs"), libc::MS_RDONLY, Some(c"size=0"))
+        sys::mount(
+            Some(c"tmpfs"),
+            &c,
+            Some(c"tmpfs"),
+            libc::MS_RDONLY,
+            Some(c"size=0"),
+        )
     } else {
         sys::mount(Some(c"/dev/null"), &c, None, libc::MS_BIND, None)
     }

@@ -111,12 +111,61 @@ fn recursive_option(name: &str) -> Option<(u64, u64)> {
 /// Options the runtime understands, for the features document.
 pub fn known_options() -> Vec<&'static str> {
     let names = [
-        "defaults", "ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async", "dirsync",
-        "remount", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
-        "strictatime", "nostrictatime", "bind", "rbind", "silent", "loud", "iversion", "noiversion", "lazytime",
-        "nolazytime", "nosymfollow", "symfollow", "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec",
-        "rexec", "rnodiratime", "rdiratime", "rnoatime", "rstrictatime", "rnosymfollow", "rsymfollow", "private",
-        "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable",
+        "defaults",
+        "ro",
+        "rw",
+        "suid",
+        "nosuid",
+        "dev",
+        "nodev",
+        "exec",
+        "noexec",
+        "sync",
+        "async",
+        "dirsync",
+        "remount",
+        "mand",
+        "nomand",
+        "atime",
+        "noatime",
+        "diratime",
+        "nodiratime",
+        "relatime",
+        "norelatime",
+        "strictatime",
+        "nostrictatime",
+        "bind",
+        "rbind",
+        "silent",
+        "loud",
+        "iversion",
+        "noiversion",
+        "lazytime",
+        "nolazytime",
+        "nosymfollow",
+        "symfollow",
+        "rro",
+        "rrw",
+        "rnosuid",
+        "rsuid",
+        "rnodev",
+        "rdev",
+        "rnoexec",
+        "rexec",
+        "rnodiratime",
+        "rdiratime",
+        "rnoatime",
+        "rstrictatime",
+        "rnosymfollow",
+        "rsymfollow",
+        "private",
+        "rprivate",
+        "shared",
+        "rshared",
+        "slave",
+        "rslave",
+        "unbindable",
+        "runbindable",
     ];
     names.to_vec()
 }
@@ -153,8 +202,13 @@ mod tests {
 
     #[test]
     fn flags_data_and_propagation() {
-        let o = parse(&strings(&["rbind", "ro", "nosuid", "rprivate", "size=64k", "mode=755", "rro"]));
-        assert_eq!(o.flags, libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY | libc::MS_NOSUID);
+        let o = parse(&strings(&[
+            "rbind", "ro", "nosuid", "rprivate", "size=64k", "mode=755", "rro",
+        ]));
+        assert_eq!(
+            o.flags,
+            libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY | libc::MS_NOSUID
+        );
         assert_eq!(o.propagation, vec![libc::MS_PRIVATE | libc::MS_REC]);
         assert_eq!(o.data, "size=64k,mode=755");
         assert_eq!(o.recursive_set, MOUNT_ATTR_RDONLY);

@@ -59,11 +59,14 @@ pub fn open_in_root(root: &OwnedFd, path: &Path, create: Create) -> Result<Owned
             continue;
         }
         let is_last = remaining.is_empty();
-        let dir = stack.last().ok_or_else(|| ResolveError::Escapes { path: shown.clone() })?;
+        let dir = stack.last().ok_or_else(|| ResolveError::Escapes {
+            path: shown.clone(),
+        })?;
         let fd = match open_path(dir, &name) {
             Ok(fd) => fd,
             Err(e) if e.kind() == io::ErrorKind::NotFound && (create != Create::Nothing) => {
-                make(dir, &name, if is_last { create } else { Create::Directory }).map_err(io_err)?;
+                make(dir, &name, if is_last { create } else { Create::Directory })
+                    .map_err(io_err)?;
                 open_path(dir, &name).map_err(io_err)?
             }
             Err(e) => return Err(io_err(e)),
@@ -75,7 +78,8 @@ pub fn open_in_root(root: &OwnedFd, path: &Path, create: Create) -> Result<Owned
                 if symlinks > MAX_SYMLINKS {
                     return Err(ResolveError::Loop { path: shown });
                 }
-                let target = rustix::fs::readlinkat(&fd, "", Vec::new()).map_err(|e| io_err(e.into()))?;
+                let target =
+                    rustix::fs::readlinkat(&fd, "", Vec::new()).map_err(|e| io_err(e.into()))?;
                 let target = Path::new(OsStr::from_bytes(target.as_bytes()));
                 if target.is_absolute() {
                     stack.truncate(1);
@@ -140,14 +144,18 @@ pub fn is_directory(fd: &OwnedFd) -> io::Result<bool> {
     Ok(FileType::from_raw_mode(stat.st_mode) == FileType::Directory)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
 
     fn root_fd(dir: &Path) -> OwnedFd {
-        rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).unwrap()
+        rustix::fs::open(
+            dir,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap()
     }
 
     #[test]

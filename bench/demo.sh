@@ -23,7 +23,7 @@ fi
 
 echo "== building berth-runtime (release)"
 (cd "$repo" && cargo build --release -p berth-runtime)
-berth="${CARGO_TARGET_DIR:-$repo/target}/release/berth-runtime"
+berth="${CARGO_TARGET_DIR:-$repo/target}/x86_64-unknown-linux-gnu/release/berth-runtime"
 
 work=$(mktemp -d /tmp/berth-demo.XXXXXX)
 root="$work/state"

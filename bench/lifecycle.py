@@ -414,7 +414,7 @@ def main():
     global DEVNULL_FD
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--berth", default=None,
-                        help="berth-runtime binary (default: target/release/berth-runtime of this workspace)")
+                        help="berth-runtime binary (default: target/x86_64-unknown-linux-gnu/release/berth-runtime of this workspace)")
     parser.add_argument("--runs", type=int, default=200, help="timed runs per runtime and mode (default 200)")
     parser.add_argument("--no-hide-unified", action="store_true",
                         help="do not unmount /sys/fs/cgroup/unified in a private mount namespace (crun is then "
@@ -428,7 +428,7 @@ def main():
         sys.exit("bench/lifecycle.py: /bin/busybox is missing (apt-get install busybox-static)")
 
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    berth_path = args.berth or os.path.join(repo, "target", "release", "berth-runtime")
+    berth_path = args.berth or os.path.join(repo, "target", "x86_64-unknown-linux-gnu", "release", "berth-runtime")
 
     notes = []
     hybrid = hybrid_layout()

@@ -140,10 +140,10 @@ impl Cli {
         if self.systemd_cgroup {
             bail!("--systemd-cgroup: systemd cgroup management is not supported yet");
         }
-        if let Some(value) = &self.rootless {
-            if !matches!(value.as_str(), "true" | "false" | "auto") {
-                bail!("--rootless: {value:?} is not true, false or auto");
-            }
+        if let Some(value) = &self.rootless
+            && !matches!(value.as_str(), "true" | "false" | "auto")
+        {
+            bail!("--rootless: {value:?} is not true, false or auto");
         }
         Ok(())
     }

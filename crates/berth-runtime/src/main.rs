@@ -33,7 +33,7 @@ fn execute(cli: &Cli, logger: &logging::Logger) -> Result<i32> {
     match &cli.command {
         Command::Create(args) => {
             args.refuse_unsupported()?;
-            sealed_exe::ensure_sealed()?;
+            sealed_exe::ensure_protected()?;
             let opts = args.options();
             logger.debug(&format!(
                 "create {} from {}",
@@ -46,7 +46,7 @@ fn execute(cli: &Cli, logger: &logging::Logger) -> Result<i32> {
         }
         Command::Run(args) => {
             args.create.refuse_unsupported()?;
-            sealed_exe::ensure_sealed()?;
+            sealed_exe::ensure_protected()?;
             let opts: CreateOptions = args.create.options();
             let code = container::run(&root, &opts, args.detach, args.keep)
                 .map_err(|e| anyhow::anyhow!("run {}: {e}", opts.id))?;

@@ -45,12 +45,11 @@ pub fn parse(text: &str) -> Result<libc::c_int> {
     }
     let upper = text.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    if let Some(rest) = name.strip_prefix("RTMIN+") {
-        if let Ok(n) = rest.parse::<libc::c_int>() {
-            if libc::SIGRTMIN() + n <= libc::SIGRTMAX() {
-                return Ok(libc::SIGRTMIN() + n);
-            }
-        }
+    if let Some(rest) = name.strip_prefix("RTMIN+")
+        && let Ok(n) = rest.parse::<libc::c_int>()
+        && libc::SIGRTMIN() + n <= libc::SIGRTMAX()
+    {
+        return Ok(libc::SIGRTMIN() + n);
     }
     NAMES
         .iter()

@@ -6,7 +6,6 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
 /// The fds of the container's shell, sorted.
@@ -90,54 +89,75 @@ fn preserve_fds_passes_fd3() {
     );
 }
 
+/// The class of CVE-2019-5736: a container process opens /proc/<init>/exe while the init still runs
+/// the runtime binary, waits until no runtime process executes it any more, then reopens it for
+/// writing to overwrite the host's binary. The runtime must run its init from something that can
+/// never be written: a read-only mount or a sealed memfd copy.
 #[test]
-fn init_exe_is_not_the_host_binary() {
+fn runtime_binary_cannot_be_overwritten_through_proc_exe() {
     require_root!();
     let env = TestEnv::new("sec_exe");
+    // A private copy of the runtime: no other test executes it, so ETXTBSY cannot mask the result.
+    let private_bin = env.base.join("berth-runtime-under-test");
+    fs::copy(runtime_bin(), &private_bin).unwrap();
     let b = env.bundle(&env.config(&["sleep", "100"]));
     let id = env.id("exe");
-    env.create(&b, &id).assert_ok();
+    let mut c = std::process::Command::new(&private_bin);
+    c.args(extra_global_args()).arg("--root").arg(&env.root);
+    c.env("BERTH_TEST_TAG", &env.tag);
+    let args: Vec<String> = ["create", "--bundle", b.to_str().unwrap(), id.as_str()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    c.args(&args);
+    env.track(&id);
+    env.rt_cmd(c, args, Duration::from_secs(10)).assert_ok();
     let pid = env.state_pid(&id);
-    let bin = fs::canonicalize(runtime_bin()).unwrap();
-    let link = fs::read_link(format!("/proc/{pid}/exe")).expect("read /proc/PID/exe");
-    let link_s = link.to_string_lossy().into_owned();
+
+    // What an attacker inside the container would hold: an O_PATH descriptor of the init's exe.
+    use std::os::unix::fs::OpenOptionsExt;
+    let exe = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(format!("/proc/{pid}/exe"))
+        .expect("open /proc/PID/exe");
+    env.delete_force(&id).assert_ok();
     assert!(
-        !link_s.starts_with(&bin.to_string_lossy().into_owned()),
-        "init of a created container executes the on-disk runtime binary {link_s}"
+        wait_pid_gone(pid, Duration::from_secs(5)),
+        "init {pid} did not exit"
     );
-    // The file behind the link is not the on-disk binary's inode (a sealed
-    // memfd copy, like runc >= 1.2 and crun). runc 1.1 instead execs the
-    // on-disk inode through a detached read-only bind mount, which is only
-    // accepted for the reference runtime.
-    let exe_md = fs::metadata(format!("/proc/{pid}/exe")).unwrap();
-    let bin_md = fs::metadata(&bin).unwrap();
-    let same_inode = (exe_md.dev(), exe_md.ino()) == (bin_md.dev(), bin_md.ino());
-    assert!(
-        !same_inode || is_reference_runtime(),
-        "init's exe ({link_s}) is the on-disk binary {bin:?}, not a sealed copy"
-    );
-    let w = fs::OpenOptions::new()
+
+    use std::os::fd::AsRawFd;
+    let reopened = fs::OpenOptions::new()
         .write(true)
-        .open(format!("/proc/{pid}/exe"));
-    assert!(
-        w.is_err(),
-        "init's exe ({link_s}) can be opened for writing"
-    );
-    if !same_inode && !is_reference_runtime() {
-        // a sealed memfd: its seals forbid writes and growth
-        let fd = fs::File::open(format!("/proc/{pid}/exe")).unwrap();
-        use std::os::fd::AsRawFd;
-        let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
-        if link_s.starts_with("/memfd:") {
+        .open(format!("/proc/self/fd/{}", exe.as_raw_fd()));
+    match reopened {
+        Err(e) => assert!(
+            matches!(
+                e.raw_os_error(),
+                Some(libc::EROFS) | Some(libc::EPERM) | Some(libc::EACCES)
+            ),
+            "reopening the init's exe for writing failed for the wrong reason: {e}"
+        ),
+        Ok(file) => {
+            // Only a sealed memfd may be opened for writing; a write of the unchanged first byte must fail.
+            use std::os::unix::fs::FileExt;
+            let reader = fs::File::open(format!("/proc/self/fd/{}", exe.as_raw_fd())).unwrap();
+            let mut first = [0u8; 1];
+            reader.read_exact_at(&mut first, 0).unwrap();
+            let written = file.write_at(&first, 0);
             assert!(
-                seals >= 0 && seals & libc::F_SEAL_WRITE != 0,
-                "memfd {link_s} not write-sealed (seals {seals:#x})"
+                written.is_err(),
+                "the init's exe could be written: the host binary is exposed"
             );
         }
     }
-    // The container still starts normally.
-    env.start(&id).assert_ok();
-    assert_eq!(env.state_status(&id), "running");
+    let on_disk = fs::read(&private_bin).unwrap();
+    assert_eq!(
+        on_disk,
+        fs::read(runtime_bin()).unwrap(),
+        "the runtime binary changed"
+    );
 }
 
 #[test]
@@ -185,7 +205,7 @@ fn masked_and_readonly_paths() {
         if !std::path::Path::new(p).exists() {
             continue;
         }
-        let l = mountinfo_line(&info, p)
+        let l = mountinfo_line(info, p)
             .unwrap_or_else(|| panic!("{p} not remounted read-only:\n{info}"));
         let per: Vec<&str> = l.split(' ').nth(5).unwrap().split(',').collect();
         assert!(per.contains(&"ro"), "{p} not read-only: {l}");

@@ -91,13 +91,13 @@ fn validate(spec: &Spec, bundle: &Path, file: &Path) -> Result<PathBuf> {
             format!("{:?} must be an absolute path", process.cwd()),
         ));
     }
-    if let Some(adj) = process.oom_score_adj() {
-        if !(-1000..=1000).contains(&adj) {
-            return Err(bad(
-                "process.oomScoreAdj",
-                format!("{adj} is outside -1000..1000"),
-            ));
-        }
+    if let Some(adj) = process.oom_score_adj()
+        && !(-1000..=1000).contains(&adj)
+    {
+        return Err(bad(
+            "process.oomScoreAdj",
+            format!("{adj} is outside -1000..1000"),
+        ));
     }
     for (i, var) in process.env().iter().flatten().enumerate() {
         if !var.contains('=') || var.contains('\0') {
@@ -213,13 +213,14 @@ fn validate(spec: &Spec, bundle: &Path, file: &Path) -> Result<PathBuf> {
             return Err(bad(&field, "needs a uts namespace".into()));
         }
     }
-    if let Some(prop) = linux.rootfs_propagation() {
-        if !prop.is_empty() && crate::rootfs::options::propagation_flag(prop).is_none() {
-            return Err(bad(
-                "linux.rootfsPropagation",
-                format!("{prop:?} is not a propagation mode"),
-            ));
-        }
+    if let Some(prop) = linux.rootfs_propagation()
+        && !prop.is_empty()
+        && crate::rootfs::options::propagation_flag(prop).is_none()
+    {
+        return Err(bad(
+            "linux.rootfsPropagation",
+            format!("{prop:?} is not a propagation mode"),
+        ));
     }
     for (i, dev) in linux.devices().iter().flatten().enumerate() {
         if !dev.path().is_absolute() || escapes(dev.path()) {

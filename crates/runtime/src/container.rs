@@ -122,7 +122,7 @@ fn spawn_init(
         let host = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
             maps.into_iter()
                 .flatten()
-                .find(|m| m.container_id() <= 0 && 0 < m.container_id() + m.size())
+                .find(|m| m.container_id() == 0 && m.size() > 0)
                 .map(|m| m.host_id())
         };
         let linux = bundle.spec.linux().as_ref();
@@ -389,10 +389,10 @@ fn signal_container(record: &ContainerRecord, signal: libc::c_int, all: bool) ->
     }
     if all {
         for pid in container_processes(record) {
-            if pid != record.pid {
-                if let Ok(fd) = sys::pidfd_open(pid) {
-                    let _ = sys::pidfd_send_signal(fd.as_fd(), signal);
-                }
+            if pid != record.pid
+                && let Ok(fd) = sys::pidfd_open(pid)
+            {
+                let _ = sys::pidfd_send_signal(fd.as_fd(), signal);
             }
         }
     }
@@ -497,10 +497,10 @@ fn wait_forwarding(pid: i32, signals: &OwnedFd) -> Result<i32> {
             Err(rustix::io::Errno::INTR) => continue,
             other => other.context(|| "wait for the container".into())?,
         };
-        if !fds[1].revents().is_empty() {
-            if let Ok(signal) = sys::read_signal(signals.as_fd()) {
-                let _ = sys::pidfd_send_signal(pidfd.as_fd(), signal);
-            }
+        if !fds[1].revents().is_empty()
+            && let Ok(signal) = sys::read_signal(signals.as_fd())
+        {
+            let _ = sys::pidfd_send_signal(pidfd.as_fd(), signal);
         }
         if !fds[0].revents().is_empty() {
             let status = sys::waitpid(pid).context(|| format!("wait for container init {pid}"))?;

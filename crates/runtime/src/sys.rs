@@ -98,6 +98,32 @@ pub fn mount_setattr(target: &CStr, recursive: bool, set: u64, clear: u64) -> io
     .map(drop)
 }
 
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+
+/// mount_setattr(2) on the mount an open_tree() descriptor holds (AT_EMPTY_PATH), setting `set`.
+pub fn mount_setattr_fd(fd: BorrowedFd<'_>, set: u64) -> io::Result<()> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: attr is a properly laid out struct mount_attr; "" with AT_EMPTY_PATH names fd itself.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}
+
 /// Like fork(2), but with namespace flags: the child continues on a copy of the caller's stack.
 /// Returns 0 in the child and the child's pid in the parent.
 /// Must only be called while the process has a single thread.

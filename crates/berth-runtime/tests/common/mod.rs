@@ -690,8 +690,7 @@ pub fn pid_alive(pid: i32) -> bool {
             // state is the field after the ")" that closes comm
             let st = s
                 .rsplit_once(')')
-                .map(|(_, r)| r.trim_start().chars().next())
-                .flatten();
+                .and_then(|(_, r)| r.trim_start().chars().next());
             !matches!(st, Some('Z') | Some('X') | None)
         }
         Err(_) => false,
@@ -786,8 +785,7 @@ pub fn ns_link(pid: &str, ns: &str) -> String {
 pub fn mountinfo_line<'a>(mountinfo: &'a str, mnt: &str) -> Option<&'a str> {
     mountinfo
         .lines()
-        .filter(|l| l.split(' ').nth(4) == Some(mnt))
-        .last()
+        .rfind(|l| l.split(' ').nth(4) == Some(mnt))
 }
 
 /// Assert a failed command's error follows the CLI contract: a line on

@@ -132,7 +132,7 @@ fn make_node(
     match made {
         Ok(()) => {
             rustix::fs::chownat(
-                &dir,
+                dir,
                 name.as_os_str(),
                 Some(rustix::fs::Uid::from_raw(node.uid)),
                 Some(rustix::fs::Gid::from_raw(node.gid)),
@@ -140,7 +140,7 @@ fn make_node(
             )
             .map_err(|e| InitFailure::os("chown", &e.into()))?;
             rustix::fs::chmodat(
-                &dir,
+                dir,
                 name.as_os_str(),
                 Mode::from_raw_mode(node.mode),
                 AtFlags::empty(),

@@ -266,7 +266,7 @@ pub fn mount_flags(fd: &OwnedFd) -> io::Result<libc::c_ulong> {
     ];
     Ok(pairs
         .iter()
-        .filter(|(st, _)| f & *st as u64 != 0)
+        .filter(|(st, _)| f & *st != 0)
         .fold(0, |acc, (_, ms)| acc | ms))
 }
 

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The project's tests, as root: unit and integration tests on this host (cgroup v1 or hybrid), then the
+# integration tests again inside a pure cgroup v2 VM (../shared/tools/vm-run) when that tool is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --workspace --release
+echo "== tests on this host"
+cargo test --workspace
+
+vm_run="$PWD/../shared/tools/vm-run"
+if [ -x "$vm_run" ]; then
+  echo "== integration tests in a pure cgroup v2 VM"
+  CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$vm_run --timeout 900 --" cargo test -p berth-runtime --tests
+else
+  echo "== skipped: pure cgroup v2 run ($vm_run not found)"
+fi

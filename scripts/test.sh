@@ -11,7 +11,8 @@ cargo test --workspace
 vm_run="$PWD/../shared/tools/vm-run"
 if [ -x "$vm_run" ]; then
   echo "== integration tests in a pure cgroup v2 VM"
-  CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$vm_run --timeout 900 --" cargo test -p berth-runtime --tests
+  # The guest hides the host's /tmp except its working directory: share the whole checkout.
+  CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$vm_run --timeout 900 --bind $PWD --" cargo test -p berth-runtime --tests
 else
   echo "== skipped: pure cgroup v2 run ($vm_run not found)"
 fi

@@ -27,6 +27,8 @@ pub enum InitMessage {
 #[derive(Debug, Serialize, Deserialize)]
 pub enum RuntimeMessage {
     IdMapsWritten,
+    /// The init is in its cgroup: it may go on (and make its cgroup namespace there).
+    Proceed,
 }
 
 /// A failure inside the container's init: which step, on which object, and the OS error if any.

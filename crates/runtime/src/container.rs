@@ -60,7 +60,10 @@ pub fn create(root: &StateRoot, opts: &CreateOptions, for_run: bool) -> Result<C
         .linux()
         .as_ref()
         .ok_or_else(|| Error::config(&bundle.config_path, "linux", "missing"))?;
-    let plan = NamespacePlan::from_spec(linux.namespaces().as_deref().unwrap_or_default())?;
+    let mut plan = NamespacePlan::from_spec(linux.namespaces().as_deref().unwrap_or_default())?;
+    plan.new_cgroup_namespace_after_placement();
+    let cgroup_config = crate::cgroup::CgroupConfig::from_spec(&opts.id, linux)
+        .map_err(|e| Error::config(&bundle.config_path, e.field, e.reason))?;
     let console = opts
         .console_socket
         .as_ref()
@@ -72,9 +75,18 @@ pub fn create(root: &StateRoot, opts: &CreateOptions, for_run: bool) -> Result<C
         .transpose()?;
 
     let container = root.create_container(&opts.id)?;
-    match spawn_init(&container, &bundle, &plan, opts, console.as_ref(), for_run) {
+    let cgroup = match cgroup_config.create() {
+        Ok(cgroup) => cgroup,
+        Err(e) => {
+            let _ = container.remove();
+            return Err(Error::Other(e.to_string()));
+        }
+    };
+    let spawned = spawn_init(&container, &bundle, &plan, opts, console.as_ref(), for_run, &cgroup);
+    match spawned {
         Ok(record) => Ok(Created { container, record }),
         Err(e) => {
+            cgroup.destroy();
             let _ = container.remove();
             Err(e)
         }
@@ -107,6 +119,7 @@ fn spawn_init(
     opts: &CreateOptions,
     console: Option<&OwnedFd>,
     for_run: bool,
+    cgroup: &berth_cgroups::Cgroup,
 ) -> Result<ContainerRecord> {
     let fifo_path = container.fifo_path();
     rustix::fs::mknodat(
@@ -175,11 +188,16 @@ fn spawn_init(
             new_keyring: !opts.no_new_keyring,
             original_sigmask,
             state_lock_fd: container.lock_raw_fd(),
+            wait_for_cgroup: true,
         });
     }
     drop(init_end);
     let mut init_pid = child;
     let outcome = (|| -> Result<()> {
+        cgroup.add_process(child).map_err(|e| Error::Other(e.to_string()))?;
+        runtime_end
+            .send(&RuntimeMessage::Proceed)
+            .context(|| "tell init it is in its cgroup".into())?;
         loop {
             let message = runtime_end
                 .recv::<InitMessage>()
@@ -225,6 +243,10 @@ fn spawn_init(
         owner: "root".into(),
         annotations: bundle.spec.annotations().clone().unwrap_or_default(),
         own_pid_namespace: plan.new_pid,
+        cgroup: Some(state::CgroupRecord {
+            path: cgroup.path.clone(),
+            created: cgroup.created.clone(),
+        }),
     };
     let saved = container.save(&record).and_then(|()| match &opts.pid_file {
         Some(path) => write_pid_file(path, init_pid),
@@ -447,12 +469,19 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
     }
     if status != Status::Stopped {
         signal_container(&record, libc::SIGKILL, true)?;
+        if let Some(cgroup) = record.cgroup().filter(|c| c.is_frozen()) {
+            // Frozen tasks act on SIGKILL only once thawed (cgroup v1).
+            let _ = cgroup.freeze(false);
+        }
         if !wait_gone(record.pid, Duration::from_secs(10)) {
             return Err(Error::Other(format!(
                 "container {id:?}: init {} did not die after SIGKILL",
                 record.pid
             )));
         }
+    }
+    if let Some(cgroup) = record.cgroup() {
+        cgroup.destroy();
     }
     container.remove()
 }
@@ -468,6 +497,9 @@ pub fn run(root: &StateRoot, opts: &CreateOptions, detach: bool, keep: bool) -> 
     if let Err(e) = start_locked(&created.container, &created.record) {
         let _ = signal_container(&created.record, libc::SIGKILL, true);
         let _ = sys::waitpid(created.record.pid);
+        if let Some(cgroup) = created.record.cgroup() {
+            cgroup.destroy();
+        }
         let _ = created.container.remove();
         return Err(e);
     }
@@ -481,6 +513,9 @@ pub fn run(root: &StateRoot, opts: &CreateOptions, detach: bool, keep: bool) -> 
         let _ = wait_gone(pid, Duration::from_secs(1));
     }
     if !keep {
+        if let Some(cgroup) = created.record.cgroup() {
+            cgroup.destroy();
+        }
         created.container.remove()?;
     }
     Ok(code)
@@ -522,8 +557,12 @@ pub fn pids(root: &StateRoot, id: &str) -> Result<Vec<i32>> {
     Ok(container_processes(&record))
 }
 
-/// The container's processes: its PID namespace's members, or without one its init's descendants.
+/// The container's processes: its cgroup's members; for a record without a cgroup, its PID
+/// namespace's members, or without one its init's descendants.
 fn container_processes(record: &ContainerRecord) -> Vec<i32> {
+    if let Some(cgroup) = record.cgroup() {
+        return cgroup.procs();
+    }
     if record.own_pid_namespace {
         process_info::processes_in_pid_namespace_of(record.pid)
     } else {

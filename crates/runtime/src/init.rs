@@ -32,6 +32,8 @@ pub struct InitContext<'a> {
     pub original_sigmask: libc::sigset_t,
     /// The container's state lock: the child must not hold it (flocks follow the open file).
     pub state_lock_fd: std::os::fd::RawFd,
+    /// The runtime places the child in the container's cgroup and then says Proceed.
+    pub wait_for_cgroup: bool,
 }
 
 fn os(step: impl Into<String>) -> impl FnOnce(io::Error) -> InitFailure {
@@ -62,6 +64,13 @@ struct Program {
 
 fn setup(ctx: &InitContext<'_>) -> Step<Program> {
     let plan = ctx.plan;
+    if ctx.wait_for_cgroup {
+        match ctx.channel.recv::<RuntimeMessage>() {
+            Ok(Some(RuntimeMessage::Proceed)) => {}
+            Ok(_) => return Err(InitFailure::msg("wait for cgroup placement", "the runtime went away")),
+            Err(e) => return Err(InitFailure::os("wait for cgroup placement", &e)),
+        }
+    }
     for target in &plan.child_join {
         sys::setns(target.fd.as_fd(), clone_flag(target.kind)).map_err(os(format!(
             "linux.namespaces: join {} namespace {}",
@@ -87,6 +96,9 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
     }
     if plan.child_unshare != 0 {
         sys::unshare(plan.child_unshare).map_err(os("linux.namespaces: unshare"))?;
+    }
+    if plan.new_cgroup {
+        sys::unshare(libc::CLONE_NEWCGROUP).map_err(os("linux.namespaces: new cgroup namespace"))?;
     }
     if plan.second_fork {
         let pid = sys::clone_fork(0).map_err(os("fork the container init"))?;
@@ -170,6 +182,10 @@ fn request_id_maps(channel: &Channel, pid: i32) -> Step {
         .map_err(os("ask for uid/gid maps"))?;
     match channel.recv::<RuntimeMessage>() {
         Ok(Some(RuntimeMessage::IdMapsWritten)) => Ok(()),
+        Ok(Some(other)) => Err(InitFailure::msg(
+            "wait for uid/gid maps",
+            format!("unexpected message {other:?}"),
+        )),
         Ok(None) => Err(InitFailure::msg(
             "wait for uid/gid maps",
             "the runtime went away",

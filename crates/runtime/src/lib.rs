@@ -1,6 +1,7 @@
 //! berth's OCI runtime library: namespaces, the container's init, its root filesystem, state.
 //! The `berth-runtime` binary is a runc-compatible command line over it.
 
+pub mod cgroup;
 pub mod channel;
 pub mod config;
 pub mod container;

@@ -54,6 +54,15 @@ pub struct NamespacePlan {
 }
 
 impl NamespacePlan {
+    /// A new cgroup namespace is rooted at the cgroup its creator is in, so the child makes it itself
+    /// once the runtime has placed it in the container's cgroup.
+    pub fn new_cgroup_namespace_after_placement(&mut self) {
+        self.clone_flags &= !libc::CLONE_NEWCGROUP;
+        self.child_unshare &= !libc::CLONE_NEWCGROUP;
+    }
+}
+
+impl NamespacePlan {
     pub fn from_spec(namespaces: &[LinuxNamespace]) -> Result<Self> {
         let mut plan = NamespacePlan::default();
         let mut new_flags = 0;

@@ -28,6 +28,24 @@ pub struct ContainerRecord {
     pub annotations: HashMap<String, String>,
     /// Whether the container has a PID namespace of its own (then `kill --all` can find its processes).
     pub own_pid_namespace: bool,
+    /// The container's cgroup: its path below each hierarchy and the directories we made for it.
+    #[serde(default)]
+    pub cgroup: Option<CgroupRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CgroupRecord {
+    pub path: PathBuf,
+    pub created: Vec<PathBuf>,
+}
+
+impl ContainerRecord {
+    /// The container's cgroup, on the hierarchies mounted now.
+    pub fn cgroup(&self) -> Option<berth_cgroups::Cgroup> {
+        let record = self.cgroup.as_ref()?;
+        let hierarchies = berth_cgroups::Hierarchies::detect().ok()?;
+        Some(berth_cgroups::Cgroup::open(hierarchies, record.path.clone(), record.created.clone()))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +53,7 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -44,6 +63,7 @@ impl Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -209,6 +229,8 @@ pub fn status_of(dir: &Path, record: &ContainerRecord) -> Status {
     }
     if dir.join(EXEC_FIFO).exists() {
         Status::Created
+    } else if record.cgroup().is_some_and(|c| c.is_frozen()) {
+        Status::Paused
     } else {
         Status::Running
     }

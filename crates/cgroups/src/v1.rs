@@ -1,0 +1,204 @@
+//! cgroup v1: one directory per controller hierarchy.
+
+use crate::resources::{Limit, Resources};
+use crate::stats::Stats;
+use crate::{io_err, Cgroup, Error, Result};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
+    std::fs::write(dir.join(file), value).map_err(io_err(dir, format!("write {value:?} to {file}")))
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap_or_default().trim().to_string()
+}
+
+fn read_u64(dir: &Path, file: &str) -> u64 {
+    read(dir, file).parse().unwrap_or(0)
+}
+
+pub fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<()> {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        if read(dir, file).is_empty() {
+            write(dir, file, &read(parent, file))?;
+        }
+    }
+    Ok(())
+}
+
+fn need(cg: &Cgroup, controller: &str, field: &str) -> Result<std::path::PathBuf> {
+    cg.v1_dir(controller)
+        .ok_or_else(|| Error::Unsupported(format!("linux.resources.{field}: the {controller} controller is not mounted on this host")))
+}
+
+pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
+    let memory_set = r.memory_limit.is_some() || r.memory_reservation.is_some() || r.memory_swap.is_some() || r.swappiness.is_some() || r.disable_oom_killer;
+    if memory_set {
+        let dir = need(cg, "memory", "memory")?;
+        if r.check_before_update {
+            if let Some(Limit::Value(limit)) = r.memory_limit {
+                let usage = read_u64(&dir, "memory.usage_in_bytes");
+                if limit < usage {
+                    return Err(Error::Unsupported(format!("linux.resources.memory.limit: {limit} is below the current usage {usage}")));
+                }
+            }
+        }
+        set_memory_limits(&dir, r.memory_limit, r.memory_swap)?;
+        if let Some(v) = r.memory_reservation {
+            write(&dir, "memory.soft_limit_in_bytes", &v.v1())?;
+        }
+        if let Some(s) = r.swappiness {
+            write(&dir, "memory.swappiness", &s.to_string())?;
+        }
+        if r.disable_oom_killer {
+            write(&dir, "memory.oom_control", "1")?;
+        }
+    }
+    let cpu_set = r.cpu_shares.is_some() || r.cpu_quota.is_some() || r.cpu_period.is_some() || r.cpu_burst.is_some()
+        || r.cpu_rt_runtime.is_some() || r.cpu_rt_period.is_some() || r.cpu_idle.is_some();
+    if cpu_set {
+        let dir = need(cg, "cpu", "cpu")?;
+        if let Some(s) = r.cpu_shares {
+            write(&dir, "cpu.shares", &s.to_string())?;
+        }
+        // The period first: a quota is checked against the period in force.
+        if let Some(p) = r.cpu_period {
+            write(&dir, "cpu.cfs_period_us", &p.to_string())?;
+        }
+        if let Some(q) = r.cpu_quota {
+            write(&dir, "cpu.cfs_quota_us", &q.v1())?;
+        }
+        if let Some(b) = r.cpu_burst {
+            write(&dir, "cpu.cfs_burst_us", &b.to_string())?;
+        }
+        if let Some(p) = r.cpu_rt_period {
+            write(&dir, "cpu.rt_period_us", &p.to_string())?;
+        }
+        if let Some(rt) = r.cpu_rt_runtime {
+            write(&dir, "cpu.rt_runtime_us", &rt.to_string())?;
+        }
+        if let Some(idle) = r.cpu_idle {
+            write(&dir, "cpu.idle", &idle.to_string())?;
+        }
+    }
+    if r.cpus.is_some() || r.mems.is_some() {
+        let dir = need(cg, "cpuset", "cpu.cpus")?;
+        if let Some(cpus) = &r.cpus {
+            write(&dir, "cpuset.cpus", cpus)?;
+        }
+        if let Some(mems) = &r.mems {
+            write(&dir, "cpuset.mems", mems)?;
+        }
+    }
+    if let Some(limit) = r.pids_limit {
+        write(&need(cg, "pids", "pids")?, "pids.max", &limit.v2())?;
+    }
+    if !r.devices.is_empty() {
+        let dir = need(cg, "devices", "devices")?;
+        for rule in &r.devices {
+            write(&dir, if rule.allow { "devices.allow" } else { "devices.deny" }, &rule.v1_line())?;
+        }
+    }
+    Ok(())
+}
+
+/// memory.memsw.limit_in_bytes must stay at or above memory.limit_in_bytes at every step, so the
+/// order of the two writes depends on whether the limits grow or shrink.
+fn set_memory_limits(dir: &Path, limit: Option<Limit>, swap: Option<Limit>) -> Result<()> {
+    let has_memsw = dir.join("memory.memsw.limit_in_bytes").exists();
+    let swap = match swap {
+        Some(s) if !has_memsw => {
+            if s != Limit::Max && Some(s) != limit {
+                return Err(Error::Unsupported("linux.resources.memory.swap: swap accounting is off on this host".into()));
+            }
+            None
+        }
+        other => other,
+    };
+    let grows = match swap {
+        Some(Limit::Max) => true,
+        Some(Limit::Value(v)) => {
+            let current = read(dir, "memory.memsw.limit_in_bytes").parse::<u64>().unwrap_or(u64::MAX);
+            v > current || current == u64::MAX
+        }
+        None => false,
+    };
+    let write_swap = || swap.map_or(Ok(()), |s| write(dir, "memory.memsw.limit_in_bytes", &s.v1()));
+    let write_limit = || limit.map_or(Ok(()), |l| write(dir, "memory.limit_in_bytes", &l.v1()));
+    if grows {
+        write_swap()?;
+        write_limit()
+    } else {
+        write_limit()?;
+        write_swap()
+    }
+}
+
+pub fn freeze(dir: &Path, frozen: bool) -> Result<()> {
+    let want = if frozen { "FROZEN" } else { "THAWED" };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        write(dir, "freezer.state", want)?;
+        if read(dir, "freezer.state") == want {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Unsupported(format!("{}: freezer did not reach {want}", dir.display())));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+pub fn is_frozen(dir: &Path) -> bool {
+    read(dir, "freezer.state") == "FROZEN"
+}
+
+pub fn stats(cg: &Cgroup) -> Stats {
+    let mut s = Stats::default();
+    if let Some(dir) = cg.v1_dir("cpuacct") {
+        s.cpu_total_ns = read_u64(&dir, "cpuacct.usage");
+        s.cpu_percpu_ns = read(&dir, "cpuacct.usage_percpu").split_whitespace().filter_map(|v| v.parse().ok()).collect();
+        // cpuacct.stat counts USER_HZ ticks (100 per second).
+        for line in read(&dir, "cpuacct.stat").lines() {
+            match line.split_once(' ') {
+                Some(("user", v)) => s.cpu_user_ns = v.parse::<u64>().unwrap_or(0) * 10_000_000,
+                Some(("system", v)) => s.cpu_kernel_ns = v.parse::<u64>().unwrap_or(0) * 10_000_000,
+                _ => {}
+            }
+        }
+    }
+    if let Some(dir) = cg.v1_dir("cpu") {
+        for line in read(&dir, "cpu.stat").lines() {
+            match line.split_once(' ') {
+                Some(("nr_periods", v)) => s.throttle_periods = v.parse().unwrap_or(0),
+                Some(("nr_throttled", v)) => s.throttled_periods = v.parse().unwrap_or(0),
+                Some(("throttled_time", v)) => s.throttled_ns = v.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    if let Some(dir) = cg.v1_dir("memory") {
+        s.memory_usage = read_u64(&dir, "memory.usage_in_bytes");
+        s.memory_max_usage = read_u64(&dir, "memory.max_usage_in_bytes");
+        s.memory_limit = read_u64(&dir, "memory.limit_in_bytes");
+        s.memory_failcnt = read_u64(&dir, "memory.failcnt");
+        s.swap_usage = read_u64(&dir, "memory.memsw.usage_in_bytes");
+        s.swap_limit = read_u64(&dir, "memory.memsw.limit_in_bytes");
+        for line in read(&dir, "memory.oom_control").lines() {
+            if let Some(v) = line.strip_prefix("oom_kill ") {
+                s.oom_kills = v.trim().parse().unwrap_or(0);
+            }
+        }
+        for line in read(&dir, "memory.stat").lines() {
+            if let Some(v) = line.strip_prefix("cache ") {
+                s.memory_cache = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    if let Some(dir) = cg.v1_dir("pids") {
+        s.pids_current = read_u64(&dir, "pids.current");
+        s.pids_limit = read(&dir, "pids.max").parse().unwrap_or(0);
+    }
+    s
+}

@@ -1,0 +1,153 @@
+//! cgroup v2: one directory in the unified hierarchy.
+
+use crate::resources::{shares_to_weight, Limit, Resources};
+use crate::stats::Stats;
+use crate::{io_err, Error, Result};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
+    std::fs::write(dir.join(file), value).map_err(io_err(dir, format!("write {value:?} to {file}")))
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap_or_default().trim().to_string()
+}
+
+fn keyed(dir: &Path, file: &str, key: &str) -> u64 {
+    read(dir, file)
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Enables every available controller from the root down to the cgroup's parent, so the leaf gets them.
+pub fn enable_controllers(root: &Path, path: &Path) -> Result<()> {
+    let mut dir = root.to_path_buf();
+    let mut parts: Vec<_> = path.components().collect();
+    parts.pop();
+    for part in std::iter::once(None).chain(parts.into_iter().map(Some)) {
+        if let Some(part) = part {
+            dir.push(part);
+        }
+        let available = read(&dir, "cgroup.controllers");
+        let enabled = read(&dir, "cgroup.subtree_control");
+        for controller in available.split_whitespace().filter(|c| !enabled.split_whitespace().any(|e| e == *c)) {
+            // A controller the parent cannot delegate (e.g. cpuset without cpus) is skipped, not fatal.
+            let _ = std::fs::write(dir.join("cgroup.subtree_control"), format!("+{controller}"));
+        }
+    }
+    Ok(())
+}
+
+fn refuse(field: &str, what: &str) -> Error {
+    Error::Unsupported(format!("linux.resources.{field}: {what} is not available on cgroup v2"))
+}
+
+pub fn apply(dir: &Path, r: &Resources) -> Result<()> {
+    if r.swappiness.is_some() {
+        return Err(refuse("memory.swappiness", "swappiness"));
+    }
+    if r.disable_oom_killer {
+        return Err(refuse("memory.disableOOMKiller", "disabling the OOM killer"));
+    }
+    if r.cpu_rt_runtime.is_some() || r.cpu_rt_period.is_some() {
+        return Err(refuse("cpu.realtimeRuntime", "realtime scheduling bandwidth"));
+    }
+    if let Some(limit) = r.memory_limit {
+        if r.check_before_update {
+            let usage: u64 = read(dir, "memory.current").parse().unwrap_or(0);
+            if let Limit::Value(v) = limit {
+                if v < usage {
+                    return Err(Error::Unsupported(format!("linux.resources.memory.limit: {v} is below the current usage {usage}")));
+                }
+            }
+        }
+        write(dir, "memory.max", &limit.v2())?;
+    }
+    if let Some(v) = r.memory_reservation {
+        write(dir, "memory.low", &v.v2())?;
+    }
+    if let Some(swap) = r.memory_swap {
+        // The spec counts memory plus swap; v2's swap.max counts swap alone.
+        let swap_only = match (swap, r.memory_limit) {
+            (Limit::Max, _) => Limit::Max,
+            (Limit::Value(s), Some(Limit::Value(l))) => Limit::Value(s.saturating_sub(l)),
+            (Limit::Value(_), _) => {
+                return Err(Error::Unsupported("linux.resources.memory.swap: a swap limit needs memory.limit on cgroup v2".into()))
+            }
+        };
+        if dir.join("memory.swap.max").exists() {
+            write(dir, "memory.swap.max", &swap_only.v2())?;
+        } else if swap_only != Limit::Max && swap_only != Limit::Value(0) {
+            return Err(Error::Unsupported("linux.resources.memory.swap: swap accounting is off on this host".into()));
+        }
+    }
+    if let Some(shares) = r.cpu_shares {
+        write(dir, "cpu.weight", &shares_to_weight(shares).to_string())?;
+    }
+    if r.cpu_quota.is_some() || r.cpu_period.is_some() {
+        let current = read(dir, "cpu.max");
+        let mut fields = current.split_whitespace();
+        let (old_quota, old_period) = (fields.next().unwrap_or("max").to_string(), fields.next().unwrap_or("100000").to_string());
+        let quota = r.cpu_quota.map_or(old_quota, |q| q.v2());
+        let period = r.cpu_period.map_or(old_period, |p| p.to_string());
+        write(dir, "cpu.max", &format!("{quota} {period}"))?;
+    }
+    if let Some(b) = r.cpu_burst {
+        write(dir, "cpu.max.burst", &b.to_string())?;
+    }
+    if let Some(idle) = r.cpu_idle {
+        write(dir, "cpu.idle", &idle.to_string())?;
+    }
+    if let Some(cpus) = &r.cpus {
+        write(dir, "cpuset.cpus", cpus)?;
+    }
+    if let Some(mems) = &r.mems {
+        write(dir, "cpuset.mems", mems)?;
+    }
+    if let Some(limit) = r.pids_limit {
+        write(dir, "pids.max", &limit.v2())?;
+    }
+    Ok(())
+}
+
+pub fn freeze(dir: &Path, frozen: bool) -> Result<()> {
+    write(dir, "cgroup.freeze", if frozen { "1" } else { "0" })?;
+    let want = if frozen { 1 } else { 0 };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while keyed(dir, "cgroup.events", "frozen") != want {
+        if Instant::now() > deadline {
+            return Err(Error::Unsupported(format!("{}: cgroup did not reach frozen {want}", dir.display())));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+pub fn is_frozen(dir: &Path) -> bool {
+    keyed(dir, "cgroup.events", "frozen") == 1
+}
+
+pub fn stats(dir: &Path) -> Stats {
+    let max = |file: &str| read(dir, file).parse::<u64>().unwrap_or(u64::MAX);
+    Stats {
+        cpu_total_ns: keyed(dir, "cpu.stat", "usage_usec") * 1000,
+        cpu_user_ns: keyed(dir, "cpu.stat", "user_usec") * 1000,
+        cpu_kernel_ns: keyed(dir, "cpu.stat", "system_usec") * 1000,
+        cpu_percpu_ns: Vec::new(),
+        throttle_periods: keyed(dir, "cpu.stat", "nr_periods"),
+        throttled_periods: keyed(dir, "cpu.stat", "nr_throttled"),
+        throttled_ns: keyed(dir, "cpu.stat", "throttled_usec") * 1000,
+        memory_usage: read(dir, "memory.current").parse().unwrap_or(0),
+        memory_max_usage: read(dir, "memory.peak").parse().unwrap_or(0),
+        memory_limit: max("memory.max"),
+        memory_failcnt: keyed(dir, "memory.events", "max"),
+        memory_cache: keyed(dir, "memory.stat", "file"),
+        swap_usage: read(dir, "memory.swap.current").parse().unwrap_or(0),
+        swap_limit: max("memory.swap.max"),
+        oom_kills: keyed(dir, "memory.events", "oom_kill"),
+        pids_current: read(dir, "pids.current").parse().unwrap_or(0),
+        pids_limit: read(dir, "pids.max").parse().unwrap_or(0),
+    }
+}

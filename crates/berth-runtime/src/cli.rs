@@ -96,6 +96,21 @@ pub enum Command {
     },
     /// Print the runtime's features document.
     Features,
+    /// Freeze every process of a container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// Change a live container's resource limits.
+    Update(UpdateArgs),
+    /// Print a container's resource usage (once with --stats, else every --interval).
+    Events {
+        #[arg(long)]
+        stats: bool,
+        /// Seconds between reports ("5", "5s", "500ms").
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
+    },
     /// runc commands berth-runtime does not implement yet.
     #[command(external_subcommand)]
     Unsupported(Vec<String>),
@@ -172,4 +187,179 @@ impl CreateArgs {
 
 fn absolute(path: &std::path::Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[derive(Args)]
+pub struct UpdateArgs {
+    /// A JSON file with linux.resources ("-" for standard input); the flags below override it.
+    #[arg(short = 'r', long)]
+    pub resources: Option<PathBuf>,
+    /// Memory limit (bytes, or with a k/m/g suffix; -1 for none).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (-1 for none).
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    #[arg(long = "cpu-shares")]
+    pub cpu_shares: Option<u64>,
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// runc: block IO weight (not supported yet).
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// runc: kernel memory limit (deprecated by the kernel; refused).
+    #[arg(long = "kernel-memory")]
+    pub kernel_memory: Option<String>,
+    pub id: String,
+}
+
+/// "64m", "1G", "512k", "100", "-1" → bytes (or -1).
+pub fn parse_size(flag: &str, text: &str) -> Result<i64> {
+    let lower = text.trim().to_ascii_lowercase();
+    if lower == "-1" {
+        return Ok(-1);
+    }
+    let digits = lower.trim_end_matches('b');
+    let (number, unit) = match digits.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => digits.split_at(at),
+        None => (digits, ""),
+    };
+    let multiplier: i64 = match unit {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => bail!("{flag}: {text:?} is not a size like 64m or 1g"),
+    };
+    let value: i64 = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{flag}: {text:?} is not a size like 64m or 1g"))?;
+    value
+        .checked_mul(multiplier)
+        .ok_or_else(|| anyhow::anyhow!("{flag}: {text:?} is too large"))
+}
+
+impl UpdateArgs {
+    /// The resources to apply: the -r file, then the flags on top.
+    pub fn resources(&self) -> Result<serde_json::Value> {
+        if self.blkio_weight.is_some() {
+            bail!("--blkio-weight: block IO limits are not supported yet");
+        }
+        if self.kernel_memory.is_some() {
+            bail!(
+                "--kernel-memory: kernel memory limits are deprecated by the kernel and not supported"
+            );
+        }
+        let mut r = match &self.resources {
+            Some(path) => {
+                let text = if path.as_os_str() == "-" {
+                    std::io::read_to_string(std::io::stdin())?
+                } else {
+                    std::fs::read_to_string(path)
+                        .map_err(|e| anyhow::anyhow!("-r {}: {e}", path.display()))?
+                };
+                serde_json::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("-r {}: {e}", path.display()))?
+            }
+            None => serde_json::json!({}),
+        };
+        let mut set = |section: &str, key: &str, value: serde_json::Value| {
+            r[section][key] = value;
+        };
+        if let Some(v) = &self.memory {
+            set("memory", "limit", parse_size("--memory", v)?.into());
+        }
+        if let Some(v) = &self.memory_reservation {
+            set(
+                "memory",
+                "reservation",
+                parse_size("--memory-reservation", v)?.into(),
+            );
+        }
+        if let Some(v) = &self.memory_swap {
+            set("memory", "swap", parse_size("--memory-swap", v)?.into());
+        }
+        if let Some(v) = self.cpu_shares {
+            set("cpu", "shares", v.into());
+        }
+        if let Some(v) = self.cpu_quota {
+            set("cpu", "quota", v.into());
+        }
+        if let Some(v) = self.cpu_period {
+            set("cpu", "period", v.into());
+        }
+        if let Some(v) = self.cpu_rt_runtime {
+            set("cpu", "realtimeRuntime", v.into());
+        }
+        if let Some(v) = self.cpu_rt_period {
+            set("cpu", "realtimePeriod", v.into());
+        }
+        if let Some(v) = &self.cpuset_cpus {
+            set("cpu", "cpus", v.clone().into());
+        }
+        if let Some(v) = &self.cpuset_mems {
+            set("cpu", "mems", v.clone().into());
+        }
+        if let Some(v) = self.pids_limit {
+            set("pids", "limit", v.into());
+        }
+        Ok(r)
+    }
+}
+
+/// "5", "5s", "500ms" → a duration.
+pub fn parse_interval(text: &str) -> Result<std::time::Duration> {
+    let t = text.trim();
+    let parsed = if let Some(ms) = t.strip_suffix("ms") {
+        ms.parse::<u64>().ok().map(std::time::Duration::from_millis)
+    } else {
+        t.trim_end_matches('s')
+            .parse::<f64>()
+            .ok()
+            .filter(|s| *s > 0.0)
+            .map(std::time::Duration::from_secs_f64)
+    };
+    parsed.ok_or_else(|| anyhow::anyhow!("--interval: {text:?} is not a duration like 5s or 500ms"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("--memory", "64m").unwrap(), 64 << 20);
+        assert_eq!(parse_size("--memory", "1G").unwrap(), 1 << 30);
+        assert_eq!(parse_size("--memory", "100").unwrap(), 100);
+        assert_eq!(parse_size("--memory", "-1").unwrap(), -1);
+        assert!(parse_size("--memory", "lots").is_err());
+    }
+
+    #[test]
+    fn intervals() {
+        assert_eq!(
+            parse_interval("5s").unwrap(),
+            std::time::Duration::from_secs(5)
+        );
+        assert_eq!(
+            parse_interval("250ms").unwrap(),
+            std::time::Duration::from_millis(250)
+        );
+        assert!(parse_interval("soon").is_err());
+    }
 }

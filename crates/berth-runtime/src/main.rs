@@ -100,6 +100,51 @@ fn execute(cli: &Cli, logger: &logging::Logger) -> Result<i32> {
             println!("{}", serde_json::to_string_pretty(&defaults::features())?);
             Ok(0)
         }
+        Command::Pause { id } => {
+            container::pause(&root, id).map_err(|e| anyhow::anyhow!("pause {id}: {e}"))?;
+            Ok(0)
+        }
+        Command::Resume { id } => {
+            container::resume(&root, id).map_err(|e| anyhow::anyhow!("resume {id}: {e}"))?;
+            Ok(0)
+        }
+        Command::Update(args) => {
+            let id = &args.id;
+            let value = args
+                .resources()
+                .map_err(|e| anyhow::anyhow!("update {id}: {e}"))?;
+            let resources: oci_spec::runtime::LinuxResources = serde_json::from_value(value)
+                .map_err(|e| anyhow::anyhow!("update {id}: resources: {e}"))?;
+            container::update(&root, id, &resources)
+                .map_err(|e| anyhow::anyhow!("update {id}: {e}"))?;
+            Ok(0)
+        }
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => {
+            let every = cli::parse_interval(interval)?;
+            loop {
+                let data =
+                    container::stats(&root, id).map_err(|e| anyhow::anyhow!("events {id}: {e}"))?;
+                let Some(data) = data else {
+                    if *stats {
+                        anyhow::bail!("events {id}: the container is not running");
+                    }
+                    return Ok(0);
+                };
+                println!(
+                    "{}",
+                    serde_json::json!({"type": "stats", "id": id, "data": data})
+                );
+                if *stats {
+                    return Ok(0);
+                }
+                std::io::stdout().flush()?;
+                std::thread::sleep(every);
+            }
+        }
         Command::Unsupported(args) => Err(anyhow::anyhow!(
             "{}: not supported by berth-runtime yet",
             args.first().map(String::as_str).unwrap_or("command")

@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 /// Receives one descriptor and the message sent with it.
 fn receive_fd(stream: &std::os::unix::net::UnixStream) -> (String, OwnedFd) {
     let mut data = [0u8; 256];
-    let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
     let mut control = [0u8; 64];
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
@@ -36,7 +39,11 @@ fn receive_fd(stream: &std::os::unix::net::UnixStream) -> (String, OwnedFd) {
 fn console_socket_receives_the_pty_master() {
     require_root!();
     let env = TestEnv::new("tty_console");
-    let mut cfg = env.config(&["sh", "-c", "tty; stat -c %t:%T /dev/console; echo hello-from-tty"]);
+    let mut cfg = env.config(&[
+        "sh",
+        "-c",
+        "tty; stat -c %t:%T /dev/console; echo hello-from-tty",
+    ]);
     cfg["process"]["terminal"] = json!(true);
     let b = env.bundle(&cfg);
     let id = env.id("tty");
@@ -52,7 +59,14 @@ fn console_socket_receives_the_pty_master() {
                 .args(extra_global_args())
                 .arg("--root")
                 .arg(env_root)
-                .args(["create", "--bundle", b.to_str().unwrap(), "--console-socket", &socket_arg, &id])
+                .args([
+                    "create",
+                    "--bundle",
+                    b.to_str().unwrap(),
+                    "--console-socket",
+                    &socket_arg,
+                    &id,
+                ])
                 .status()
                 .unwrap()
         }
@@ -61,7 +75,10 @@ fn console_socket_receives_the_pty_master() {
     let (stream, _) = listener.accept().unwrap();
     let (name, master) = receive_fd(&stream);
     assert!(creator.join().unwrap().success(), "create failed");
-    assert!(name.starts_with("/dev/pts/"), "message {name:?} is not the pty's name");
+    assert!(
+        name.starts_with("/dev/pts/"),
+        "message {name:?} is not the pty's name"
+    );
     env.start(&id).assert_ok();
 
     let mut master = std::fs::File::from(master);
@@ -77,7 +94,10 @@ fn console_socket_receives_the_pty_master() {
     let text = String::from_utf8_lossy(&out);
     assert!(text.contains(&name), "tty inside is not {name}: {text:?}");
     // /dev/console is the same pty (major 136 = unix98 pty slaves).
-    assert!(text.contains("88:"), "/dev/console is not a pty slave: {text:?}");
+    assert!(
+        text.contains("88:"),
+        "/dev/console is not a pty slave: {text:?}"
+    );
     assert!(text.contains("hello-from-tty"), "{text:?}");
 }
 
@@ -92,5 +112,9 @@ fn terminal_without_console_socket_is_refused() {
     let o = env.create(&b, &id);
     o.assert_fail();
     assert_stderr_names(&o, &["process.terminal", "console-socket"]);
-    assert!(env.root_entries().is_empty(), "state left behind: {:?}", env.root_entries());
+    assert!(
+        env.root_entries().is_empty(),
+        "state left behind: {:?}",
+        env.root_entries()
+    );
 }

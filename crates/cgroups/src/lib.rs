@@ -74,7 +74,8 @@ pub struct Hierarchies {
 
 impl Hierarchies {
     pub fn detect() -> Result<Self> {
-        let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(io_err(Path::new("/proc/self/mountinfo"), "read"))?;
+        let info = std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(io_err(Path::new("/proc/self/mountinfo"), "read"))?;
         Ok(Self::parse(&info))
     }
 
@@ -82,22 +83,38 @@ impl Hierarchies {
         let mut v1 = Vec::new();
         let mut unified = None;
         for line in mountinfo.lines() {
-            let Some((left, right)) = line.split_once(" - ") else { continue };
+            let Some((left, right)) = line.split_once(" - ") else {
+                continue;
+            };
             let mut right = right.split(' ');
             let fstype = right.next().unwrap_or("");
             let super_options = right.nth(1).unwrap_or("");
-            let Some(mount_point) = left.split(' ').nth(4) else { continue };
+            let Some(mount_point) = left.split(' ').nth(4) else {
+                continue;
+            };
             let mount_point = PathBuf::from(mount_point.replace("\\040", " "));
             match fstype {
                 "cgroup2" => unified = Some(mount_point),
                 "cgroup" => {
                     let controllers = super_options
                         .split(',')
-                        .filter(|o| !matches!(*o, "rw" | "ro" | "xattr" | "noprefix" | "clone_children" | "cpuset_v2_mode"))
+                        .filter(|o| {
+                            !matches!(
+                                *o,
+                                "rw" | "ro"
+                                    | "xattr"
+                                    | "noprefix"
+                                    | "clone_children"
+                                    | "cpuset_v2_mode"
+                            )
+                        })
                         .filter(|o| !o.starts_with("release_agent="))
                         .map(str::to_string)
                         .collect();
-                    v1.push(V1Hierarchy { mount_point, controllers });
+                    v1.push(V1Hierarchy {
+                        mount_point,
+                        controllers,
+                    });
                 }
                 _ => {}
             }
@@ -107,7 +124,11 @@ impl Hierarchies {
             (Some(_), false) => Layout::Hybrid,
             _ => Layout::Legacy,
         };
-        Hierarchies { layout, v1, unified }
+        Hierarchies {
+            layout,
+            v1,
+            unified,
+        }
     }
 
     /// The v1 hierarchy that holds `controller`, if mounted.
@@ -124,7 +145,9 @@ pub fn resolve_path(cgroups_path: Option<&Path>, id: &str) -> Result<PathBuf> {
     };
     let text = path.to_string_lossy();
     if !path.is_absolute() && text.split(':').count() == 3 {
-        return Err(Error::Path(format!("{text:?} is a systemd slice path; the systemd cgroup driver is not supported")));
+        return Err(Error::Path(format!(
+            "{text:?} is a systemd slice path; the systemd cgroup driver is not supported"
+        )));
     }
     let mut out = PathBuf::new();
     for component in path.components() {
@@ -139,7 +162,11 @@ pub fn resolve_path(cgroups_path: Option<&Path>, id: &str) -> Result<PathBuf> {
     if out.as_os_str().is_empty() {
         return Err(Error::Path(format!("{text:?} names the root cgroup")));
     }
-    Ok(if path.is_absolute() { out } else { Path::new(PARENT).join(out) })
+    Ok(if path.is_absolute() {
+        out
+    } else {
+        Path::new(PARENT).join(out)
+    })
 }
 
 /// A container's cgroup in every hierarchy of the host.
@@ -155,19 +182,32 @@ pub struct Cgroup {
 impl Cgroup {
     /// The directories of this cgroup, one per hierarchy (v1 first, then the unified one).
     pub fn dirs(&self) -> Vec<PathBuf> {
-        let mut dirs: Vec<PathBuf> = self.hierarchies.v1.iter().map(|h| h.mount_point.join(&self.path)).collect();
+        let mut dirs: Vec<PathBuf> = self
+            .hierarchies
+            .v1
+            .iter()
+            .map(|h| h.mount_point.join(&self.path))
+            .collect();
         dirs.extend(self.hierarchies.unified.iter().map(|u| u.join(&self.path)));
         dirs
     }
 
     /// Opens an existing cgroup (for update, pause, stats, delete) with the directories recorded at creation.
     pub fn open(hierarchies: Hierarchies, path: PathBuf, created: Vec<PathBuf>) -> Self {
-        Cgroup { hierarchies, path, created }
+        Cgroup {
+            hierarchies,
+            path,
+            created,
+        }
     }
 
     /// Makes the cgroup's directories where missing (refusing a cgroup that already holds processes).
     pub fn create(hierarchies: Hierarchies, path: PathBuf) -> Result<Self> {
-        let mut cgroup = Cgroup { hierarchies, path, created: Vec::new() };
+        let mut cgroup = Cgroup {
+            hierarchies,
+            path,
+            created: Vec::new(),
+        };
         if let Err(e) = cgroup.make_dirs() {
             cgroup.destroy();
             return Err(e);
@@ -189,7 +229,10 @@ impl Cgroup {
         for dir in self.dirs() {
             let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
             if !procs.trim().is_empty() {
-                return Err(Error::Path(format!("{} already holds processes", dir.display())));
+                return Err(Error::Path(format!(
+                    "{} already holds processes",
+                    dir.display()
+                )));
             }
         }
         Ok(())
@@ -199,7 +242,9 @@ impl Cgroup {
         // Another container's teardown may remove a shared parent between our mkdirs: start again then.
         for _ in 0..5 {
             match self.make_chain(root, cpuset) {
-                Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => continue,
+                Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                    continue
+                }
                 other => return other,
             }
         }
@@ -230,7 +275,8 @@ impl Cgroup {
     pub fn add_process(&self, pid: i32) -> Result<()> {
         for dir in self.dirs() {
             let file = dir.join("cgroup.procs");
-            std::fs::write(&file, pid.to_string()).map_err(io_err(&dir, format!("add process {pid}")))?;
+            std::fs::write(&file, pid.to_string())
+                .map_err(io_err(&dir, format!("add process {pid}")))?;
         }
         Ok(())
     }
@@ -252,16 +298,23 @@ impl Cgroup {
 
     /// The directory of a v1 controller for this cgroup.
     pub fn v1_dir(&self, controller: &str) -> Option<PathBuf> {
-        self.hierarchies.v1_with(controller).map(|h| h.mount_point.join(&self.path))
+        self.hierarchies
+            .v1_with(controller)
+            .map(|h| h.mount_point.join(&self.path))
     }
 
     /// The processes in the cgroup (host pids).
     pub fn procs(&self) -> Vec<i32> {
         let dir = match self.hierarchies.layout {
             Layout::Unified => self.unified_dir().ok(),
-            _ => self.v1_dir("pids").or_else(|| self.v1_dir("memory")).or_else(|| self.dirs().into_iter().next()),
+            _ => self
+                .v1_dir("pids")
+                .or_else(|| self.v1_dir("memory"))
+                .or_else(|| self.dirs().into_iter().next()),
         };
-        let text = dir.and_then(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok()).unwrap_or_default();
+        let text = dir
+            .and_then(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
+            .unwrap_or_default();
         let mut pids: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
         pids.sort_unstable();
         pids
@@ -271,7 +324,9 @@ impl Cgroup {
         match self.hierarchies.layout {
             Layout::Unified => v2::freeze(&self.unified_dir()?, frozen),
             _ => {
-                let dir = self.v1_dir("freezer").ok_or_else(|| Error::Unsupported("the freezer controller is not mounted".into()))?;
+                let dir = self.v1_dir("freezer").ok_or_else(|| {
+                    Error::Unsupported("the freezer controller is not mounted".into())
+                })?;
                 v1::freeze(&dir, frozen)
             }
         }
@@ -286,7 +341,10 @@ impl Cgroup {
 
     pub fn stats(&self) -> Stats {
         match self.hierarchies.layout {
-            Layout::Unified => self.unified_dir().map(|d| v2::stats(&d)).unwrap_or_default(),
+            Layout::Unified => self
+                .unified_dir()
+                .map(|d| v2::stats(&d))
+                .unwrap_or_default(),
             _ => v1::stats(self),
         }
     }
@@ -325,8 +383,14 @@ mod tests {
     #[test]
     fn paths() {
         assert_eq!(resolve_path(None, "c1").unwrap(), Path::new("berth/c1"));
-        assert_eq!(resolve_path(Some(Path::new("/a/b")), "c1").unwrap(), Path::new("a/b"));
-        assert_eq!(resolve_path(Some(Path::new("x/y")), "c1").unwrap(), Path::new("berth/x/y"));
+        assert_eq!(
+            resolve_path(Some(Path::new("/a/b")), "c1").unwrap(),
+            Path::new("a/b")
+        );
+        assert_eq!(
+            resolve_path(Some(Path::new("x/y")), "c1").unwrap(),
+            Path::new("berth/x/y")
+        );
         assert!(resolve_path(Some(Path::new("/a/../b")), "c1").is_err());
         assert!(resolve_path(Some(Path::new("system.slice:berth:c1")), "c1").is_err());
         assert!(resolve_path(Some(Path::new("/")), "c1").is_err());

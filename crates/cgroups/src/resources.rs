@@ -85,11 +85,20 @@ pub struct DeviceRule {
 impl DeviceRule {
     /// The v1 devices.allow / devices.deny line: "c 1:3 rwm".
     pub fn v1_line(&self) -> String {
-        let num = |n: Option<i64>| n.filter(|n| *n >= 0).map_or("*".to_string(), |n| n.to_string());
+        let num = |n: Option<i64>| {
+            n.filter(|n| *n >= 0)
+                .map_or("*".to_string(), |n| n.to_string())
+        };
         if self.kind == 'a' && self.major.is_none() && self.minor.is_none() {
             return "a".into();
         }
-        format!("{} {}:{} {}", self.kind, num(self.major), num(self.minor), self.access)
+        format!(
+            "{} {}:{} {}",
+            self.kind,
+            num(self.major),
+            num(self.minor),
+            self.access
+        )
     }
 }
 
@@ -105,13 +114,23 @@ pub fn shares_to_weight(shares: u64) -> u64 {
 fn check_cpuset(field: &str, list: &str, available: usize) -> Result<(), ResourcesError> {
     for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (lo, hi) = part.split_once('-').unwrap_or((part, part));
-        let parse = |s: &str| s.trim().parse::<usize>().map_err(|_| bad(field, format!("{list:?} is not a list like \"0-3,5\"")));
+        let parse = |s: &str| {
+            s.trim()
+                .parse::<usize>()
+                .map_err(|_| bad(field, format!("{list:?} is not a list like \"0-3,5\"")))
+        };
         let (lo, hi) = (parse(lo)?, parse(hi)?);
         if lo > hi {
             return Err(bad(field, format!("range {part:?} is reversed")));
         }
         if hi >= available {
-            return Err(bad(field, format!("{list:?} names {hi}, but this host has only 0-{}", available.saturating_sub(1))));
+            return Err(bad(
+                field,
+                format!(
+                    "{list:?} names {hi}, but this host has only 0-{}",
+                    available.saturating_sub(1)
+                ),
+            ));
         }
     }
     Ok(())
@@ -130,12 +149,28 @@ impl Resources {
     pub fn from_spec(spec: &LinuxResources) -> Result<Self, ResourcesError> {
         let mut r = Resources::default();
         if let Some(m) = spec.memory() {
-            r.memory_limit = m.limit().map(|v| Limit::from_spec("memory.limit", v)).transpose()?;
-            r.memory_reservation = m.reservation().map(|v| Limit::from_spec("memory.reservation", v)).transpose()?;
-            r.memory_swap = m.swap().map(|v| Limit::from_spec("memory.swap", v)).transpose()?;
-            if let (Some(Limit::Value(swap)), Some(Limit::Value(limit))) = (r.memory_swap, r.memory_limit) {
+            r.memory_limit = m
+                .limit()
+                .map(|v| Limit::from_spec("memory.limit", v))
+                .transpose()?;
+            r.memory_reservation = m
+                .reservation()
+                .map(|v| Limit::from_spec("memory.reservation", v))
+                .transpose()?;
+            r.memory_swap = m
+                .swap()
+                .map(|v| Limit::from_spec("memory.swap", v))
+                .transpose()?;
+            if let (Some(Limit::Value(swap)), Some(Limit::Value(limit))) =
+                (r.memory_swap, r.memory_limit)
+            {
                 if swap < limit {
-                    return Err(bad("memory.swap", format!("{swap} is below memory.limit {limit} (swap counts memory plus swap)")));
+                    return Err(bad(
+                        "memory.swap",
+                        format!(
+                            "{swap} is below memory.limit {limit} (swap counts memory plus swap)"
+                        ),
+                    ));
                 }
             }
             if let Some(s) = m.swappiness() {
@@ -149,16 +184,28 @@ impl Resources {
         }
         if let Some(c) = spec.cpu() {
             r.cpu_shares = c.shares().filter(|s| *s != 0);
-            r.cpu_quota = c.quota().filter(|q| *q != 0).map(|q| if q < 0 { Limit::Max } else { Limit::Value(q as u64) });
+            r.cpu_quota = c.quota().filter(|q| *q != 0).map(|q| {
+                if q < 0 {
+                    Limit::Max
+                } else {
+                    Limit::Value(q as u64)
+                }
+            });
             r.cpu_period = c.period().filter(|p| *p != 0);
             if let Some(p) = r.cpu_period {
                 if !(1000..=1_000_000).contains(&p) {
-                    return Err(bad("cpu.period", format!("{p} is outside 1000..1000000 microseconds")));
+                    return Err(bad(
+                        "cpu.period",
+                        format!("{p} is outside 1000..1000000 microseconds"),
+                    ));
                 }
             }
             if let Some(Limit::Value(q)) = r.cpu_quota {
                 if q < 1000 {
-                    return Err(bad("cpu.quota", format!("{q} is below the kernel's minimum of 1000 microseconds")));
+                    return Err(bad(
+                        "cpu.quota",
+                        format!("{q} is below the kernel's minimum of 1000 microseconds"),
+                    ));
                 }
             }
             r.cpu_burst = c.burst();
@@ -167,11 +214,19 @@ impl Resources {
             r.cpu_idle = c.idle();
             let cpus = c.cpus().clone().filter(|s| !s.is_empty());
             if let Some(list) = &cpus {
-                check_cpuset("cpu.cpus", list, count_of("/sys/devices/system/cpu/possible"))?;
+                check_cpuset(
+                    "cpu.cpus",
+                    list,
+                    count_of("/sys/devices/system/cpu/possible"),
+                )?;
             }
             let mems = c.mems().clone().filter(|s| !s.is_empty());
             if let Some(list) = &mems {
-                check_cpuset("cpu.mems", list, count_of("/sys/devices/system/node/possible"))?;
+                check_cpuset(
+                    "cpu.mems",
+                    list,
+                    count_of("/sys/devices/system/node/possible"),
+                )?;
             }
             r.cpus = cpus;
             r.mems = mems;
@@ -191,7 +246,11 @@ impl Resources {
         if spec.block_io().is_some() {
             return Err(not_yet("blockIO"));
         }
-        if spec.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
+        if spec
+            .hugepage_limits()
+            .as_ref()
+            .is_some_and(|h| !h.is_empty())
+        {
             return Err(not_yet("hugepageLimits"));
         }
         if spec.network().is_some() {
@@ -213,11 +272,16 @@ fn device_rule(index: usize, d: &LinuxDeviceCgroup) -> Result<DeviceRule, Resour
         None | Some(LinuxDeviceType::A) => 'a',
         Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => 'c',
         Some(LinuxDeviceType::B) => 'b',
-        Some(LinuxDeviceType::P) => return Err(bad(&field, "type \"p\" (fifo) has no device cgroup rule")),
+        Some(LinuxDeviceType::P) => {
+            return Err(bad(&field, "type \"p\" (fifo) has no device cgroup rule"))
+        }
     };
     let access = d.access().clone().unwrap_or_else(|| "rwm".into());
     if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
-        return Err(bad(&format!("{field}.access"), format!("{access:?} is not a combination of r, w and m")));
+        return Err(bad(
+            &format!("{field}.access"),
+            format!("{access:?} is not a combination of r, w and m"),
+        ));
     }
     Ok(DeviceRule {
         allow: d.allow(),
@@ -248,7 +312,13 @@ mod tests {
 
     #[test]
     fn device_lines() {
-        let rule = DeviceRule { allow: true, kind: 'c', major: Some(1), minor: None, access: "rwm".into() };
+        let rule = DeviceRule {
+            allow: true,
+            kind: 'c',
+            major: Some(1),
+            minor: None,
+            access: "rwm".into(),
+        };
         assert_eq!(rule.v1_line(), "c 1:* rwm");
     }
 }

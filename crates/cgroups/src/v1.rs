@@ -11,7 +11,10 @@ fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
 }
 
 fn read(dir: &Path, file: &str) -> String {
-    std::fs::read_to_string(dir.join(file)).unwrap_or_default().trim().to_string()
+    std::fs::read_to_string(dir.join(file))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 fn read_u64(dir: &Path, file: &str) -> u64 {
@@ -28,19 +31,28 @@ pub fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<()> {
 }
 
 fn need(cg: &Cgroup, controller: &str, field: &str) -> Result<std::path::PathBuf> {
-    cg.v1_dir(controller)
-        .ok_or_else(|| Error::Unsupported(format!("linux.resources.{field}: the {controller} controller is not mounted on this host")))
+    cg.v1_dir(controller).ok_or_else(|| {
+        Error::Unsupported(format!(
+            "linux.resources.{field}: the {controller} controller is not mounted on this host"
+        ))
+    })
 }
 
 pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
-    let memory_set = r.memory_limit.is_some() || r.memory_reservation.is_some() || r.memory_swap.is_some() || r.swappiness.is_some() || r.disable_oom_killer;
+    let memory_set = r.memory_limit.is_some()
+        || r.memory_reservation.is_some()
+        || r.memory_swap.is_some()
+        || r.swappiness.is_some()
+        || r.disable_oom_killer;
     if memory_set {
         let dir = need(cg, "memory", "memory")?;
         if r.check_before_update {
             if let Some(Limit::Value(limit)) = r.memory_limit {
                 let usage = read_u64(&dir, "memory.usage_in_bytes");
                 if limit < usage {
-                    return Err(Error::Unsupported(format!("linux.resources.memory.limit: {limit} is below the current usage {usage}")));
+                    return Err(Error::Unsupported(format!(
+                        "linux.resources.memory.limit: {limit} is below the current usage {usage}"
+                    )));
                 }
             }
         }
@@ -55,8 +67,13 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
             write(&dir, "memory.oom_control", "1")?;
         }
     }
-    let cpu_set = r.cpu_shares.is_some() || r.cpu_quota.is_some() || r.cpu_period.is_some() || r.cpu_burst.is_some()
-        || r.cpu_rt_runtime.is_some() || r.cpu_rt_period.is_some() || r.cpu_idle.is_some();
+    let cpu_set = r.cpu_shares.is_some()
+        || r.cpu_quota.is_some()
+        || r.cpu_period.is_some()
+        || r.cpu_burst.is_some()
+        || r.cpu_rt_runtime.is_some()
+        || r.cpu_rt_period.is_some()
+        || r.cpu_idle.is_some();
     if cpu_set {
         let dir = need(cg, "cpu", "cpu")?;
         if let Some(s) = r.cpu_shares {
@@ -97,7 +114,15 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
     if !r.devices.is_empty() {
         let dir = need(cg, "devices", "devices")?;
         for rule in &r.devices {
-            write(&dir, if rule.allow { "devices.allow" } else { "devices.deny" }, &rule.v1_line())?;
+            write(
+                &dir,
+                if rule.allow {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                },
+                &rule.v1_line(),
+            )?;
         }
     }
     Ok(())
@@ -110,7 +135,9 @@ fn set_memory_limits(dir: &Path, limit: Option<Limit>, swap: Option<Limit>) -> R
     let swap = match swap {
         Some(s) if !has_memsw => {
             if s != Limit::Max && Some(s) != limit {
-                return Err(Error::Unsupported("linux.resources.memory.swap: swap accounting is off on this host".into()));
+                return Err(Error::Unsupported(
+                    "linux.resources.memory.swap: swap accounting is off on this host".into(),
+                ));
             }
             None
         }
@@ -119,12 +146,18 @@ fn set_memory_limits(dir: &Path, limit: Option<Limit>, swap: Option<Limit>) -> R
     let grows = match swap {
         Some(Limit::Max) => true,
         Some(Limit::Value(v)) => {
-            let current = read(dir, "memory.memsw.limit_in_bytes").parse::<u64>().unwrap_or(u64::MAX);
+            let current = read(dir, "memory.memsw.limit_in_bytes")
+                .parse::<u64>()
+                .unwrap_or(u64::MAX);
             v > current || current == u64::MAX
         }
         None => false,
     };
-    let write_swap = || swap.map_or(Ok(()), |s| write(dir, "memory.memsw.limit_in_bytes", &s.v1()));
+    let write_swap = || {
+        swap.map_or(Ok(()), |s| {
+            write(dir, "memory.memsw.limit_in_bytes", &s.v1())
+        })
+    };
     let write_limit = || limit.map_or(Ok(()), |l| write(dir, "memory.limit_in_bytes", &l.v1()));
     if grows {
         write_swap()?;
@@ -144,7 +177,10 @@ pub fn freeze(dir: &Path, frozen: bool) -> Result<()> {
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(Error::Unsupported(format!("{}: freezer did not reach {want}", dir.display())));
+            return Err(Error::Unsupported(format!(
+                "{}: freezer did not reach {want}",
+                dir.display()
+            )));
         }
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -158,7 +194,10 @@ pub fn stats(cg: &Cgroup) -> Stats {
     let mut s = Stats::default();
     if let Some(dir) = cg.v1_dir("cpuacct") {
         s.cpu_total_ns = read_u64(&dir, "cpuacct.usage");
-        s.cpu_percpu_ns = read(&dir, "cpuacct.usage_percpu").split_whitespace().filter_map(|v| v.parse().ok()).collect();
+        s.cpu_percpu_ns = read(&dir, "cpuacct.usage_percpu")
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
         // cpuacct.stat counts USER_HZ ticks (100 per second).
         for line in read(&dir, "cpuacct.stat").lines() {
             match line.split_once(' ') {

@@ -11,7 +11,10 @@ fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
 }
 
 fn read(dir: &Path, file: &str) -> String {
-    std::fs::read_to_string(dir.join(file)).unwrap_or_default().trim().to_string()
+    std::fs::read_to_string(dir.join(file))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 fn keyed(dir: &Path, file: &str, key: &str) -> u64 {
@@ -32,7 +35,10 @@ pub fn enable_controllers(root: &Path, path: &Path) -> Result<()> {
         }
         let available = read(&dir, "cgroup.controllers");
         let enabled = read(&dir, "cgroup.subtree_control");
-        for controller in available.split_whitespace().filter(|c| !enabled.split_whitespace().any(|e| e == *c)) {
+        for controller in available
+            .split_whitespace()
+            .filter(|c| !enabled.split_whitespace().any(|e| e == *c))
+        {
             // A controller the parent cannot delegate (e.g. cpuset without cpus) is skipped, not fatal.
             let _ = std::fs::write(dir.join("cgroup.subtree_control"), format!("+{controller}"));
         }
@@ -41,7 +47,9 @@ pub fn enable_controllers(root: &Path, path: &Path) -> Result<()> {
 }
 
 fn refuse(field: &str, what: &str) -> Error {
-    Error::Unsupported(format!("linux.resources.{field}: {what} is not available on cgroup v2"))
+    Error::Unsupported(format!(
+        "linux.resources.{field}: {what} is not available on cgroup v2"
+    ))
 }
 
 pub fn apply(dir: &Path, r: &Resources) -> Result<()> {
@@ -49,17 +57,25 @@ pub fn apply(dir: &Path, r: &Resources) -> Result<()> {
         return Err(refuse("memory.swappiness", "swappiness"));
     }
     if r.disable_oom_killer {
-        return Err(refuse("memory.disableOOMKiller", "disabling the OOM killer"));
+        return Err(refuse(
+            "memory.disableOOMKiller",
+            "disabling the OOM killer",
+        ));
     }
     if r.cpu_rt_runtime.is_some() || r.cpu_rt_period.is_some() {
-        return Err(refuse("cpu.realtimeRuntime", "realtime scheduling bandwidth"));
+        return Err(refuse(
+            "cpu.realtimeRuntime",
+            "realtime scheduling bandwidth",
+        ));
     }
     if let Some(limit) = r.memory_limit {
         if r.check_before_update {
             let usage: u64 = read(dir, "memory.current").parse().unwrap_or(0);
             if let Limit::Value(v) = limit {
                 if v < usage {
-                    return Err(Error::Unsupported(format!("linux.resources.memory.limit: {v} is below the current usage {usage}")));
+                    return Err(Error::Unsupported(format!(
+                        "linux.resources.memory.limit: {v} is below the current usage {usage}"
+                    )));
                 }
             }
         }
@@ -74,13 +90,18 @@ pub fn apply(dir: &Path, r: &Resources) -> Result<()> {
             (Limit::Max, _) => Limit::Max,
             (Limit::Value(s), Some(Limit::Value(l))) => Limit::Value(s.saturating_sub(l)),
             (Limit::Value(_), _) => {
-                return Err(Error::Unsupported("linux.resources.memory.swap: a swap limit needs memory.limit on cgroup v2".into()))
+                return Err(Error::Unsupported(
+                    "linux.resources.memory.swap: a swap limit needs memory.limit on cgroup v2"
+                        .into(),
+                ))
             }
         };
         if dir.join("memory.swap.max").exists() {
             write(dir, "memory.swap.max", &swap_only.v2())?;
         } else if swap_only != Limit::Max && swap_only != Limit::Value(0) {
-            return Err(Error::Unsupported("linux.resources.memory.swap: swap accounting is off on this host".into()));
+            return Err(Error::Unsupported(
+                "linux.resources.memory.swap: swap accounting is off on this host".into(),
+            ));
         }
     }
     if let Some(shares) = r.cpu_shares {
@@ -89,7 +110,10 @@ pub fn apply(dir: &Path, r: &Resources) -> Result<()> {
     if r.cpu_quota.is_some() || r.cpu_period.is_some() {
         let current = read(dir, "cpu.max");
         let mut fields = current.split_whitespace();
-        let (old_quota, old_period) = (fields.next().unwrap_or("max").to_string(), fields.next().unwrap_or("100000").to_string());
+        let (old_quota, old_period) = (
+            fields.next().unwrap_or("max").to_string(),
+            fields.next().unwrap_or("100000").to_string(),
+        );
         let quota = r.cpu_quota.map_or(old_quota, |q| q.v2());
         let period = r.cpu_period.map_or(old_period, |p| p.to_string());
         write(dir, "cpu.max", &format!("{quota} {period}"))?;
@@ -118,7 +142,10 @@ pub fn freeze(dir: &Path, frozen: bool) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(5);
     while keyed(dir, "cgroup.events", "frozen") != want {
         if Instant::now() > deadline {
-            return Err(Error::Unsupported(format!("{}: cgroup did not reach frozen {want}", dir.display())));
+            return Err(Error::Unsupported(format!(
+                "{}: cgroup did not reach frozen {want}",
+                dir.display()
+            )));
         }
         std::thread::sleep(Duration::from_millis(2));
     }

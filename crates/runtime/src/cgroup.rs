@@ -17,16 +17,31 @@ pub struct FieldError {
 
 /// Devices every container may use once the spec restricts devices (runc and crun allow the same).
 const DEFAULT_ALLOWED_DEVICES: [&str; 11] = [
-    "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
-    "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
 ];
 
 impl CgroupConfig {
     pub fn from_spec(id: &str, linux: &Linux) -> Result<Self, FieldError> {
-        let path = berth_cgroups::resolve_path(linux.cgroups_path().as_deref(), id).map_err(|e| FieldError {
-            field: "linux.cgroupsPath".into(),
-            reason: e.to_string().trim_start_matches("linux.cgroupsPath: ").to_string(),
-        })?;
+        let path =
+            berth_cgroups::resolve_path(linux.cgroups_path().as_deref(), id).map_err(|e| {
+                FieldError {
+                    field: "linux.cgroupsPath".into(),
+                    reason: e
+                        .to_string()
+                        .trim_start_matches("linux.cgroupsPath: ")
+                        .to_string(),
+                }
+            })?;
         let mut resources = match linux.resources() {
             Some(r) => Resources::from_spec(r).map_err(|e| FieldError {
                 field: format!("linux.resources.{}", e.field),

@@ -67,7 +67,12 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
     if ctx.wait_for_cgroup {
         match ctx.channel.recv::<RuntimeMessage>() {
             Ok(Some(RuntimeMessage::Proceed)) => {}
-            Ok(_) => return Err(InitFailure::msg("wait for cgroup placement", "the runtime went away")),
+            Ok(_) => {
+                return Err(InitFailure::msg(
+                    "wait for cgroup placement",
+                    "the runtime went away",
+                ));
+            }
             Err(e) => return Err(InitFailure::os("wait for cgroup placement", &e)),
         }
     }
@@ -98,7 +103,8 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
         sys::unshare(plan.child_unshare).map_err(os("linux.namespaces: unshare"))?;
     }
     if plan.new_cgroup {
-        sys::unshare(libc::CLONE_NEWCGROUP).map_err(os("linux.namespaces: new cgroup namespace"))?;
+        sys::unshare(libc::CLONE_NEWCGROUP)
+            .map_err(os("linux.namespaces: new cgroup namespace"))?;
     }
     if plan.second_fork {
         let pid = sys::clone_fork(0).map_err(os("fork the container init"))?;

@@ -44,7 +44,11 @@ impl ContainerRecord {
     pub fn cgroup(&self) -> Option<berth_cgroups::Cgroup> {
         let record = self.cgroup.as_ref()?;
         let hierarchies = berth_cgroups::Hierarchies::detect().ok()?;
-        Some(berth_cgroups::Cgroup::open(hierarchies, record.path.clone(), record.created.clone()))
+        Some(berth_cgroups::Cgroup::open(
+            hierarchies,
+            record.path.clone(),
+            record.created.clone(),
+        ))
     }
 }
 

@@ -2,6 +2,7 @@
 //! make a container's cgroup, place its init in it, apply `linux.resources`, freeze and thaw it,
 //! read its usage, and remove exactly the directories we made.
 
+mod devices_bpf;
 mod resources;
 mod stats;
 mod v1;

@@ -133,6 +133,10 @@ pub fn apply(dir: &Path, r: &Resources) -> Result<()> {
     if let Some(limit) = r.pids_limit {
         write(dir, "pids.max", &limit.v2())?;
     }
+    if !r.devices.is_empty() {
+        crate::devices_bpf::attach(dir, &r.devices)
+            .map_err(io_err(dir, "attach the device rules program"))?;
+    }
     Ok(())
 }
 

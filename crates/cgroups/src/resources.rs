@@ -70,6 +70,47 @@ pub struct Resources {
     pub mems: Option<String>,
     pub pids_limit: Option<Limit>,
     pub devices: Vec<DeviceRule>,
+    pub block_io: BlockIo,
+    /// (page size as the kernel names it, e.g. "2MB"; limit in bytes).
+    pub hugepages: Vec<(String, Limit)>,
+    pub net_class_id: Option<u32>,
+    /// (interface, priority).
+    pub net_priorities: Vec<(String, u32)>,
+    /// (device, "hca_handle=N hca_object=M").
+    pub rdma: Vec<(String, String)>,
+    /// cgroup v2 files to write as given (file name, value).
+    pub unified: Vec<(String, String)>,
+}
+
+/// A device's numbers and a value for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceValue {
+    pub major: i64,
+    pub minor: i64,
+    pub value: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlockIo {
+    /// v1 blkio weight, 10..1000.
+    pub weight: Option<u16>,
+    pub leaf_weight: Option<u16>,
+    pub weight_device: Vec<DeviceValue>,
+    pub read_bps: Vec<DeviceValue>,
+    pub write_bps: Vec<DeviceValue>,
+    pub read_iops: Vec<DeviceValue>,
+    pub write_iops: Vec<DeviceValue>,
+}
+
+impl BlockIo {
+    pub fn is_empty(&self) -> bool {
+        *self == BlockIo::default()
+    }
+}
+
+/// Converts a v1 blkio weight (10..1000) to a v2 io.weight (1..10000) as runc does.
+pub fn blkio_weight_to_io_weight(weight: u16) -> u64 {
+    1 + (u64::from(weight.clamp(10, 1000)) - 10) * 9999 / 990
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,26 +283,93 @@ impl Resources {
         for (i, d) in spec.devices().iter().flatten().enumerate() {
             r.devices.push(device_rule(i, d)?);
         }
-        let not_yet = |field: &str| bad(field, "not supported by this version of berth yet");
-        if spec.block_io().is_some() {
-            return Err(not_yet("blockIO"));
+        if let Some(b) = spec.block_io() {
+            let weight_ok = |field: &str, w: Option<u16>| match w {
+                Some(w) if !(10..=1000).contains(&w) => {
+                    Err(bad(field, format!("{w} is outside 10..1000")))
+                }
+                _ => Ok(w),
+            };
+            r.block_io.weight = weight_ok("blockIO.weight", b.weight())?;
+            r.block_io.leaf_weight = weight_ok("blockIO.leafWeight", b.leaf_weight())?;
+            for (i, d) in b.weight_device().iter().flatten().enumerate() {
+                if let Some(w) =
+                    weight_ok(&format!("blockIO.weightDevice[{i}].weight"), d.weight())?
+                {
+                    r.block_io.weight_device.push(DeviceValue {
+                        major: d.major(),
+                        minor: d.minor(),
+                        value: w.into(),
+                    });
+                }
+            }
+            let throttles = |list: &Option<Vec<oci_spec::runtime::LinuxThrottleDevice>>| {
+                list.iter()
+                    .flatten()
+                    .map(|d| DeviceValue {
+                        major: d.major(),
+                        minor: d.minor(),
+                        value: d.rate(),
+                    })
+                    .collect::<Vec<_>>()
+            };
+            r.block_io.read_bps = throttles(b.throttle_read_bps_device());
+            r.block_io.write_bps = throttles(b.throttle_write_bps_device());
+            r.block_io.read_iops = throttles(b.throttle_read_iops_device());
+            r.block_io.write_iops = throttles(b.throttle_write_iops_device());
         }
-        if spec
-            .hugepage_limits()
-            .as_ref()
-            .is_some_and(|h| !h.is_empty())
-        {
-            return Err(not_yet("hugepageLimits"));
+        for (i, h) in spec.hugepage_limits().iter().flatten().enumerate() {
+            let size = h.page_size();
+            let valid = size.len() > 2
+                && size.ends_with('B')
+                && size[..size.len() - 2].chars().all(|c| c.is_ascii_digit());
+            if !valid {
+                return Err(bad(
+                    &format!("hugepageLimits[{i}].pageSize"),
+                    format!("{size:?} is not a size like 2MB or 1GB"),
+                ));
+            }
+            r.hugepages.push((
+                size.clone(),
+                Limit::from_spec(&format!("hugepageLimits[{i}].limit"), h.limit())?,
+            ));
         }
-        if spec.network().is_some() {
-            return Err(not_yet("network"));
+        if let Some(n) = spec.network() {
+            r.net_class_id = n.class_id();
+            r.net_priorities = n
+                .priorities()
+                .iter()
+                .flatten()
+                .map(|p| (p.name().clone(), p.priority()))
+                .collect();
         }
-        if spec.rdma().as_ref().is_some_and(|r| !r.is_empty()) {
-            return Err(not_yet("rdma"));
+        for (device, limits) in spec.rdma().iter().flatten() {
+            let mut parts = Vec::new();
+            if let Some(h) = limits.hca_handles() {
+                parts.push(format!("hca_handle={h}"));
+            }
+            if let Some(o) = limits.hca_objects() {
+                parts.push(format!("hca_object={o}"));
+            }
+            if !parts.is_empty() {
+                r.rdma.push((device.clone(), parts.join(" ")));
+            }
         }
-        if spec.unified().as_ref().is_some_and(|u| !u.is_empty()) {
-            return Err(not_yet("unified"));
+        for (key, value) in spec.unified().iter().flatten() {
+            let safe = !key.is_empty()
+                && !key.contains('/')
+                && key != "."
+                && key != ".."
+                && key.contains('.');
+            if !safe || key.starts_with("cgroup.") {
+                return Err(bad(
+                    &format!("unified.{key}"),
+                    "not a controller file of the container's cgroup",
+                ));
+            }
+            r.unified.push((key.clone(), value.clone()));
         }
+        r.unified.sort();
         Ok(r)
     }
 }

@@ -111,6 +111,71 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
     if let Some(limit) = r.pids_limit {
         write(&need(cg, "pids", "pids")?, "pids.max", &limit.v2())?;
     }
+    if !r.block_io.is_empty() {
+        let dir = need(cg, "blkio", "blockIO")?;
+        let b = &r.block_io;
+        // Kernels with the BFQ scheduler only offer the bfq.* weight files.
+        let weight_file = if dir.join("blkio.weight").exists() {
+            "blkio.weight"
+        } else {
+            "blkio.bfq.weight"
+        };
+        if let Some(w) = b.weight {
+            write(&dir, weight_file, &w.to_string())?;
+        }
+        if let Some(w) = b.leaf_weight {
+            write(&dir, "blkio.leaf_weight", &w.to_string())?;
+        }
+        let device_file = if dir.join("blkio.weight_device").exists() {
+            "blkio.weight_device"
+        } else {
+            "blkio.bfq.weight_device"
+        };
+        for d in &b.weight_device {
+            write(
+                &dir,
+                device_file,
+                &format!("{}:{} {}", d.major, d.minor, d.value),
+            )?;
+        }
+        for (file, list) in [
+            ("blkio.throttle.read_bps_device", &b.read_bps),
+            ("blkio.throttle.write_bps_device", &b.write_bps),
+            ("blkio.throttle.read_iops_device", &b.read_iops),
+            ("blkio.throttle.write_iops_device", &b.write_iops),
+        ] {
+            for d in list {
+                write(&dir, file, &format!("{}:{} {}", d.major, d.minor, d.value))?;
+            }
+        }
+    }
+    if !r.hugepages.is_empty() {
+        hugepages(cg, r)?;
+    }
+    if let Some(id) = r.net_class_id {
+        write(
+            &need(cg, "net_cls", "network.classID")?,
+            "net_cls.classid",
+            &id.to_string(),
+        )?;
+    }
+    if !r.net_priorities.is_empty() {
+        let dir = need(cg, "net_prio", "network.priorities")?;
+        for (name, priority) in &r.net_priorities {
+            write(&dir, "net_prio.ifpriomap", &format!("{name} {priority}"))?;
+        }
+    }
+    if !r.rdma.is_empty() {
+        let dir = need(cg, "rdma", "rdma")?;
+        for (device, limits) in &r.rdma {
+            write(&dir, "rdma.max", &format!("{device} {limits}"))?;
+        }
+    }
+    if !r.unified.is_empty() {
+        return Err(Error::Unsupported(
+            "linux.resources.unified: needs a cgroup v2 host".into(),
+        ));
+    }
     if !r.devices.is_empty() {
         let dir = need(cg, "devices", "devices")?;
         for rule in &r.devices {
@@ -123,6 +188,30 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
                 },
                 &rule.v1_line(),
             )?;
+        }
+    }
+    Ok(())
+}
+
+/// hugetlb as a v1 controller, or on a hybrid host in the cgroup2 hierarchy when the controller is
+/// delegated to our cgroup there (we never enable controllers in cgroups we did not create).
+fn hugepages(cg: &Cgroup, r: &Resources) -> Result<()> {
+    if let Some(dir) = cg.v1_dir("hugetlb") {
+        for (size, limit) in &r.hugepages {
+            write(&dir, &format!("hugetlb.{size}.limit_in_bytes"), &limit.v1())?;
+        }
+        return Ok(());
+    }
+    let unified = cg.hierarchies.unified.as_ref().map(|u| u.join(&cg.path));
+    for (size, limit) in &r.hugepages {
+        let file = format!("hugetlb.{size}.max");
+        match &unified {
+            Some(dir) if dir.join(&file).exists() => write(dir, &file, &limit.v2())?,
+            _ => {
+                return Err(Error::Unsupported(format!(
+                    "linux.resources.hugepageLimits: no hugetlb controller for {size} pages is available to berth's cgroups on this host"
+                )))
+            }
         }
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! cgroup v2: one directory in the unified hierarchy.
 
-use crate::resources::{shares_to_weight, Limit, Resources};
+use crate::resources::{blkio_weight_to_io_weight, shares_to_weight, Limit, Resources};
 use crate::stats::Stats;
 use crate::{io_err, Error, Result};
 use std::path::Path;
@@ -132,6 +132,68 @@ pub fn apply(dir: &Path, r: &Resources) -> Result<()> {
     }
     if let Some(limit) = r.pids_limit {
         write(dir, "pids.max", &limit.v2())?;
+    }
+    let b = &r.block_io;
+    if b.leaf_weight.is_some() {
+        return Err(refuse("blockIO.leafWeight", "a leaf weight"));
+    }
+    // io.weight where the kernel has it, else BFQ's io.bfq.weight (which takes the v1 range as is).
+    let bfq = !dir.join("io.weight").exists() && dir.join("io.bfq.weight").exists();
+    let weight_value = |w: u64| {
+        if bfq {
+            w
+        } else {
+            blkio_weight_to_io_weight(w as u16)
+        }
+    };
+    let weight_file = if bfq { "io.bfq.weight" } else { "io.weight" };
+    if let Some(w) = b.weight {
+        write(
+            dir,
+            weight_file,
+            &format!("default {}", weight_value(w.into())),
+        )?;
+    }
+    for d in &b.weight_device {
+        write(
+            dir,
+            weight_file,
+            &format!("{}:{} {}", d.major, d.minor, weight_value(d.value)),
+        )?;
+    }
+    for (key, list) in [
+        ("rbps", &b.read_bps),
+        ("wbps", &b.write_bps),
+        ("riops", &b.read_iops),
+        ("wiops", &b.write_iops),
+    ] {
+        for d in list {
+            let value = if d.value == 0 {
+                "max".to_string()
+            } else {
+                d.value.to_string()
+            };
+            write(
+                dir,
+                "io.max",
+                &format!("{}:{} {key}={value}", d.major, d.minor),
+            )?;
+        }
+    }
+    for (size, limit) in &r.hugepages {
+        write(dir, &format!("hugetlb.{size}.max"), &limit.v2())?;
+    }
+    if r.net_class_id.is_some() || !r.net_priorities.is_empty() {
+        return Err(refuse(
+            "network",
+            "net_cls/net_prio (use the network namespace or eBPF instead)",
+        ));
+    }
+    for (device, limits) in &r.rdma {
+        write(dir, "rdma.max", &format!("{device} {limits}"))?;
+    }
+    for (file, value) in &r.unified {
+        write(dir, file, value)?;
     }
     if !r.devices.is_empty() {
         crate::devices_bpf::attach(dir, &r.devices)

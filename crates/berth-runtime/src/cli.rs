@@ -202,7 +202,8 @@ pub struct UpdateArgs {
     /// Memory plus swap limit (-1 for none).
     #[arg(long = "memory-swap", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
-    #[arg(long = "cpu-shares")]
+    /// CPU shares (runc spells it --cpu-share).
+    #[arg(long = "cpu-share", visible_alias = "cpu-shares")]
     pub cpu_shares: Option<u64>,
     #[arg(long = "cpu-quota", allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,

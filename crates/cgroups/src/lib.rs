@@ -321,6 +321,20 @@ impl Cgroup {
         pids
     }
 
+    /// SIGKILLs every process of the cgroup at once through cgroup.kill (v2, Linux 5.14+), so no
+    /// fork can slip past; false where the kernel has no cgroup.kill.
+    pub fn kill_all(&self) -> Result<bool> {
+        if self.hierarchies.layout != Layout::Unified {
+            return Ok(false);
+        }
+        let dir = self.unified_dir()?;
+        if !dir.join("cgroup.kill").exists() {
+            return Ok(false);
+        }
+        std::fs::write(dir.join("cgroup.kill"), "1").map_err(io_err(&dir, "write cgroup.kill"))?;
+        Ok(true)
+    }
+
     pub fn freeze(&self, frozen: bool) -> Result<()> {
         match self.hierarchies.layout {
             Layout::Unified => v2::freeze(&self.unified_dir()?, frozen),

@@ -273,11 +273,10 @@ impl Resources {
             r.mems = mems;
         }
         if let Some(p) = spec.pids() {
-            // As runc: 0 leaves the limit alone, any negative value means no limit.
+            // 0 leaves the limit alone (as runc); -1 means no limit; other negatives are mistakes.
             r.pids_limit = match p.limit() {
                 0 => None,
-                l if l < 0 => Some(Limit::Max),
-                l => Some(Limit::Value(l as u64)),
+                l => Some(Limit::from_spec("pids.limit", l)?),
             };
         }
         for (i, d) in spec.devices().iter().flatten().enumerate() {

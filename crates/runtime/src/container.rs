@@ -419,6 +419,13 @@ fn signal_container(record: &ContainerRecord, signal: libc::c_int, all: bool) ->
     if !process_info::is_same_process(record.pid, record.pid_start_time) {
         return Ok(());
     }
+    if all && signal == libc::SIGKILL {
+        if let Some(cgroup) = record.cgroup() {
+            if cgroup.kill_all().map_err(|e| Error::Other(e.to_string()))? {
+                return Ok(());
+            }
+        }
+    }
     if all {
         for pid in container_processes(record) {
             if pid != record.pid

@@ -22,6 +22,47 @@ pub struct Stats {
     pub pids_current: u64,
     /// 0 when unlimited, as runc reports it.
     pub pids_limit: u64,
+    /// (major, minor, "Read" | "Write", bytes).
+    pub io_bytes: Vec<(u64, u64, String, u64)>,
+    /// (major, minor, "Read" | "Write", operations).
+    pub io_ops: Vec<(u64, u64, String, u64)>,
+    pub hugetlb: Vec<HugetlbStats>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HugetlbStats {
+    /// "2MB", "1GB".
+    pub size: String,
+    pub usage: u64,
+    pub max: u64,
+    pub failcnt: u64,
+}
+
+/// The huge page sizes of this machine as cgroup file names spell them ("2MB", "1GB").
+pub fn hugepage_sizes() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/sys/kernel/mm/hugepages") else {
+        return Vec::new();
+    };
+    let mut sizes: Vec<u64> = entries
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_prefix("hugepages-")?
+                .strip_suffix("kB")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    sizes.sort_unstable();
+    sizes
+        .into_iter()
+        .map(|kb| match kb {
+            kb if kb >= 1 << 20 => format!("{}GB", kb >> 20),
+            kb if kb >= 1 << 10 => format!("{}MB", kb >> 10),
+            kb => format!("{kb}KB"),
+        })
+        .collect()
 }
 
 impl Stats {
@@ -52,6 +93,19 @@ impl Stats {
                 "oomKills": self.oom_kills,
             },
             "pids": {"current": self.pids_current, "limit": self.pids_limit},
+            "blkio": {
+                "ioServiceBytesRecursive": io_entries(&self.io_bytes),
+                "ioServicedRecursive": io_entries(&self.io_ops),
+            },
+            "hugetlb": self.hugetlb.iter().map(|h| {
+                (h.size.clone(), json!({"usage": h.usage, "max": h.max, "failcnt": h.failcnt}))
+            }).collect::<serde_json::Map<String, Value>>(),
         })
     }
+}
+
+fn io_entries(list: &[(u64, u64, String, u64)]) -> Vec<Value> {
+    list.iter()
+        .map(|(major, minor, op, value)| json!({"major": major, "minor": minor, "op": op, "value": value}))
+        .collect()
 }

@@ -328,5 +328,37 @@ pub fn stats(cg: &Cgroup) -> Stats {
         s.pids_current = read_u64(&dir, "pids.current");
         s.pids_limit = read(&dir, "pids.max").parse().unwrap_or(0);
     }
+    if let Some(dir) = cg.v1_dir("blkio") {
+        s.io_bytes = blkio_entries(&read(&dir, "blkio.throttle.io_service_bytes_recursive"));
+        s.io_ops = blkio_entries(&read(&dir, "blkio.throttle.io_serviced_recursive"));
+    }
+    if let Some(dir) = cg.v1_dir("hugetlb") {
+        for size in crate::stats::hugepage_sizes() {
+            s.hugetlb.push(crate::stats::HugetlbStats {
+                usage: read_u64(&dir, &format!("hugetlb.{size}.usage_in_bytes")),
+                max: read_u64(&dir, &format!("hugetlb.{size}.max_usage_in_bytes")),
+                failcnt: read_u64(&dir, &format!("hugetlb.{size}.failcnt")),
+                size,
+            });
+        }
+    }
     s
+}
+
+/// "8:0 Read 4096" lines (the "Total" line and other operations left out).
+fn blkio_entries(text: &str) -> Vec<(u64, u64, String, u64)> {
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            let (device, op, value) = (parts.next()?, parts.next()?, parts.next()?);
+            let (major, minor) = device.split_once(':')?;
+            matches!(op, "Read" | "Write").then_some(())?;
+            Some((
+                major.parse().ok()?,
+                minor.parse().ok()?,
+                op.to_string(),
+                value.parse().ok()?,
+            ))
+        })
+        .collect()
 }

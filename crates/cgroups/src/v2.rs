@@ -242,5 +242,46 @@ pub fn stats(dir: &Path) -> Stats {
         oom_kills: keyed(dir, "memory.events", "oom_kill"),
         pids_current: read(dir, "pids.current").parse().unwrap_or(0),
         pids_limit: read(dir, "pids.max").parse().unwrap_or(0),
+        io_bytes: io_stat(&read(dir, "io.stat"), "rbytes", "wbytes"),
+        io_ops: io_stat(&read(dir, "io.stat"), "rios", "wios"),
+        hugetlb: crate::stats::hugepage_sizes()
+            .into_iter()
+            .map(|size| crate::stats::HugetlbStats {
+                usage: read(dir, &format!("hugetlb.{size}.current"))
+                    .parse()
+                    .unwrap_or(0),
+                max: 0,
+                failcnt: keyed(dir, &format!("hugetlb.{size}.events"), "max"),
+                size,
+            })
+            .collect(),
     }
+}
+
+/// io.stat's "8:0 rbytes=1 wbytes=2 rios=3 wios=4 ..." as (major, minor, Read/Write, value) entries.
+fn io_stat(text: &str, read_key: &str, write_key: &str) -> Vec<(u64, u64, String, u64)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut parts = line.split_whitespace();
+        let Some((major, minor)) = parts.next().and_then(|d| d.split_once(':')) else {
+            continue;
+        };
+        let (Ok(major), Ok(minor)) = (major.parse::<u64>(), minor.parse::<u64>()) else {
+            continue;
+        };
+        for field in parts {
+            let Some((key, value)) = field.split_once('=') else {
+                continue;
+            };
+            let op = if key == read_key {
+                "Read"
+            } else if key == write_key {
+                "Write"
+            } else {
+                continue;
+            };
+            out.push((major, minor, op.to_string(), value.parse().unwrap_or(0)));
+        }
+    }
+    out
 }

@@ -31,6 +31,9 @@ id="demo-$$"
 cleanup() {
   "$berth" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
   rm -rf "$work"
+  # The container used the default cgroup berth/<id>; the shared parent stays after delete (as with
+  # runc). The demo leaves nothing: remove it where it is empty.
+  for dir in /sys/fs/cgroup/berth /sys/fs/cgroup/*/berth; do rmdir "$dir" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 

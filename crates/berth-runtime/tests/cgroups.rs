@@ -246,7 +246,7 @@ fn cgroups_path_places_init_and_delete_removes_it() {
             for h in hs {
                 let key = h.controllers.join(",");
                 let line = cg.lines().find(|l| {
-                    l.splitn(3, ':').nth(1).map(|c| {
+                    l.split(':').nth(1).map(|c| {
                         let mut a: Vec<&str> = c.split(',').collect();
                         a.sort();
                         let mut b: Vec<&str> = h.controllers.iter().map(|s| s.as_str()).collect();

@@ -210,7 +210,7 @@ impl Cgroup {
             created: Vec::new(),
         };
         if let Err(e) = cgroup.make_dirs() {
-            cgroup.destroy();
+            cgroup.destroy_with_parents();
             return Err(e);
         }
         Ok(cgroup)
@@ -227,7 +227,11 @@ impl Cgroup {
                 v2::enable_controllers(&unified, &self.path)?;
             }
         }
-        for dir in self.dirs() {
+        for dir in self
+            .dirs()
+            .into_iter()
+            .filter(|d| !self.created.contains(d))
+        {
             let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
             if !procs.trim().is_empty() {
                 return Err(Error::Path(format!(
@@ -364,13 +368,28 @@ impl Cgroup {
         }
     }
 
-    /// Removes the directories this cgroup's creation made, innermost first. Processes still inside
-    /// are killed first (the caller has already asked them to go).
+    /// Removes the container's own directories (those this cgroup's creation made). Parents it made
+    /// stay, as runc leaves them, for the next container below them. Processes still inside are
+    /// killed (the caller has already asked them to go).
     pub fn destroy(&self) {
+        self.remove(false);
+    }
+
+    /// Removes every directory this cgroup's creation made, parents included: for a create that failed.
+    pub fn destroy_with_parents(&self) {
+        self.remove(true);
+    }
+
+    fn remove(&self, with_parents: bool) {
         let own: Vec<PathBuf> = self.dirs();
+        let targets: Vec<&PathBuf> = self
+            .created
+            .iter()
+            .filter(|d| with_parents || own.contains(d))
+            .collect();
         for _ in 0..250 {
             let mut busy = false;
-            for dir in self.created.iter().rev() {
+            for dir in targets.iter().rev() {
                 match std::fs::remove_dir(dir) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}

@@ -76,7 +76,7 @@ impl CgroupConfig {
     pub fn create(&self) -> berth_cgroups::Result<Cgroup> {
         let cgroup = Cgroup::create(Hierarchies::detect()?, self.path.clone())?;
         if let Err(e) = cgroup.apply(&self.resources) {
-            cgroup.destroy();
+            cgroup.destroy_with_parents();
             return Err(e);
         }
         Ok(cgroup)

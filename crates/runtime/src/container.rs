@@ -94,7 +94,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions, for_run: bool) -> Result<C
     match spawned {
         Ok(record) => Ok(Created { container, record }),
         Err(e) => {
-            cgroup.destroy();
+            cgroup.destroy_with_parents();
             let _ = container.remove();
             Err(e)
         }
@@ -196,7 +196,13 @@ fn spawn_init(
             new_keyring: !opts.no_new_keyring,
             original_sigmask,
             state_lock_fd: container.lock_raw_fd(),
-            wait_for_cgroup: true,
+            // The id-map exchange shares the channel, so a new user namespace also waits first.
+            cgroup_wait: if plan.new_cgroup || plan.second_fork || plan.new_user {
+                init::CgroupWait::First
+            } else {
+                init::CgroupWait::BeforeReady
+            },
+            cgroup_path: &cgroup.path,
         });
     }
     drop(init_end);
@@ -205,9 +211,8 @@ fn spawn_init(
         cgroup
             .add_process(child)
             .map_err(|e| Error::Other(e.to_string()))?;
-        runtime_end
-            .send(&RuntimeMessage::Proceed)
-            .context(|| "tell init it is in its cgroup".into())?;
+        // If the init already failed and left, its report is waiting below: the send's EPIPE is not the story.
+        let _ = runtime_end.send(&RuntimeMessage::Proceed);
         loop {
             let message = runtime_end
                 .recv::<InitMessage>()
@@ -419,12 +424,12 @@ fn signal_container(record: &ContainerRecord, signal: libc::c_int, all: bool) ->
     if !process_info::is_same_process(record.pid, record.pid_start_time) {
         return Ok(());
     }
-    if all && signal == libc::SIGKILL {
-        if let Some(cgroup) = record.cgroup() {
-            if cgroup.kill_all().map_err(|e| Error::Other(e.to_string()))? {
-                return Ok(());
-            }
-        }
+    if all
+        && signal == libc::SIGKILL
+        && let Some(cgroup) = record.cgroup()
+        && cgroup.kill_all().map_err(|e| Error::Other(e.to_string()))?
+    {
+        return Ok(());
     }
     if all {
         for pid in container_processes(record) {

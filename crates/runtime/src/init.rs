@@ -33,7 +33,9 @@ pub struct InitContext<'a> {
     /// The container's state lock: the child must not hold it (flocks follow the open file).
     pub state_lock_fd: std::os::fd::RawFd,
     /// The runtime places the child in the container's cgroup and then says Proceed.
-    pub wait_for_cgroup: bool,
+    pub cgroup_wait: CgroupWait,
+    /// The container's cgroup path below each hierarchy's root.
+    pub cgroup_path: &'a Path,
 }
 
 fn os(step: impl Into<String>) -> impl FnOnce(io::Error) -> InitFailure {
@@ -62,19 +64,32 @@ struct Program {
     envp: Vec<CString>,
 }
 
+/// When the init waits for the runtime to have moved it into its cgroup.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum CgroupWait {
+    /// Before anything: a cgroup namespace (rooted where the init is when it is made), a second
+    /// fork (the new init must be born inside) or the id-map exchange follow.
+    First,
+    /// Only before reporting ready: the first migration into a cgroup can block the runtime for a
+    /// kernel grace period (milliseconds), and the setup meanwhile does not depend on it.
+    BeforeReady,
+}
+
+fn wait_for_cgroup(channel: &Channel) -> Step {
+    match channel.recv::<RuntimeMessage>() {
+        Ok(Some(RuntimeMessage::Proceed)) => Ok(()),
+        Ok(_) => Err(InitFailure::msg(
+            "wait for cgroup placement",
+            "the runtime went away",
+        )),
+        Err(e) => Err(InitFailure::os("wait for cgroup placement", &e)),
+    }
+}
+
 fn setup(ctx: &InitContext<'_>) -> Step<Program> {
     let plan = ctx.plan;
-    if ctx.wait_for_cgroup {
-        match ctx.channel.recv::<RuntimeMessage>() {
-            Ok(Some(RuntimeMessage::Proceed)) => {}
-            Ok(_) => {
-                return Err(InitFailure::msg(
-                    "wait for cgroup placement",
-                    "the runtime went away",
-                ));
-            }
-            Err(e) => return Err(InitFailure::os("wait for cgroup placement", &e)),
-        }
+    if ctx.cgroup_wait == CgroupWait::First {
+        wait_for_cgroup(&ctx.channel)?;
     }
     for target in &plan.child_join {
         sys::setns(target.fd.as_fd(), clone_flag(target.kind)).map_err(os(format!(
@@ -147,6 +162,7 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
                     .iter()
                     .any(|t| t.kind == LinuxNamespaceType::User),
             new_cgroup_namespace: plan.new_cgroup,
+            container_cgroup: Some(ctx.cgroup_path),
         }
         .prepare()?;
     }
@@ -176,6 +192,9 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
     }
     security::apply_rlimits(process)?;
     let program = resolve_program(process)?;
+    if ctx.cgroup_wait == CgroupWait::BeforeReady {
+        wait_for_cgroup(&ctx.channel)?;
+    }
     ctx.channel
         .send(&InitMessage::Ready)
         .map_err(os("report ready"))?;

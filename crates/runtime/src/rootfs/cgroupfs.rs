@@ -106,9 +106,18 @@ pub fn mount(
     typ: &str,
     opts: &MountOptions,
     cgroup_ns: bool,
+    container_cgroup: Option<&Path>,
 ) -> Result<(), InitFailure> {
     let hierarchies = host_hierarchies()?;
-    let own = own_cgroups();
+    // The runtime knows the container's cgroup; /proc/self/cgroup would only be right once the
+    // runtime has finished moving us there, which may still be under way.
+    let own: Vec<(BTreeSet<String>, PathBuf)> = match container_cgroup {
+        Some(path) => hierarchies
+            .iter()
+            .map(|h| (h.subsystems.iter().cloned().collect(), path.to_path_buf()))
+            .collect(),
+        None => own_cgroups(),
+    };
     let flags = opts.flags & !(libc::MS_REMOUNT | libc::MS_BIND | libc::MS_REC);
     let unified_host = hierarchies
         .iter()

@@ -26,6 +26,8 @@ pub struct RootfsSetup<'a> {
     pub no_pivot: bool,
     pub in_user_namespace: bool,
     pub new_cgroup_namespace: bool,
+    /// The container's cgroup path below each hierarchy's root.
+    pub container_cgroup: Option<&'a Path>,
 }
 
 fn os(step: impl Into<String>) -> impl FnOnce(io::Error) -> InitFailure {
@@ -119,6 +121,7 @@ impl RootfsSetup<'_> {
                 typ,
                 &opts,
                 self.new_cgroup_namespace,
+                self.container_cgroup,
             )
             .map_err(|e| InitFailure {
                 step: format!("{field}: {}", e.step),

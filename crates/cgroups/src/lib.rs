@@ -286,6 +286,13 @@ impl Cgroup {
         Ok(())
     }
 
+    /// The cgroup's directory on a pure v2 host (for clone3's CLONE_INTO_CGROUP).
+    pub fn unified_leaf(&self) -> Option<PathBuf> {
+        (self.hierarchies.layout == Layout::Unified)
+            .then(|| self.unified_dir().ok())
+            .flatten()
+    }
+
     pub fn apply(&self, resources: &Resources) -> Result<()> {
         match self.hierarchies.layout {
             Layout::Unified => v2::apply(&self.unified_dir()?, resources),

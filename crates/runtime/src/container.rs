@@ -179,7 +179,27 @@ fn spawn_init(
     let original_sigmask = sys::sigprocmask(libc::SIG_BLOCK, &sys::sigset_of(&FORWARDED))
         .context(|| "block signals".into())?;
 
-    let child = sys::clone_fork(plan.clone_flags).context(|| "clone the container init".into())?;
+    // On cgroup v2 the init is born in its cgroup: no migration later (which can stall for a
+    // kernel grace period). Elsewhere, or on kernels without clone3, it is moved right after.
+    let leaf_fd = cgroup
+        .unified_leaf()
+        .filter(|_| !plan.second_fork)
+        .and_then(|dir| {
+            let flags = rustix::fs::OFlags::PATH
+                | rustix::fs::OFlags::DIRECTORY
+                | rustix::fs::OFlags::CLOEXEC;
+            rustix::fs::open(&dir, flags, rustix::fs::Mode::empty()).ok()
+        });
+    let born_inside = leaf_fd
+        .as_ref()
+        .map(|fd| sys::clone_into_cgroup(plan.clone_flags, fd.as_fd()));
+    let (child, placed) = match born_inside {
+        Some(Ok(pid)) => (pid, true),
+        _ => (
+            sys::clone_fork(plan.clone_flags).context(|| "clone the container init".into())?,
+            false,
+        ),
+    };
     if child == 0 {
         drop(runtime_end);
         init::child_main(InitContext {
@@ -208,9 +228,11 @@ fn spawn_init(
     drop(init_end);
     let mut init_pid = child;
     let outcome = (|| -> Result<()> {
-        cgroup
-            .add_process(child)
-            .map_err(|e| Error::Other(e.to_string()))?;
+        if !placed {
+            cgroup
+                .add_process(child)
+                .map_err(|e| Error::Other(e.to_string()))?;
+        }
         // If the init already failed and left, its report is waiting below: the send's EPIPE is not the story.
         let _ = runtime_end.send(&RuntimeMessage::Proceed);
         loop {

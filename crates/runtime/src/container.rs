@@ -228,18 +228,16 @@ fn spawn_init(
     drop(init_end);
     let mut init_pid = child;
     let outcome = (|| -> Result<()> {
-        if !placed {
-            if let Err(e) = cgroup.add_process(child) {
-                // An init that failed at once has exited before we could move it: its report says why.
-                // Killing it first means the read below returns at once (the report, or end of file).
-                if let Some(pid) = rustix::process::Pid::from_raw(child) {
-                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-                }
-                if let Ok(Some(InitMessage::Failed(failure))) = runtime_end.recv::<InitMessage>() {
-                    return Err(Error::Init(failure));
-                }
-                return Err(Error::Other(e.to_string()));
+        if !placed && let Err(e) = cgroup.add_process(child) {
+            // An init that failed at once has exited before we could move it: its report says why.
+            // Killing it first means the read below returns at once (the report, or end of file).
+            if let Some(pid) = rustix::process::Pid::from_raw(child) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
             }
+            if let Ok(Some(InitMessage::Failed(failure))) = runtime_end.recv::<InitMessage>() {
+                return Err(Error::Init(failure));
+            }
+            return Err(Error::Other(e.to_string()));
         }
         // If the init already failed and left, its report is waiting below: the send's EPIPE is not the story.
         let _ = runtime_end.send(&RuntimeMessage::Proceed);

@@ -9,72 +9,12 @@
 
 mod common;
 
+use common::cgroupfs::*;
 use common::*;
 use serde_json::{Value, json};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-const MIB: i64 = 1024 * 1024;
-
-/// Pure cgroup v2 (unified) host.
-fn is_v2() -> bool {
-    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-}
-
-const V1_CONTROLLERS: &[&str] = &[
-    "cpuset",
-    "cpu",
-    "cpuacct",
-    "blkio",
-    "memory",
-    "devices",
-    "freezer",
-    "net_cls",
-    "perf_event",
-    "net_prio",
-    "hugetlb",
-    "pids",
-    "rdma",
-    "misc",
-];
-
-/// One mounted cgroup hierarchy: mount point, fs type, controllers (v1).
-#[derive(Debug, Clone)]
-struct Hierarchy {
-    mnt: PathBuf,
-    fstype: String,
-    controllers: Vec<String>,
-}
-
-fn hierarchies() -> Vec<Hierarchy> {
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut out = vec![];
-    for l in info.lines() {
-        let Some((pre, post)) = l.split_once(" - ") else {
-            continue;
-        };
-        let mnt = pre.split(' ').nth(4).unwrap_or("");
-        let mut post = post.split(' ');
-        let fstype = post.next().unwrap_or("");
-        let _src = post.next();
-        let opts = post.next().unwrap_or("");
-        if fstype != "cgroup" && fstype != "cgroup2" {
-            continue;
-        }
-        let controllers = opts
-            .split(',')
-            .filter(|o| V1_CONTROLLERS.contains(o))
-            .map(String::from)
-            .collect();
-        out.push(Hierarchy {
-            mnt: PathBuf::from(mnt),
-            fstype: fstype.to_string(),
-            controllers,
-        });
-    }
-    out
-}
 
 /// v1 hierarchies that carry at least one controller.
 fn v1_controller_hierarchies() -> Vec<Hierarchy> {
@@ -95,51 +35,6 @@ fn cg_dir(ctrl: &str, rel: &str) -> PathBuf {
         .find(|h| h.controllers.iter().any(|c| c == ctrl))
         .unwrap_or_else(|| panic!("no v1 hierarchy with controller {ctrl} mounted"));
     h.mnt.join(rel)
-}
-
-/// Trimmed content of a cgroup file (v1: under `ctrl`'s hierarchy).
-#[track_caller]
-fn cg_read(ctrl: &str, rel: &str, file: &str) -> String {
-    let p = cg_dir(ctrl, rel).join(file);
-    fs::read_to_string(&p)
-        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
-        .trim()
-        .to_string()
-}
-
-/// Every existing dir named `rel` in any mounted cgroup hierarchy.
-fn cg_dirs_existing(rel: &str) -> Vec<PathBuf> {
-    let mut roots: Vec<PathBuf> = hierarchies().into_iter().map(|h| h.mnt).collect();
-    roots.push(PathBuf::from("/sys/fs/cgroup"));
-    roots.sort();
-    roots.dedup();
-    roots
-        .into_iter()
-        .map(|r| r.join(rel))
-        .filter(|p| p.is_dir())
-        .collect()
-}
-
-/// A config running `args` whose cgroupsPath is `/<parent>/<leaf>`; returns
-/// the config and the relative cgroup path `<parent>/<leaf>`.
-fn cg_config(env: &TestEnv, args: &[&str], leaf: &str, resources: Value) -> (Value, String) {
-    let mut cfg = env.config(args);
-    let rel = format!("{}/{leaf}", env.cgroup_parent());
-    cfg["linux"]["cgroupsPath"] = json!(format!("/{rel}"));
-    if !resources.is_null() {
-        cfg["linux"]["resources"] = resources;
-    }
-    (cfg, rel)
-}
-
-/// Inside vm-run's emulated VM (10-40x slower than the host).
-fn in_slow_vm() -> bool {
-    std::env::var_os("VM_RUN").is_some()
-}
-
-/// `secs` on the host, 20x that in the emulated VM.
-fn scaled(secs: u64) -> Duration {
-    Duration::from_secs(if in_slow_vm() { secs * 20 } else { secs })
 }
 
 /// `run` `cfg` under a fresh id in the foreground, waiting at most
@@ -982,4 +877,12 @@ fn bad_cgroups_path_with_dotdot() {
     }
     expect_refused(&env, &cfg, &rel, &["cgroupsPath"]);
     assert_cgroup_gone(&format!("{parent}/a"));
+}
+
+fn cg_read(ctrl: &str, rel: &str, file: &str) -> String {
+    let p = cg_dir(ctrl, rel).join(file);
+    fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+        .trim()
+        .to_string()
 }

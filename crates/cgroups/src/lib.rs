@@ -3,6 +3,7 @@
 //! read its usage, and remove exactly the directories we made.
 
 mod devices_bpf;
+mod files;
 mod resources;
 mod stats;
 mod v1;
@@ -262,15 +263,14 @@ impl Cgroup {
             let parent = dir.clone();
             dir.push(part);
             match std::fs::create_dir(&dir) {
-                Ok(()) => {
-                    self.created.push(dir.clone());
-                    if cpuset {
-                        // A new v1 cpuset is empty and takes no tasks until it has CPUs and memory nodes.
-                        v1::inherit_cpuset(&parent, &dir)?;
-                    }
-                }
+                Ok(()) => self.created.push(dir.clone()),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(io_err(&dir, "create")(e)),
+            }
+            if cpuset {
+                // A new v1 cpuset is empty and takes no tasks until it has CPUs and memory nodes. Also
+                // for a level that exists: a concurrent create may have made it and not filled it yet.
+                v1::inherit_cpuset(&parent, &dir)?;
             }
         }
         Ok(())

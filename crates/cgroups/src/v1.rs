@@ -1,21 +1,11 @@
 //! cgroup v1: one directory per controller hierarchy.
 
+use crate::files::{read, write};
 use crate::resources::{Limit, Resources};
 use crate::stats::Stats;
-use crate::{io_err, Cgroup, Error, Result};
+use crate::{Cgroup, Error, Result};
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
-    std::fs::write(dir.join(file), value).map_err(io_err(dir, format!("write {value:?} to {file}")))
-}
-
-fn read(dir: &Path, file: &str) -> String {
-    std::fs::read_to_string(dir.join(file))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
 
 fn read_u64(dir: &Path, file: &str) -> u64 {
     read(dir, file).parse().unwrap_or(0)

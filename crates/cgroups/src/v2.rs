@@ -1,21 +1,11 @@
 //! cgroup v2: one directory in the unified hierarchy.
 
+use crate::files::{read, write};
 use crate::resources::{blkio_weight_to_io_weight, shares_to_weight, Limit, Resources};
 use crate::stats::Stats;
 use crate::{io_err, Error, Result};
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
-    std::fs::write(dir.join(file), value).map_err(io_err(dir, format!("write {value:?} to {file}")))
-}
-
-fn read(dir: &Path, file: &str) -> String {
-    std::fs::read_to_string(dir.join(file))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
 
 fn keyed(dir: &Path, file: &str, key: &str) -> u64 {
     read(dir, file)

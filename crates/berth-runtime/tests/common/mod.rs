@@ -14,6 +14,8 @@
 
 #![allow(dead_code)]
 
+pub mod cgroupfs;
+
 use serde_json::{Value, json};
 use std::ffi::OsStr;
 use std::fs;

@@ -94,7 +94,14 @@ impl Hierarchies {
             let Some(mount_point) = left.split(' ').nth(4) else {
                 continue;
             };
-            let mount_point = PathBuf::from(mount_point.replace("\\040", " "));
+            // mountinfo escapes space, tab, newline and backslash as octal.
+            let mount_point = PathBuf::from(
+                mount_point
+                    .replace("\\040", " ")
+                    .replace("\\011", "\t")
+                    .replace("\\012", "\n")
+                    .replace("\\134", "\\"),
+            );
             match fstype {
                 "cgroup2" => unified = Some(mount_point),
                 "cgroup" => {

@@ -222,7 +222,7 @@ fn spawn_init(
             } else {
                 init::CgroupWait::BeforeReady
             },
-            cgroup_path: &cgroup.path,
+            cgroup,
         });
     }
     drop(init_end);

@@ -34,8 +34,8 @@ pub struct InitContext<'a> {
     pub state_lock_fd: std::os::fd::RawFd,
     /// The runtime places the child in the container's cgroup and then says Proceed.
     pub cgroup_wait: CgroupWait,
-    /// The container's cgroup path below each hierarchy's root.
-    pub cgroup_path: &'a Path,
+    /// The container's cgroup.
+    pub cgroup: &'a berth_cgroups::Cgroup,
 }
 
 fn os(step: impl Into<String>) -> impl FnOnce(io::Error) -> InitFailure {
@@ -162,7 +162,7 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
                     .iter()
                     .any(|t| t.kind == LinuxNamespaceType::User),
             new_cgroup_namespace: plan.new_cgroup,
-            container_cgroup: Some(ctx.cgroup_path),
+            cgroup: ctx.cgroup,
         }
         .prepare()?;
     }

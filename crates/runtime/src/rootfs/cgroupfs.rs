@@ -5,21 +5,21 @@
 
 use super::options::MountOptions;
 use super::resolve::{Create, open_in_root};
-use super::unescape_mountinfo;
 use crate::channel::InitFailure;
 use crate::sys;
+use berth_cgroups::Cgroup;
 use rustix::fs::{Mode, OFlags};
-use std::collections::BTreeSet;
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-struct Hierarchy {
-    mount_point: PathBuf,
+/// One hierarchy as it is mounted into the container.
+struct Hierarchy<'a> {
+    mount_point: &'a Path,
     /// "cgroup" (v1) or "cgroup2".
-    fstype: String,
-    /// v1: the controllers and name= options from the superblock ("cpu", "name=systemd").
-    subsystems: Vec<String>,
+    fstype: &'static str,
+    /// v1: the controllers and name= options to mount ("cpu", "name=systemd").
+    subsystems: String,
 }
 
 fn os(step: impl Into<String>) -> impl FnOnce(std::io::Error) -> InitFailure {
@@ -27,77 +27,19 @@ fn os(step: impl Into<String>) -> impl FnOnce(std::io::Error) -> InitFailure {
     move |e| InitFailure::os(step, &e)
 }
 
-fn host_hierarchies() -> Result<Vec<Hierarchy>, InitFailure> {
-    let info =
-        std::fs::read_to_string("/proc/self/mountinfo").map_err(os("read /proc/self/mountinfo"))?;
-    let mut found = Vec::new();
-    for line in info.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mut right = right.split(' ');
-        let fstype = right.next().unwrap_or("");
-        let _source = right.next();
-        let super_options = right.next().unwrap_or("");
-        if fstype != "cgroup" && fstype != "cgroup2" {
-            continue;
-        }
-        let Some(mount_point) = left.split(' ').nth(4) else {
-            continue;
-        };
-        let subsystems = super_options
-            .split(',')
-            .filter(|o| {
-                !matches!(*o, "rw" | "ro") && !o.contains("release_agent") && (fstype == "cgroup")
-            })
-            .filter(|o| {
-                *o != "xattr"
-                    && *o != "noprefix"
-                    && *o != "clone_children"
-                    && *o != "cpuset_v2_mode"
-            })
-            .map(str::to_string)
-            .collect();
-        found.push(Hierarchy {
-            mount_point: unescape_mountinfo(mount_point),
-            fstype: fstype.to_string(),
-            subsystems,
-        });
-    }
-    Ok(found)
-}
-
-/// This process's cgroup memberships: (controllers, path) per line of /proc/self/cgroup.
-fn own_cgroups() -> Vec<(BTreeSet<String>, PathBuf)> {
-    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    text.lines()
-        .filter_map(|line| {
-            let mut parts = line.splitn(3, ':');
-            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-            let set = controllers
-                .split(',')
-                .filter(|c| !c.is_empty())
-                .map(str::to_string)
-                .collect();
-            Some((set, PathBuf::from(path.trim_start_matches('/'))))
-        })
-        .collect()
-}
-
-/// The host directory to bind for a hierarchy: the container's own cgroup in it when that exists.
-fn bind_source(hierarchy: &Hierarchy, own: &[(BTreeSet<String>, PathBuf)]) -> PathBuf {
-    let wanted: BTreeSet<String> = hierarchy.subsystems.iter().cloned().collect();
-    let path = own.iter().find(|(set, _)| {
-        if hierarchy.fstype == "cgroup2" {
-            set.is_empty()
-        } else {
-            *set == wanted
-        }
+/// The host's hierarchies, as the runtime detected them for the container's cgroup.
+fn hierarchies_of(cgroup: &Cgroup) -> Vec<Hierarchy<'_>> {
+    let v1 = cgroup.hierarchies.v1.iter().map(|h| Hierarchy {
+        mount_point: &h.mount_point,
+        fstype: "cgroup",
+        subsystems: h.controllers.join(","),
     });
-    match path {
-        Some((_, p)) if hierarchy.mount_point.join(p).is_dir() => hierarchy.mount_point.join(p),
-        _ => hierarchy.mount_point.clone(),
-    }
+    let unified = cgroup.hierarchies.unified.iter().map(|u| Hierarchy {
+        mount_point: u,
+        fstype: "cgroup2",
+        subsystems: String::new(),
+    });
+    v1.chain(unified).collect()
 }
 
 pub fn mount(
@@ -106,22 +48,16 @@ pub fn mount(
     typ: &str,
     opts: &MountOptions,
     cgroup_ns: bool,
-    container_cgroup: Option<&Path>,
+    cgroup: &Cgroup,
 ) -> Result<(), InitFailure> {
-    let hierarchies = host_hierarchies()?;
-    // The runtime knows the container's cgroup; /proc/self/cgroup would only be right once the
-    // runtime has finished moving us there, which may still be under way.
-    let own: Vec<(BTreeSet<String>, PathBuf)> = match container_cgroup {
-        Some(path) => hierarchies
-            .iter()
-            .map(|h| (h.subsystems.iter().cloned().collect(), path.to_path_buf()))
-            .collect(),
-        None => own_cgroups(),
-    };
+    let hierarchies = hierarchies_of(cgroup);
     let flags = opts.flags & !(libc::MS_REMOUNT | libc::MS_BIND | libc::MS_REC);
     let unified_host = hierarchies
         .iter()
         .any(|h| h.fstype == "cgroup2" && h.mount_point == Path::new("/sys/fs/cgroup"));
+    // The runtime knows the container's cgroup path; /proc/self/cgroup would only be right once
+    // the runtime has finished moving us there, which may still be under way.
+    let own = cgroup.path.as_path();
     let target = open_in_root(root, destination, Create::Directory)
         .map_err(|e| InitFailure::msg("destination", e.to_string()))?;
     if typ == "cgroup2" || unified_host {
@@ -130,7 +66,7 @@ pub fn mount(
             open_in_root(root, destination, Create::Nothing)
                 .map_err(|e| InitFailure::msg("reopen", e.to_string()))
         };
-        return mount_hierarchy(&target, reopen, unified, "cgroup2", flags, cgroup_ns, &own);
+        return mount_hierarchy(&target, reopen, unified, "cgroup2", flags, cgroup_ns, own);
     }
     let target_path = sys::fd_path(target.as_fd());
     sys::mount(
@@ -170,10 +106,10 @@ pub fn mount(
             &open_sub()?,
             open_sub,
             Some(hierarchy),
-            &hierarchy.fstype,
+            hierarchy.fstype,
             flags,
             cgroup_ns,
-            &own,
+            own,
         )?;
         // Co-mounted controllers ("cpu,cpuacct") are also reachable under each name.
         let name = name.to_string_lossy();
@@ -206,11 +142,11 @@ fn mount_hierarchy(
     fstype: &str,
     flags: libc::c_ulong,
     cgroup_ns: bool,
-    own: &[(BTreeSet<String>, PathBuf)],
+    own: &Path,
 ) -> Result<(), InitFailure> {
     let target_path = sys::fd_path(target.as_fd());
     let data = hierarchy
-        .map(|h| h.subsystems.join(","))
+        .map(|h| h.subsystems.clone())
         .filter(|d| !d.is_empty());
     let data = data.map(|d| CString::new(d).unwrap_or_default());
     let fstype_c = CString::new(fstype).unwrap_or_default();
@@ -244,7 +180,13 @@ fn mount_hierarchy(
             "the host has no cgroup2 hierarchy to bind",
         ));
     };
-    let source = bind_source(hierarchy, own);
+    // The container's own cgroup in this hierarchy, or the hierarchy's root if it has none there.
+    let own_dir = hierarchy.mount_point.join(own);
+    let source = if own_dir.is_dir() {
+        own_dir
+    } else {
+        hierarchy.mount_point.to_path_buf()
+    };
     let source_c = sys::path_cstr(&source).map_err(|e| InitFailure::os("path", &e))?;
     sys::mount(
         Some(&source_c),

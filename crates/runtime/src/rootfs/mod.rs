@@ -26,8 +26,8 @@ pub struct RootfsSetup<'a> {
     pub no_pivot: bool,
     pub in_user_namespace: bool,
     pub new_cgroup_namespace: bool,
-    /// The container's cgroup path below each hierarchy's root.
-    pub container_cgroup: Option<&'a Path>,
+    /// The container's cgroup (its path and the host's hierarchies, for the cgroupfs mount).
+    pub cgroup: &'a berth_cgroups::Cgroup,
 }
 
 fn os(step: impl Into<String>) -> impl FnOnce(io::Error) -> InitFailure {
@@ -121,7 +121,7 @@ impl RootfsSetup<'_> {
                 typ,
                 &opts,
                 self.new_cgroup_namespace,
-                self.container_cgroup,
+                self.cgroup,
             )
             .map_err(|e| InitFailure {
                 step: format!("{field}: {}", e.step),

@@ -7,7 +7,7 @@ mod signals;
 use anyhow::Result;
 use berth_runtime_core::container::{self, CreateOptions};
 use berth_runtime_core::state::StateRoot;
-use berth_runtime_core::{defaults, sealed_exe};
+use berth_runtime_core::{defaults, protected_exe};
 use clap::Parser;
 use cli::{Cli, Command, ListFormat};
 use std::io::Write;
@@ -33,7 +33,7 @@ fn execute(cli: &Cli, logger: &logging::Logger) -> Result<i32> {
     match &cli.command {
         Command::Create(args) => {
             args.refuse_unsupported()?;
-            sealed_exe::ensure_protected()?;
+            protected_exe::ensure_protected()?;
             let opts = args.options();
             logger.debug(&format!(
                 "create {} from {}",
@@ -46,7 +46,7 @@ fn execute(cli: &Cli, logger: &logging::Logger) -> Result<i32> {
         }
         Command::Run(args) => {
             args.create.refuse_unsupported()?;
-            sealed_exe::ensure_protected()?;
+            protected_exe::ensure_protected()?;
             let opts: CreateOptions = args.create.options();
             let code = container::run(&root, &opts, args.detach, args.keep)
                 .map_err(|e| anyhow::anyhow!("run {}: {e}", opts.id))?;

@@ -2,6 +2,7 @@
 
 use anyhow::{Result, bail};
 use berth_runtime_core::container::CreateOptions;
+use berth_runtime_core::exec::{ExecOptions, ProcessRequest};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -111,6 +112,8 @@ pub enum Command {
         interval: String,
         id: String,
     },
+    /// Run a new process inside a running container.
+    Exec(ExecArgs),
     /// runc commands berth-runtime does not implement yet.
     #[command(external_subcommand)]
     Unsupported(Vec<String>),
@@ -148,6 +151,87 @@ pub struct RunArgs {
     pub no_subreaper: bool,
     #[command(flatten)]
     pub create: CreateArgs,
+}
+
+#[derive(Args)]
+pub struct ExecArgs {
+    /// A process.json (the OCI process object) to run instead of the arguments.
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    #[arg(short, long)]
+    pub detach: bool,
+    #[arg(short, long)]
+    pub tty: bool,
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Extra environment, KEY=VALUE (repeatable).
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// UID[:GID].
+    #[arg(short, long)]
+    pub user: Option<String>,
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability (repeatable).
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Exec in a paused container (the process starts frozen).
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// runc: run in a sub-cgroup of the container (not supported yet).
+    #[arg(long)]
+    pub cgroup: Vec<String>,
+    /// runc: receive a pidfd of the process on this socket (not supported yet).
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
+    pub id: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+impl ExecArgs {
+    pub fn options(&self) -> Result<ExecOptions> {
+        if !self.cgroup.is_empty() {
+            bail!("--cgroup: exec into a sub-cgroup is not supported yet");
+        }
+        if self.pidfd_socket.is_some() {
+            bail!("--pidfd-socket is not supported yet");
+        }
+        Ok(ExecOptions {
+            id: self.id.clone(),
+            request: ProcessRequest {
+                process_file: self.process.clone(),
+                args: self.command.clone(),
+                env: self.env.clone(),
+                cwd: self.cwd.clone(),
+                user: self.user.clone(),
+                additional_gids: self.additional_gids.clone(),
+                caps: self.cap.clone(),
+                tty: self.tty,
+                no_new_privs: self.no_new_privs,
+                apparmor: self.apparmor.clone(),
+                process_label: self.process_label.clone(),
+            },
+            detach: self.detach,
+            pid_file: self.pid_file.as_ref().map(|p| absolute(p)),
+            console_socket: self.console_socket.clone(),
+            preserve_fds: self.preserve_fds,
+            ignore_paused: self.ignore_paused,
+        })
+    }
 }
 
 impl Cli {

@@ -7,7 +7,7 @@ mod signals;
 use anyhow::Result;
 use berth_runtime_core::container::{self, CreateOptions};
 use berth_runtime_core::state::StateRoot;
-use berth_runtime_core::{defaults, protected_exe};
+use berth_runtime_core::{defaults, exec, protected_exe};
 use clap::Parser;
 use cli::{Cli, Command, ListFormat};
 use std::io::Write;
@@ -144,6 +144,12 @@ fn execute(cli: &Cli, logger: &logging::Logger) -> Result<i32> {
                 std::io::stdout().flush()?;
                 std::thread::sleep(every);
             }
+        }
+        Command::Exec(args) => {
+            let id = &args.id;
+            let opts = args.options()?;
+            protected_exe::ensure_protected()?;
+            exec::exec(&root, &opts).map_err(|e| anyhow::anyhow!("exec {id}: {e}"))
         }
         Command::Unsupported(args) => Err(anyhow::anyhow!(
             "{}: not supported by berth-runtime yet",

@@ -6,34 +6,8 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
-
-/// Receives one descriptor and the message sent with it.
-fn receive_fd(stream: &std::os::unix::net::UnixStream) -> (String, OwnedFd) {
-    let mut data = [0u8; 256];
-    let mut iov = libc::iovec {
-        iov_base: data.as_mut_ptr().cast(),
-        iov_len: data.len(),
-    };
-    let mut control = [0u8; 64];
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = control.len();
-    let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, 0) };
-    assert!(n > 0, "recvmsg: {}", std::io::Error::last_os_error());
-    let cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
-    assert!(!cmsg.is_null(), "no control message (no descriptor sent)");
-    let (level, kind) = unsafe { ((*cmsg).cmsg_level, (*cmsg).cmsg_type) };
-    assert_eq!((level, kind), (libc::SOL_SOCKET, libc::SCM_RIGHTS));
-    let fd = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::c_int) };
-    let name = String::from_utf8_lossy(&data[..n as usize]).into_owned();
-    (name, unsafe { OwnedFd::from_raw_fd(fd) })
-}
 
 #[test]
 fn console_socket_receives_the_pty_master() {

@@ -2,6 +2,7 @@
 
 use crate::channel::{self, InitMessage, RuntimeMessage};
 use crate::config::{self, Bundle};
+use crate::console::ConsoleProxy;
 use crate::error::{Context, Error, Result};
 use crate::init::{self, InitContext};
 use crate::namespaces::NamespacePlan;
@@ -24,7 +25,7 @@ pub struct CreateOptions {
 }
 
 /// Signals `run` forwards to the container.
-const FORWARDED: [libc::c_int; 7] = [
+pub(crate) const FORWARDED: [libc::c_int; 7] = [
     libc::SIGINT,
     libc::SIGTERM,
     libc::SIGHUP,
@@ -38,9 +39,13 @@ const FORWARDED: [libc::c_int; 7] = [
 pub struct Created {
     pub container: LockedContainer,
     pub record: ContainerRecord,
+    /// The pty master of a foreground terminal (`run -t` without --console-socket).
+    pub console: Option<OwnedFd>,
 }
 
-pub fn create(root: &StateRoot, opts: &CreateOptions, for_run: bool) -> Result<Created> {
+/// Creates a container. `foreground` (a `run` that stays attached) may give the container a
+/// terminal without --console-socket: the runtime then holds the pty itself.
+pub fn create(root: &StateRoot, opts: &CreateOptions, foreground: bool) -> Result<Created> {
     config::validate_id(&opts.id)?;
     let bundle = config::load_bundle(&opts.bundle)?;
     let process = bundle
@@ -48,11 +53,12 @@ pub fn create(root: &StateRoot, opts: &CreateOptions, for_run: bool) -> Result<C
         .process()
         .as_ref()
         .ok_or_else(|| Error::config(&bundle.config_path, "process", "missing"))?;
-    if process.terminal().unwrap_or(false) && opts.console_socket.is_none() {
+    let foreground_terminal = process.terminal().unwrap_or(false) && opts.console_socket.is_none();
+    if foreground_terminal && !foreground {
         return Err(Error::config(
             &bundle.config_path,
             "process.terminal",
-            "a terminal needs --console-socket (foreground terminals are not supported yet)",
+            "a detached container's terminal needs --console-socket",
         ));
     }
     let linux = bundle
@@ -64,15 +70,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions, for_run: bool) -> Result<C
     plan.new_cgroup_namespace_after_placement();
     let cgroup_config = crate::cgroup::CgroupConfig::from_spec(&opts.id, linux)
         .map_err(|e| Error::config(&bundle.config_path, e.field, e.reason))?;
-    let console = opts
-        .console_socket
-        .as_ref()
-        .map(|p| {
-            UnixStream::connect(p)
-                .map(OwnedFd::from)
-                .context(|| format!("--console-socket {}", p.display()))
-        })
-        .transpose()?;
+    let (console, console_ours) = console_socket(opts.console_socket.as_deref(), foreground_terminal)?;
 
     let container = root.create_container(&opts.id)?;
     let cgroup = match cgroup_config.create() {
@@ -88,17 +86,54 @@ pub fn create(root: &StateRoot, opts: &CreateOptions, for_run: bool) -> Result<C
         &plan,
         opts,
         console.as_ref(),
-        for_run,
+        foreground,
         &cgroup,
     );
+    let spawned = spawned.and_then(|record| {
+        let master = console_ours
+            .map(|socket| crate::console::receive_master(&socket))
+            .transpose()
+            .context(|| "receive the container's terminal".into());
+        match master {
+            Ok(master) => Ok((record, master)),
+            Err(e) => {
+                kill_and_reap(record.pid, record.pid);
+                Err(e)
+            }
+        }
+    });
     match spawned {
-        Ok(record) => Ok(Created { container, record }),
+        Ok((record, console)) => Ok(Created {
+            container,
+            record,
+            console,
+        }),
         Err(e) => {
             cgroup.destroy_with_parents();
             let _ = container.remove();
             Err(e)
         }
     }
+}
+
+/// The socket a terminal's pty master goes to: the caller's --console-socket, or for a foreground
+/// terminal one end of a pair whose other end (returned second) the runtime keeps.
+pub(crate) fn console_socket(
+    path: Option<&Path>,
+    foreground_terminal: bool,
+) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    if let Some(path) = path {
+        let socket = UnixStream::connect(path)
+            .map(OwnedFd::from)
+            .context(|| format!("--console-socket {}", path.display()))?;
+        return Ok((Some(socket), None));
+    }
+    if !foreground_terminal {
+        return Ok((None, None));
+    }
+    let (theirs, ours) =
+        UnixStream::pair().context(|| "socketpair for the foreground terminal".into())?;
+    Ok((Some(theirs.into()), Some(ours.into())))
 }
 
 fn time_offsets(bundle: &Bundle) -> String {
@@ -333,7 +368,7 @@ fn write_id_maps(bundle: &Bundle, pid: i32) -> Result<()> {
         .context(|| "linux.gidMappings: write gid_map".into())
 }
 
-fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_extension("berth-tmp");
     std::fs::write(&tmp, pid.to_string()).context(|| format!("--pid-file {}", path.display()))?;
     std::fs::rename(&tmp, path).context(|| format!("--pid-file {}", path.display()))
@@ -557,7 +592,9 @@ pub fn run(root: &StateRoot, opts: &CreateOptions, detach: bool, keep: bool) -> 
         return Ok(0);
     };
     let pid = created.record.pid;
-    let code = wait_forwarding(pid, &signals)?;
+    let mut console = created.console.map(ConsoleProxy::new);
+    let code = wait_forwarding(pid, &signals, console.as_mut())?;
+    drop(console);
     // `run` owns the container's whole life: remove it once its process is gone, as runc does.
     if created.record.own_pid_namespace {
         let _ = wait_gone(pid, Duration::from_secs(1));
@@ -571,24 +608,48 @@ pub fn run(root: &StateRoot, opts: &CreateOptions, detach: bool, keep: bool) -> 
     Ok(code)
 }
 
-fn wait_forwarding(pid: i32, signals: &OwnedFd) -> Result<i32> {
+/// Waits for `pid`, forwarding the signals that arrive on `signals` and, with a foreground
+/// terminal, copying between our stdio and the container's pty. Returns the exit code.
+pub(crate) fn wait_forwarding(
+    pid: i32,
+    signals: &OwnedFd,
+    mut console: Option<&mut ConsoleProxy>,
+) -> Result<i32> {
     let pidfd = sys::pidfd_open(pid).context(|| format!("pidfd of container init {pid}"))?;
     loop {
-        let mut fds = [
-            rustix::event::PollFd::new(&pidfd, rustix::event::PollFlags::IN),
-            rustix::event::PollFd::new(signals, rustix::event::PollFlags::IN),
-        ];
-        match rustix::event::poll(&mut fds, None) {
-            Err(rustix::io::Errno::INTR) => continue,
-            other => other.context(|| "wait for the container".into())?,
+        let ready: Vec<bool> = {
+            let mut fds = vec![
+                rustix::event::PollFd::new(&pidfd, rustix::event::PollFlags::IN),
+                rustix::event::PollFd::new(signals, rustix::event::PollFlags::IN),
+            ];
+            if let Some(proxy) = console.as_deref() {
+                fds.extend(proxy.poll_fds());
+            }
+            match rustix::event::poll(&mut fds, None) {
+                Err(rustix::io::Errno::INTR) => continue,
+                other => other.context(|| "wait for the container".into())?,
+            };
+            fds.iter().map(|fd| !fd.revents().is_empty()).collect()
         };
-        if !fds[1].revents().is_empty()
+        if ready[1]
             && let Ok(signal) = sys::read_signal(signals.as_fd())
         {
-            let _ = sys::pidfd_send_signal(pidfd.as_fd(), signal);
+            match console.as_deref() {
+                // The pty's resize signals the container's foreground process group itself.
+                Some(proxy) if signal == libc::SIGWINCH => proxy.copy_window_size(),
+                _ => {
+                    let _ = sys::pidfd_send_signal(pidfd.as_fd(), signal);
+                }
+            }
         }
-        if !fds[0].revents().is_empty() {
-            let status = sys::waitpid(pid).context(|| format!("wait for container init {pid}"))?;
+        if let Some(proxy) = console.as_deref_mut() {
+            proxy.pump(&ready[2..]);
+        }
+        if ready[0] {
+            if let Some(proxy) = console.as_deref_mut() {
+                proxy.drain();
+            }
+            let status = sys::waitpid(pid).context(|| format!("wait for container process {pid}"))?;
             return Ok(sys::exit_code(status));
         }
     }

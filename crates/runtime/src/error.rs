@@ -36,6 +36,9 @@ pub enum Error {
     /// The container's init process reported a failure while setting the container up.
     #[error("container init: {0}")]
     Init(crate::channel::InitFailure),
+    /// A process being exec'd into a container reported a failure before it could run.
+    #[error("exec'd process: {0}")]
+    Exec(crate::channel::InitFailure),
     #[error("{0}")]
     Other(String),
 }

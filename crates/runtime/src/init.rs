@@ -58,7 +58,7 @@ pub fn child_main(ctx: InitContext<'_>) -> ! {
     }
 }
 
-struct Program {
+pub(crate) struct Program {
     path: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
@@ -176,7 +176,7 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
         let socket = ctx.console_socket.ok_or_else(|| {
             InitFailure::msg("process.terminal", "a terminal needs --console-socket")
         })?;
-        terminal::setup_console(socket)?;
+        terminal::setup_console(socket, true)?;
     } else {
         sys::setsid().map_err(os("setsid"))?;
     }
@@ -220,7 +220,7 @@ fn request_id_maps(channel: &Channel, pid: i32) -> Step {
 }
 
 /// Finds args[0] the way execvp would, with the container's PATH, inside the new root.
-fn resolve_program(process: &oci_spec::runtime::Process) -> Step<Program> {
+pub(crate) fn resolve_program(process: &oci_spec::runtime::Process) -> Step<Program> {
     let args = process.args().as_deref().unwrap_or_default();
     let env: Vec<&String> = process.env().iter().flatten().collect();
     let argv = args
@@ -293,21 +293,43 @@ fn wait_for_start_and_exec(ctx: &InitContext<'_>, program: Program) -> i32 {
         Some(p) => p,
         None => return 1,
     };
+    let (failure, code) =
+        become_process_and_exec(process, &program, ctx.preserve_fds, &ctx.original_sigmask);
+    eprintln!("berth-runtime: container init: {failure}");
+    code
+}
+
+/// The last steps before the user's program runs, shared by the init and exec'd processes:
+/// identity and privileges, umask, cwd, descriptors, signals, exec. Returns only on failure,
+/// with the exit code a shell would give (127 not found, 126 not executable).
+pub(crate) fn become_process_and_exec(
+    process: &oci_spec::runtime::Process,
+    program: &Program,
+    preserve_fds: u32,
+    sigmask: &libc::sigset_t,
+) -> (InitFailure, i32) {
+    let failed = |step: String, e: io::Error| {
+        let code = match e.raw_os_error() {
+            Some(libc::ENOENT) => 127,
+            Some(libc::EACCES) | Some(libc::ENOEXEC) => 126,
+            _ => 1,
+        };
+        (InitFailure::os(step, &e), code)
+    };
     if let Err(f) = security::become_user(process) {
-        eprintln!("berth-runtime: container init: {f}");
-        return 1;
+        return (f, 1);
     }
     sys::umask(process.user().umask().unwrap_or(0o022) as libc::mode_t);
     if let Err(e) = enter_cwd(process.cwd()) {
-        return fail(&format!("process.cwd {}", process.cwd().display()), e);
+        return failed(format!("process.cwd {}", process.cwd().display()), e);
     }
-    if let Err(e) = sys::cloexec_from(3 + ctx.preserve_fds) {
-        return fail("mark descriptors close-on-exec", e);
+    if let Err(e) = sys::cloexec_from(3 + preserve_fds) {
+        return failed("mark descriptors close-on-exec".into(), e);
     }
     sys::reset_signal_dispositions();
-    let _ = sys::sigprocmask(libc::SIG_SETMASK, &ctx.original_sigmask);
+    let _ = sys::sigprocmask(libc::SIG_SETMASK, sigmask);
     let err = sys::execve(&program.path, &program.argv, &program.envp);
-    fail(&format!("exec {}", program.path.to_string_lossy()), err)
+    failed(format!("exec {}", program.path.to_string_lossy()), err)
 }
 
 /// chdir, then make sure the directory is inside the container's root: a cwd reached through a

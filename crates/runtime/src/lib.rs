@@ -4,9 +4,11 @@
 pub mod cgroup;
 pub mod channel;
 pub mod config;
+pub mod console;
 pub mod container;
 pub mod defaults;
 pub mod error;
+pub mod exec;
 pub mod init;
 pub mod namespaces;
 pub mod process_info;

@@ -9,7 +9,9 @@ use std::io::IoSlice;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
 
-pub fn setup_console(socket: &OwnedFd) -> Result<(), InitFailure> {
+/// Makes a pty, sends its master over `socket` and makes the slave our controlling terminal and
+/// stdio. The container's init also binds it to /dev/console; an exec'd process does not.
+pub fn setup_console(socket: &OwnedFd, bind_dev_console: bool) -> Result<(), InitFailure> {
     let err = |step: &str| {
         let step = step.to_string();
         move |e: rustix::io::Errno| InitFailure::os(format!("process.terminal: {step}"), &e.into())
@@ -43,6 +45,23 @@ pub fn setup_console(socket: &OwnedFd) -> Result<(), InitFailure> {
     .map_err(err("send the pty master to --console-socket"))?;
     drop(master);
 
+    if bind_dev_console {
+        bind_to_dev_console(&name)?;
+    }
+    sys::setsid().map_err(|e| InitFailure::os("process.terminal: setsid", &e))?;
+    sys::set_controlling_tty(slave.as_fd())
+        .map_err(|e| InitFailure::os("process.terminal: TIOCSCTTY", &e))?;
+    for fd in 0..3 {
+        sys::dup2(slave.as_fd(), fd).map_err(|e| InitFailure::os("process.terminal: dup2", &e))?;
+    }
+    Ok(())
+}
+
+fn bind_to_dev_console(name: &std::ffi::CStr) -> Result<(), InitFailure> {
+    let err = |step: &str| {
+        let step = step.to_string();
+        move |e: rustix::io::Errno| InitFailure::os(format!("process.terminal: {step}"), &e.into())
+    };
     match rustix::fs::open(
         "/dev/console",
         OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
@@ -50,7 +69,7 @@ pub fn setup_console(socket: &OwnedFd) -> Result<(), InitFailure> {
     ) {
         Ok(_) => {
             sys::mount(
-                Some(name.as_c_str()),
+                Some(name),
                 c"/dev/console",
                 None,
                 libc::MS_BIND,
@@ -61,12 +80,6 @@ pub fn setup_console(socket: &OwnedFd) -> Result<(), InitFailure> {
         // A read-only /dev: the console is still usable through stdio.
         Err(rustix::io::Errno::ROFS) => {}
         Err(e) => return Err(err("create /dev/console")(e)),
-    }
-    sys::setsid().map_err(|e| InitFailure::os("process.terminal: setsid", &e))?;
-    sys::set_controlling_tty(slave.as_fd())
-        .map_err(|e| InitFailure::os("process.terminal: TIOCSCTTY", &e))?;
-    for fd in 0..3 {
-        sys::dup2(slave.as_fd(), fd).map_err(|e| InitFailure::os("process.terminal: dup2", &e))?;
     }
     Ok(())
 }

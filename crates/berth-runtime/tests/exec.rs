@@ -176,7 +176,12 @@ fn exec_keeps_the_containers_security_unless_told() {
     let sys_admin = 1u64 << 21;
     for key in ["CapEff:", "CapBnd:"] {
         let bits = u64::from_str_radix(&status_line(&o.stdout, key), 16).unwrap();
-        assert_ne!(bits & sys_admin, 0, "{key} lacks CAP_SYS_ADMIN: {}", o.stdout);
+        assert_ne!(
+            bits & sys_admin,
+            0,
+            "{key} lacks CAP_SYS_ADMIN: {}",
+            o.stdout
+        );
     }
 }
 
@@ -189,9 +194,20 @@ fn exec_no_new_privs_flag_and_process_file() {
     let (id, _) = sleeping_container(&env, cfg.clone());
     let o = exec(
         &env,
-        &["--no-new-privs", &id, "grep", "NoNewPrivs", "/proc/self/status"],
+        &[
+            "--no-new-privs",
+            &id,
+            "grep",
+            "NoNewPrivs",
+            "/proc/self/status",
+        ],
     );
-    assert_eq!(status_line(&o.stdout, "NoNewPrivs:"), "1", "{}", o.describe());
+    assert_eq!(
+        status_line(&o.stdout, "NoNewPrivs:"),
+        "1",
+        "{}",
+        o.describe()
+    );
 
     let mut process = cfg["process"].clone();
     process["args"] = json!(["sh", "-c", "echo from-file $FROM; id -u; pwd"]);
@@ -244,7 +260,14 @@ fn exec_in_a_user_namespace_container() {
     let pid_file = env.base.join("u.pid");
     exec(
         &env,
-        &["-d", "--pid-file", pid_file.to_str().unwrap(), &id, "sleep", "1000"],
+        &[
+            "-d",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+            "sleep",
+            "1000",
+        ],
     )
     .assert_ok();
     let pid = std::fs::read_to_string(&pid_file).unwrap();
@@ -360,7 +383,14 @@ fn exec_tty_in_the_foreground() {
     let (id, _) = sleeping_container(&env, env.config(&[]));
     let o = with_pty(
         &env,
-        &["exec", "-t", &id, "sh", "-c", "tty; test -t 0 && echo stdin-is-tty; exit 3"],
+        &[
+            "exec",
+            "-t",
+            &id,
+            "sh",
+            "-c",
+            "tty; test -t 0 && echo stdin-is-tty; exit 3",
+        ],
     );
     assert_eq!(o.code(), 3, "{}", o.describe());
     assert!(o.stdout.contains("/dev/pts/"), "{}", o.describe());

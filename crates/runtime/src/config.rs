@@ -247,12 +247,6 @@ fn validate(spec: &Spec, bundle: &Path, file: &Path) -> Result<PathBuf> {
                 format!("{dest:?} escapes the root filesystem through \"..\""),
             ));
         }
-        if mount.uid_mappings().is_some() || mount.gid_mappings().is_some() {
-            return Err(bad(
-                &format!("mounts[{i}].uidMappings"),
-                "id-mapped mounts are not supported yet".into(),
-            ));
-        }
         let typ = mount.typ().as_deref().unwrap_or("");
         let options = mount.options().as_deref().unwrap_or_default();
         let is_bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");

@@ -51,11 +51,8 @@ impl RawStdin {
 
 impl Drop for RawStdin {
     fn drop(&mut self) {
-        let _ = rustix::termios::tcsetattr(
-            rustix::stdio::stdin(),
-            OptionalActions::Now,
-            &self.saved,
-        );
+        let _ =
+            rustix::termios::tcsetattr(rustix::stdio::stdin(), OptionalActions::Now, &self.saved);
     }
 }
 
@@ -94,7 +91,10 @@ impl ConsoleProxy {
             fds.push(PollFd::new(&self.master, PollFlags::IN));
         }
         if self.stdin_open {
-            fds.push(PollFd::from_borrowed_fd(rustix::stdio::stdin(), PollFlags::IN));
+            fds.push(PollFd::from_borrowed_fd(
+                rustix::stdio::stdin(),
+                PollFlags::IN,
+            ));
         }
         fds
     }

@@ -70,8 +70,10 @@ pub fn create(root: &StateRoot, opts: &CreateOptions, foreground: bool) -> Resul
     plan.new_cgroup_namespace_after_placement();
     let cgroup_config = crate::cgroup::CgroupConfig::from_spec(&opts.id, linux)
         .map_err(|e| Error::config(&bundle.config_path, e.field, e.reason))?;
-    let (console, console_ours) = console_socket(opts.console_socket.as_deref(), foreground_terminal)?;
+    let (console, console_ours) =
+        console_socket(opts.console_socket.as_deref(), foreground_terminal)?;
 
+    let idmapped = crate::idmap::prepare(&bundle.spec, &bundle.dir, &bundle.config_path)?;
     let container = root.create_container(&opts.id)?;
     let cgroup = match cgroup_config.create() {
         Ok(cgroup) => cgroup,
@@ -80,15 +82,12 @@ pub fn create(root: &StateRoot, opts: &CreateOptions, foreground: bool) -> Resul
             return Err(Error::Other(e.to_string()));
         }
     };
-    let spawned = spawn_init(
-        &container,
-        &bundle,
-        &plan,
-        opts,
-        console.as_ref(),
-        foreground,
-        &cgroup,
-    );
+    let prepared = Prepared {
+        console: console.as_ref(),
+        cgroup: &cgroup,
+        idmapped: &idmapped,
+    };
+    let spawned = spawn_init(&container, &bundle, &plan, opts, &prepared, foreground);
     let spawned = spawned.and_then(|record| {
         let master = console_ours
             .map(|socket| crate::console::receive_master(&socket))
@@ -155,15 +154,26 @@ fn time_offsets(bundle: &Bundle) -> String {
         .collect()
 }
 
+/// What the runtime made for the init before it exists.
+struct Prepared<'a> {
+    console: Option<&'a OwnedFd>,
+    cgroup: &'a berth_cgroups::Cgroup,
+    idmapped: &'a [crate::idmap::IdmappedMount],
+}
+
 fn spawn_init(
     container: &LockedContainer,
     bundle: &Bundle,
     plan: &NamespacePlan,
     opts: &CreateOptions,
-    console: Option<&OwnedFd>,
+    prepared: &Prepared<'_>,
     for_run: bool,
-    cgroup: &berth_cgroups::Cgroup,
 ) -> Result<ContainerRecord> {
+    let Prepared {
+        console,
+        cgroup,
+        idmapped,
+    } = *prepared;
     let fifo_path = container.fifo_path();
     rustix::fs::mknodat(
         rustix::fs::CWD,
@@ -258,6 +268,7 @@ fn spawn_init(
                 init::CgroupWait::BeforeReady
             },
             cgroup,
+            idmapped,
         });
     }
     drop(init_end);
@@ -649,7 +660,8 @@ pub(crate) fn wait_forwarding(
             if let Some(proxy) = console.as_deref_mut() {
                 proxy.drain();
             }
-            let status = sys::waitpid(pid).context(|| format!("wait for container process {pid}"))?;
+            let status =
+                sys::waitpid(pid).context(|| format!("wait for container process {pid}"))?;
             return Ok(sys::exit_code(status));
         }
     }

@@ -104,11 +104,15 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
     let original_sigmask = sys::sigprocmask(libc::SIG_BLOCK, &sys::sigset_of(&FORWARDED))
         .context(|| "block signals".into())?;
 
-    let leaf_fd = cgroup.as_ref().and_then(|c| c.unified_leaf()).and_then(|dir| {
-        let flags =
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC;
-        rustix::fs::open(&dir, flags, rustix::fs::Mode::empty()).ok()
-    });
+    let leaf_fd = cgroup
+        .as_ref()
+        .and_then(|c| c.unified_leaf())
+        .and_then(|dir| {
+            let flags = rustix::fs::OFlags::PATH
+                | rustix::fs::OFlags::DIRECTORY
+                | rustix::fs::OFlags::CLOEXEC;
+            rustix::fs::open(&dir, flags, rustix::fs::Mode::empty()).ok()
+        });
     let born_inside = leaf_fd
         .as_ref()
         .map(|fd| sys::clone_into_cgroup(0, fd.as_fd()));
@@ -210,7 +214,8 @@ fn joined_namespaces(spec: &Spec) -> libc::c_int {
 /// caller's args, env, cwd, user and capabilities.
 pub fn build_process(spec: &Spec, request: &ProcessRequest) -> Result<Process> {
     if let Some(path) = &request.process_file {
-        let text = std::fs::read_to_string(path).context(|| format!("--process {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).context(|| format!("--process {}", path.display()))?;
         let mut de = serde_json::Deserializer::from_str(&text);
         let process: Process = serde_path_to_error::deserialize(&mut de)
             .map_err(|e| Error::config(path, e.path().to_string(), e.inner().to_string()))?;
@@ -252,13 +257,21 @@ pub fn build_process(spec: &Spec, request: &ProcessRequest) -> Result<Process> {
     }
     if !request.caps.is_empty() {
         let caps = &mut value["capabilities"];
-        for set in ["bounding", "effective", "permitted", "inheritable", "ambient"] {
+        for set in [
+            "bounding",
+            "effective",
+            "permitted",
+            "inheritable",
+            "ambient",
+        ] {
             // As runc: ambient only where the container already grants inheritable capabilities.
-            let grant = set != "ambient" && set != "inheritable" || caps.get("inheritable").is_some();
+            let grant =
+                set != "ambient" && set != "inheritable" || caps.get("inheritable").is_some();
             if !grant {
                 continue;
             }
-            let mut names: Vec<String> = serde_json::from_value(caps[set].take()).unwrap_or_default();
+            let mut names: Vec<String> =
+                serde_json::from_value(caps[set].take()).unwrap_or_default();
             for cap in &request.caps {
                 let name = if cap.starts_with("CAP_") {
                     cap.clone()

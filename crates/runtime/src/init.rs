@@ -36,6 +36,8 @@ pub struct InitContext<'a> {
     pub cgroup_wait: CgroupWait,
     /// The container's cgroup.
     pub cgroup: &'a berth_cgroups::Cgroup,
+    /// Id-mapped mounts the runtime prepared, to attach in place of plain binds.
+    pub idmapped: &'a [crate::idmap::IdmappedMount],
 }
 
 fn os(step: impl Into<String>) -> impl FnOnce(io::Error) -> InitFailure {
@@ -163,6 +165,7 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
                     .any(|t| t.kind == LinuxNamespaceType::User),
             new_cgroup_namespace: plan.new_cgroup,
             cgroup: ctx.cgroup,
+            idmapped: ctx.idmapped,
         }
         .prepare()?;
     }

@@ -9,6 +9,7 @@ pub mod container;
 pub mod defaults;
 pub mod error;
 pub mod exec;
+pub mod idmap;
 pub mod init;
 pub mod namespaces;
 pub mod process_info;

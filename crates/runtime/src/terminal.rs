@@ -68,14 +68,9 @@ fn bind_to_dev_console(name: &std::ffi::CStr) -> Result<(), InitFailure> {
         Mode::from_raw_mode(0o600),
     ) {
         Ok(_) => {
-            sys::mount(
-                Some(name),
-                c"/dev/console",
-                None,
-                libc::MS_BIND,
-                None,
-            )
-            .map_err(|e| InitFailure::os("process.terminal: bind the pty to /dev/console", &e))?;
+            sys::mount(Some(name), c"/dev/console", None, libc::MS_BIND, None).map_err(|e| {
+                InitFailure::os("process.terminal: bind the pty to /dev/console", &e)
+            })?;
         }
         // A read-only /dev: the console is still usable through stdio.
         Err(rustix::io::Errno::ROFS) => {}

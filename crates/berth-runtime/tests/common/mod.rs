@@ -873,6 +873,7 @@ pub fn receive_fd(stream: &std::os::unix::net::UnixStream) -> (String, std::os::
     assert_eq!((level, kind), (libc::SOL_SOCKET, libc::SCM_RIGHTS));
     let fd = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::c_int) };
     let name = String::from_utf8_lossy(&data[..n as usize]).into_owned();
-    (name, unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+    (name, unsafe {
+        <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd)
+    })
 }
-

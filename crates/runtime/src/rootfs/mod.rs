@@ -28,6 +28,7 @@ pub struct RootfsSetup<'a> {
     pub new_cgroup_namespace: bool,
     /// The container's cgroup (its path and the host's hierarchies, for the cgroupfs mount).
     pub cgroup: &'a berth_cgroups::Cgroup,
+    pub idmapped: &'a [crate::idmap::IdmappedMount],
 }
 
 fn os(step: impl Into<String>) -> impl FnOnce(io::Error) -> InitFailure {
@@ -61,17 +62,30 @@ impl RootfsSetup<'_> {
             // pivot_root refuses a shared parent mount, and a non-recursive change of / leaves it shared.
             make_parent_mount_private(self.rootfs)?;
         }
-        sys::mount(
-            Some(&rootfs),
-            &rootfs,
-            None,
-            libc::MS_BIND | libc::MS_REC,
-            None,
-        )
-        .map_err(os(format!(
-            "root.path: bind {} onto itself",
-            self.rootfs.display()
-        )))?;
+        match self.idmapped_root() {
+            // An id-mapped bind at "/" is the root itself, seen through its mapping.
+            Some(tree) => {
+                let dir = rustix::fs::open(
+                    self.rootfs,
+                    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| InitFailure::os("root.path: open", &e.into()))?;
+                attach(tree, &dir)
+                    .map_err(os("mounts (destination /): attach the id-mapped root"))?;
+            }
+            None => sys::mount(
+                Some(&rootfs),
+                &rootfs,
+                None,
+                libc::MS_BIND | libc::MS_REC,
+                None,
+            )
+            .map_err(os(format!(
+                "root.path: bind {} onto itself",
+                self.rootfs.display()
+            )))?,
+        }
         let root_fd = rustix::fs::open(
             self.rootfs,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -80,6 +94,9 @@ impl RootfsSetup<'_> {
         .map_err(|e| InitFailure::os("root.path: open", &e.into()))?;
 
         for (index, mount) in self.spec.mounts().iter().flatten().enumerate() {
+            if is_root_destination(mount) && self.idmapped_root().is_some() {
+                continue;
+            }
             self.mount_one(&root_fd, index, mount)?;
         }
         let cwd = self
@@ -108,6 +125,14 @@ impl RootfsSetup<'_> {
                 .map_err(os("linux.rootfsPropagation: apply to /"))?;
         }
         Ok(())
+    }
+
+    fn idmapped_root(&self) -> Option<&OwnedFd> {
+        let mounts = self.spec.mounts().as_deref().unwrap_or_default();
+        self.idmapped
+            .iter()
+            .find(|m| mounts.get(m.index).is_some_and(is_root_destination))
+            .map(|m| &m.tree)
     }
 
     fn mount_one(&self, root: &OwnedFd, index: usize, mount: &Mount) -> Step {
@@ -148,7 +173,13 @@ impl RootfsSetup<'_> {
             .map_err(|e| InitFailure::msg(format!("{field}: destination"), e.to_string()))?;
         let target_path = sys::fd_path(target.as_fd());
         let source_c = cpath(&source)?;
-        if bind {
+        let idmapped = self.idmapped.iter().find(|m| m.index == index);
+        if let Some(idmapped) = idmapped {
+            attach(&idmapped.tree, &target).map_err(os(format!(
+                "{field}: attach the id-mapped {}",
+                source.display()
+            )))?;
+        } else if bind {
             sys::mount(
                 Some(&source_c),
                 &target_path,
@@ -250,6 +281,23 @@ impl RootfsSetup<'_> {
         }
         Ok(())
     }
+}
+
+fn is_root_destination(mount: &Mount) -> bool {
+    mount.destination() == Path::new("/")
+}
+
+/// Attaches a detached mount (from open_tree) on the directory `target` refers to.
+fn attach(tree: &OwnedFd, target: &OwnedFd) -> io::Result<()> {
+    rustix::mount::move_mount(
+        tree.as_fd(),
+        c"",
+        target.as_fd(),
+        c"",
+        rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH
+            | rustix::mount::MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+    .map_err(io::Error::from)
 }
 
 /// The mount(2) flags a mounted filesystem currently has.

@@ -25,6 +25,9 @@ pub struct MountOptions {
     pub recursive_clear: u64,
     /// Comma-joined filesystem-specific options ("size=64k,mode=755").
     pub data: String,
+    /// "idmap" / "ridmap": an id-mapped bind mount (the second also maps its submounts).
+    pub idmap: bool,
+    pub idmap_recursive: bool,
 }
 
 impl MountOptions {
@@ -166,6 +169,8 @@ pub fn known_options() -> Vec<&'static str> {
         "rslave",
         "unbindable",
         "runbindable",
+        "idmap",
+        "ridmap",
     ];
     names.to_vec()
 }
@@ -182,6 +187,9 @@ pub fn parse(options: &[String]) -> MountOptions {
         } else if let Some((set, clear)) = recursive_option(option) {
             out.recursive_set = (out.recursive_set & !clear) | set;
             out.recursive_clear = (out.recursive_clear & !set) | clear;
+        } else if option == "idmap" || option == "ridmap" {
+            out.idmap = true;
+            out.idmap_recursive = option == "ridmap";
         } else if option == "tmpcopyup" || option.is_empty() {
             // runc's tmpcopyup is a docker-era extension we do not support; ignore like crun does.
         } else {

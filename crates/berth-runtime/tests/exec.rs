@@ -373,7 +373,8 @@ fn with_pty(env: &TestEnv, args: &[&str]) -> Out {
     let mut c = Command::new("script");
     c.args(["-qec", &runtime.join(" "), "/dev/null"]);
     let (child, o, e, all) = env.spawn_cmd(c, args.iter().map(|a| a.to_string()).collect());
-    finish(child, o, e, all, CMD_TIMEOUT)
+    // `script` and a pty add to the start-up; the emulated test VM is many times slower.
+    finish(child, o, e, all, CMD_TIMEOUT * 3)
 }
 
 #[test]

@@ -25,6 +25,18 @@ fn host_volume(env: &TestEnv) -> std::path::PathBuf {
     dir
 }
 
+/// Kernels before 6.3 cannot id-map tmpfs (where the test VM keeps its files): berth says so.
+fn unsupported_here(o: &Out) -> bool {
+    let unsupported = !o.ok() && o.stderr.contains("does not support id-mapped mounts");
+    if unsupported {
+        eprintln!(
+            "SKIP: id-mapped mounts unsupported on this filesystem: {}",
+            o.stderr.trim()
+        );
+    }
+    unsupported
+}
+
 /// The container's root cannot create /data in a rootfs owned by host root: make it beforehand.
 fn run_with_data_dir(env: &TestEnv, cfg: &serde_json::Value) -> Out {
     let b = env.bundle(cfg);
@@ -47,6 +59,9 @@ fn idmapped_bind_mount_is_owned_by_the_containers_root() {
         "options": ["bind", "idmap"], "uidMappings": map, "gidMappings": map
     }));
     let o = run_with_data_dir(&env, &cfg);
+    if unsupported_here(&o) {
+        return;
+    }
     o.assert_ok();
     let lines: Vec<&str> = o.stdout.lines().collect();
     assert_eq!(lines, ["0:0", "write-ok"], "{}", o.describe());
@@ -123,6 +138,9 @@ fn idmapped_rootfs_belongs_to_the_containers_root() {
     let b = env.bundle(&cfg);
     let id = env.id("idmap-root");
     let o = env.run(&b, &id);
+    if unsupported_here(&o) {
+        return;
+    }
     o.assert_ok();
     assert_eq!(
         o.stdout.lines().collect::<Vec<_>>(),

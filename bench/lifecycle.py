@@ -2,12 +2,14 @@
 """Container lifecycle benchmark: `RUNTIME run ID` of /bin/true in a busybox bundle.
 
 Runs berth-runtime, runc and crun side by side (whichever are present), interleaved run by
-run (A B C A B C ...) after a few warm-up runs, in two modes:
+run (A B C A B C ...) after a few warm-up runs, in three modes:
 
   with cgroups   runc's default config (terminal false, args ["/bin/true"]) plus, like crun's
                  own benchmark bundle, linux.cgroupsPath=/berth-bench/b<N> (unique per run) and
                  linux.resources.devices=[{"allow":false,"access":"rwm"}]
   no resources   the same bundle without linux.resources (see NOTE below on cgroupsPath)
+  docker profile "with cgroups" plus the seccomp profile and capability sets dockerd 20.10 sends
+                 for a default `docker run` (bench/fixtures/docker-default-config.json)
 
 The container gets new pid, mount, uts, ipc and network namespaces. For each runtime and mode it
 prints the median and p90 wall time of the `run` process, its peak RSS (ru_maxrss from
@@ -105,7 +107,15 @@ def default_config():
     }
 
 
-MODES = ("with cgroups", "no resources")
+MODES = ("with cgroups", "no resources", "docker profile")
+DOCKER_FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "docker-default-config.json")
+
+
+def docker_security():
+    """The seccomp profile and capabilities dockerd 20.10 sends for a default `docker run`."""
+    with open(DOCKER_FIXTURE) as f:
+        docker = json.load(f)
+    return docker["process"]["capabilities"], docker["linux"]["seccomp"]
 
 
 def mode_config(mode, cgroup_path, rootfs):
@@ -114,6 +124,8 @@ def mode_config(mode, cgroup_path, rootfs):
     config["linux"]["cgroupsPath"] = cgroup_path
     if mode == "no resources":
         del config["linux"]["resources"]
+    if mode == "docker profile":
+        config["process"]["capabilities"], config["linux"]["seccomp"] = docker_security()
     return config
 
 

@@ -15,6 +15,7 @@
 #![allow(dead_code)]
 
 pub mod cgroupfs;
+pub mod clients;
 
 use serde_json::{Value, json};
 use std::ffi::OsStr;

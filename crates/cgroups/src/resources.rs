@@ -283,7 +283,9 @@ impl Resources {
             r.devices.push(device_rule(i, d)?);
         }
         if let Some(b) = spec.block_io() {
+            // 0 means "not set" (docker sends it in every config), as runc reads it.
             let weight_ok = |field: &str, w: Option<u16>| match w {
+                Some(0) => Ok(None),
                 Some(w) if !(10..=1000).contains(&w) => {
                     Err(bad(field, format!("{w} is outside 10..1000")))
                 }

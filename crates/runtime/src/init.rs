@@ -5,7 +5,7 @@
 use crate::channel::{Channel, InitFailure, InitMessage, RuntimeMessage};
 use crate::namespaces::{NamespacePlan, clone_flag};
 use crate::rootfs::{self, RootfsSetup};
-use crate::{security, sys, terminal};
+use crate::{lsm, scheduling, security, sys, terminal};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::ffi::CString;
 use std::io;
@@ -191,6 +191,10 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
         rootfs::finalize(ctx.spec)?;
     }
     security::apply_rlimits(process)?;
+    scheduling::apply_personality(ctx.spec)?;
+    scheduling::apply_scheduler(process)?;
+    scheduling::apply_io_priority(process)?;
+    lsm::apply_exec_labels(process)?;
     let program = resolve_program(process)?;
     if ctx.cgroup_wait == CgroupWait::BeforeReady {
         wait_for_cgroup(&ctx.channel)?;

@@ -158,8 +158,8 @@ impl RootfsSetup<'_> {
             )
             .map_err(os(format!("{field}: bind {}", source.display())))?;
         } else {
-            let data = (!opts.data.is_empty())
-                .then(|| CString::new(opts.data.clone()).unwrap_or_default());
+            let data = crate::lsm::labelled_mount_data(self.spec, typ, &opts.data);
+            let data = (!data.is_empty()).then(|| CString::new(data).unwrap_or_default());
             let fstype = cpath(Path::new(typ))?;
             let result = sys::mount(
                 Some(&source_c),

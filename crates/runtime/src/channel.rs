@@ -18,6 +18,9 @@ pub enum InitMessage {
     InitPid {
         pid: i32,
     },
+    /// The mounts are made and the init waits, before pivot_root, for the runtime to run the
+    /// prestart and createRuntime hooks. Sent only when the spec has such hooks.
+    RunCreateRuntimeHooks,
     /// The container is set up and the init waits for `start`.
     Ready,
     Failed(InitFailure),
@@ -29,6 +32,8 @@ pub enum RuntimeMessage {
     IdMapsWritten,
     /// The init is in its cgroup: it may go on (and make its cgroup namespace there).
     Proceed,
+    /// The prestart and createRuntime hooks succeeded: the init may pivot_root.
+    CreateRuntimeHooksDone,
 }
 
 /// A failure inside the container's init: which step, on which object, and the OS error if any.

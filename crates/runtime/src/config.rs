@@ -294,8 +294,9 @@ fn validate(spec: &Spec, bundle: &Path, file: &Path) -> Result<PathBuf> {
     Ok(rootfs)
 }
 
-/// Scheduling and security labels: each checked by the module that applies it.
+/// Hooks, scheduling and security labels: each checked by the module that applies it.
 fn check_features(spec: &Spec) -> Result<(), Invalid> {
+    crate::hooks::check(spec)?;
     crate::scheduling::check_personality(spec)?;
     if let Some(process) = spec.process() {
         crate::scheduling::check_io_priority(process)?;

@@ -7,6 +7,7 @@ pub mod config;
 pub mod container;
 pub mod defaults;
 pub mod error;
+pub mod hooks;
 pub mod init;
 pub mod lsm;
 pub mod namespaces;

@@ -295,6 +295,9 @@ fn hook_gets_its_args_and_only_its_env() {
         "path": "/bin/sh",
         "args": ["zeroth", "-c", script, "first", "second"],
         "env": ["FOO=bar baz", "PATH=/usr/bin:/bin"]
+    }, {
+        "path": "/bin/sh",
+        "args": ["sh", "-c", format!("env > {}/inherited", out.display())]
     }]});
     let o = env.run_config(&cfg);
     o.assert_ok();
@@ -304,6 +307,12 @@ fn hook_gets_its_args_and_only_its_env() {
     assert!(
         !vars.contains("BERTH_TEST_TAG"),
         "the runtime's environment leaked into the hook: {vars}"
+    );
+    // Without an `env` list a hook inherits the runtime's environment (runc: Go's exec.Cmd).
+    let inherited = read(&out, "inherited");
+    assert!(
+        inherited.contains(&format!("BERTH_TEST_TAG={}", env.tag)),
+        "{inherited}"
     );
     let state: Value = serde_json::from_str(&read(&out, "stdin")).unwrap();
     assert_eq!(state["status"], "creating");
@@ -405,7 +414,17 @@ fn hook_past_its_timeout_is_killed_and_fails_create() {
     let bundle = env.bundle(&cfg);
     let id = env.id("c");
     let started = std::time::Instant::now();
-    let o = env.create(&bundle, &id);
+    env.track(&id);
+    let args: Vec<String> = vec![
+        "create".into(),
+        "-b".into(),
+        bundle.display().to_string(),
+        id.clone(),
+    ];
+    let mut command = env.command();
+    command.args(&args);
+    // Not the harness's 10 s: the emulated VM, busy with the other tests, can take longer.
+    let o = env.rt_cmd(command, args, scaled(10));
     o.assert_fail();
     assert!(
         started.elapsed() < scaled(8),

@@ -212,14 +212,14 @@ fn run_one(hook: &Hook, input: &[u8]) -> Result<(), String> {
     if let Some((first, rest)) = hook.args().as_deref().and_then(<[String]>::split_first) {
         command.arg0(first).args(rest);
     }
-    // Exactly the hook's environment, nothing of the runtime's. std resets the signal mask and
-    // dispositions in the child, so the signals the runtime blocks reach the hook.
-    command.env_clear().envs(
-        hook.env()
-            .iter()
-            .flatten()
-            .filter_map(|var| var.split_once('=')),
-    );
+    // A hook with an `env` list gets exactly that; one without inherits ours, as with runc.
+    // std resets the signal mask and dispositions in the child, so the signals the runtime
+    // blocks reach the hook.
+    if let Some(vars) = hook.env() {
+        command
+            .env_clear()
+            .envs(vars.iter().filter_map(|var| var.split_once('=')));
+    }
     command
         .stdin(Stdio::from(stdin))
         .stdout(Stdio::from(stdout.try_clone().map_err(io_error("stdout"))?))

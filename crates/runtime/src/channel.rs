@@ -109,9 +109,18 @@ impl Channel {
     /// Receives one message; `Ok(None)` when the other end closed without sending one.
     pub fn recv<T: DeserializeOwned>(&self) -> io::Result<Option<T>> {
         let mut buf = vec![0u8; 64 * 1024];
+        let mut reset_seen = false;
         let n = loop {
             match self.socket.recv(&mut buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A peer that exits with a message of ours unread resets the connection, and the
+                // kernel may report that before the message the peer sent last (its failure
+                // report). The error is reported once: the next receive returns that message, or
+                // end of file.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset && !reset_seen => {
+                    reset_seen = true;
+                    continue;
+                }
                 other => break other?,
             }
         };

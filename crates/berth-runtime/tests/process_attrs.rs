@@ -63,7 +63,7 @@ fn assert_nothing_left(env: &TestEnv, id: &str, bundle: &Path) {
 fn expect_refused(env: &TestEnv, cfg: &Value, field: &str) {
     let bundle = env.bundle(cfg);
     let id = env.id("refused");
-    let o = create(&env, &bundle, &id);
+    let o = create(env, &bundle, &id);
     o.assert_fail();
     assert_stderr_names(&o, &[field]);
     assert_nothing_left(env, &id, &bundle);
@@ -107,7 +107,7 @@ fn ionice_output(env: &TestEnv, io_priority: Value) -> String {
     let bundle = env.bundle(&cfg);
     symlink("busybox", bundle.join("rootfs/bin/ionice")).unwrap();
     let id = env.id("io");
-    let o = run(&env, &bundle, &id);
+    let o = run(env, &bundle, &id);
     o.assert_ok();
     o.stdout.trim().to_string()
 }
@@ -149,7 +149,7 @@ fn io_priority_out_of_range_is_refused() {
 fn stat_under(env: &TestEnv, scheduler: Value) -> Out {
     let mut cfg = env.config(&["cat", "/proc/self/stat"]);
     cfg["process"]["scheduler"] = scheduler;
-    run_config(&env, &cfg)
+    run_config(env, &cfg)
 }
 
 #[test]

@@ -18,6 +18,9 @@ pub enum InitMessage {
     InitPid {
         pid: i32,
     },
+    /// The mounts are made and the init waits, before pivot_root, for the runtime to run the
+    /// prestart and createRuntime hooks. Sent only when the spec has such hooks.
+    RunCreateRuntimeHooks,
     /// The container is set up and the init waits for `start`.
     Ready,
     Failed(InitFailure),
@@ -29,6 +32,8 @@ pub enum RuntimeMessage {
     IdMapsWritten,
     /// The init is in its cgroup: it may go on (and make its cgroup namespace there).
     Proceed,
+    /// The prestart and createRuntime hooks succeeded: the init may pivot_root.
+    CreateRuntimeHooksDone,
 }
 
 /// A failure inside the container's init: which step, on which object, and the OS error if any.
@@ -104,9 +109,18 @@ impl Channel {
     /// Receives one message; `Ok(None)` when the other end closed without sending one.
     pub fn recv<T: DeserializeOwned>(&self) -> io::Result<Option<T>> {
         let mut buf = vec![0u8; 64 * 1024];
+        let mut reset_seen = false;
         let n = loop {
             match self.socket.recv(&mut buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A peer that exits with a message of ours unread resets the connection, and the
+                // kernel may report that before the message the peer sent last (its failure
+                // report). The error is reported once: the next receive returns that message, or
+                // end of file.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset && !reset_seen => {
+                    reset_seen = true;
+                    continue;
+                }
                 other => break other?,
             }
         };

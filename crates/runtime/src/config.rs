@@ -5,6 +5,27 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
+/// A spec field the runtime refuses, and why (checks outside this module report through it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: String,
+    pub reason: String,
+}
+
+impl Invalid {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The same refusal reported from inside the container's init (or an exec'd process).
+    pub fn into_failure(self) -> crate::channel::InitFailure {
+        crate::channel::InitFailure::msg(self.field, self.reason)
+    }
+}
+
 pub struct Bundle {
     pub dir: PathBuf,
     pub config_path: PathBuf,
@@ -263,7 +284,20 @@ fn validate(spec: &Spec, bundle: &Path, file: &Path) -> Result<PathBuf> {
             ));
         }
     }
+    check_features(spec).map_err(|e| bad(&e.field, e.reason))?;
     Ok(rootfs)
+}
+
+/// Hooks, scheduling and security labels: each checked by the module that applies it.
+fn check_features(spec: &Spec) -> Result<(), Invalid> {
+    crate::hooks::check(spec)?;
+    crate::scheduling::check_personality(spec)?;
+    if let Some(process) = spec.process() {
+        crate::scheduling::check_io_priority(process)?;
+        crate::scheduling::check_scheduler(process)?;
+        crate::lsm::check(process)?;
+    }
+    crate::lsm::check_mount_label(spec)
 }
 
 /// True when a path climbs above its starting point through `..` (lexically).

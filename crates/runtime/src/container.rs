@@ -4,6 +4,7 @@ use crate::channel::{self, InitMessage, RuntimeMessage};
 use crate::config::{self, Bundle};
 use crate::console::ConsoleProxy;
 use crate::error::{Context, Error, Result};
+use crate::hooks::{self, HookKind};
 use crate::init::{self, InitContext};
 use crate::namespaces::NamespacePlan;
 use crate::process_info;
@@ -75,10 +76,22 @@ pub fn create(root: &StateRoot, opts: &CreateOptions, foreground: bool) -> Resul
 
     let idmapped = crate::idmap::prepare(&bundle.spec, &bundle.dir, &bundle.config_path)?;
     let container = root.create_container(&opts.id)?;
+    // A failed create is a container destroyed: its poststop hooks run, as after a delete.
+    let run_poststop = || {
+        let state = hooks::state(
+            &opts.id,
+            Status::Stopped.as_str(),
+            0,
+            &bundle.dir,
+            &bundle.spec.annotations().clone().unwrap_or_default(),
+        );
+        hooks::run_warning_on_failure(bundle.spec.hooks().as_ref(), HookKind::Poststop, &state);
+    };
     let cgroup = match cgroup_config.create() {
         Ok(cgroup) => cgroup,
         Err(e) => {
             let _ = container.remove();
+            run_poststop();
             return Err(Error::Other(e.to_string()));
         }
     };
@@ -110,6 +123,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions, foreground: bool) -> Resul
         Err(e) => {
             cgroup.destroy_with_parents();
             let _ = container.remove();
+            run_poststop();
             Err(e)
         }
     }
@@ -302,6 +316,21 @@ fn spawn_init(
                     init_pid = pid;
                     let _ = sys::waitpid(child);
                 }
+                Some(InitMessage::RunCreateRuntimeHooks) => {
+                    let state = hooks::state(
+                        &opts.id,
+                        Status::Creating.as_str(),
+                        init_pid,
+                        &bundle.dir,
+                        &bundle.spec.annotations().clone().unwrap_or_default(),
+                    );
+                    let spec_hooks = bundle.spec.hooks().as_ref();
+                    hooks::run(spec_hooks, HookKind::Prestart, &state)?;
+                    hooks::run(spec_hooks, HookKind::CreateRuntime, &state)?;
+                    runtime_end
+                        .send(&RuntimeMessage::CreateRuntimeHooksDone)
+                        .context(|| "tell init the createRuntime hooks ran".into())?;
+                }
                 Some(InitMessage::Ready) => return Ok(()),
                 Some(InitMessage::Failed(failure)) => return Err(Error::Init(failure)),
                 None => {
@@ -336,6 +365,7 @@ fn spawn_init(
             path: cgroup.path.clone(),
             created: cgroup.created.clone(),
         }),
+        hooks: bundle.spec.hooks().clone(),
     };
     let saved = container.save(&record).and_then(|()| match &opts.pid_file {
         Some(path) => write_pid_file(path, init_pid),
@@ -426,9 +456,17 @@ fn start_locked(container: &LockedContainer, record: &ContainerRecord) -> Result
         let fifo_ready = !fds[0].revents().is_empty();
         let init_gone = !fds[1].revents().is_empty();
         if fifo_ready {
-            let mut byte = [0u8; 1];
-            match rustix::io::read(&fifo, &mut byte) {
-                Ok(1) => break,
+            // "0" when the init goes on to exec; "E" and the reason when its startContainer hooks failed.
+            let mut report = [0u8; libc::PIPE_BUF];
+            match rustix::io::read(&fifo, &mut report) {
+                Ok(n) if n > 0 && report[0] == b'E' => {
+                    return Err(Error::Other(format!(
+                        "container {:?}: {}",
+                        record.id,
+                        String::from_utf8_lossy(&report[1..n])
+                    )));
+                }
+                Ok(n) if n > 0 => break,
                 Ok(_) | Err(rustix::io::Errno::AGAIN) if !init_gone => continue,
                 _ => {}
             }
@@ -440,7 +478,37 @@ fn start_locked(container: &LockedContainer, record: &ContainerRecord) -> Result
             )));
         }
     }
-    std::fs::remove_file(&fifo_path).context(|| format!("remove exec fifo {}", fifo_path.display()))
+    std::fs::remove_file(&fifo_path)
+        .context(|| format!("remove exec fifo {}", fifo_path.display()))?;
+    if hooks::has(record.hooks.as_ref(), HookKind::Poststart) {
+        let state = hook_state(record, Status::Running);
+        hooks::run_warning_on_failure(record.hooks.as_ref(), HookKind::Poststart, &state);
+    }
+    Ok(())
+}
+
+/// The state a hook run by the runtime gets for a recorded container.
+fn hook_state(record: &ContainerRecord, status: Status) -> serde_json::Value {
+    let pid = if status == Status::Stopped {
+        0
+    } else {
+        record.pid
+    };
+    hooks::state(
+        &record.id,
+        status.as_str(),
+        pid,
+        &record.bundle,
+        &record.annotations,
+    )
+}
+
+/// Poststop hooks, once the container is gone.
+fn run_poststop_hooks(record: &ContainerRecord) {
+    if hooks::has(record.hooks.as_ref(), HookKind::Poststop) {
+        let state = hook_state(record, Status::Stopped);
+        hooks::run_warning_on_failure(record.hooks.as_ref(), HookKind::Poststop, &state);
+    }
 }
 
 fn wrong_state(id: &str, status: Status, reason: &str) -> Error {
@@ -579,7 +647,9 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
     if let Some(cgroup) = record.cgroup() {
         cgroup.destroy();
     }
-    container.remove()
+    container.remove()?;
+    run_poststop_hooks(&record);
+    Ok(())
 }
 
 /// create + start + wait, forwarding signals; returns the container's exit code. With `detach`, returns 0 once started.
@@ -597,6 +667,7 @@ pub fn run(root: &StateRoot, opts: &CreateOptions, detach: bool, keep: bool) -> 
             cgroup.destroy();
         }
         let _ = created.container.remove();
+        run_poststop_hooks(&created.record);
         return Err(e);
     }
     let Some(signals) = signals else {
@@ -615,6 +686,7 @@ pub fn run(root: &StateRoot, opts: &CreateOptions, detach: bool, keep: bool) -> 
             cgroup.destroy();
         }
         created.container.remove()?;
+        run_poststop_hooks(&created.record);
     }
     Ok(code)
 }

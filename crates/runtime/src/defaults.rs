@@ -65,7 +65,7 @@ pub fn features() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.2.0",
-        "hooks": [],
+        "hooks": crate::hooks::HookKind::ALL.map(crate::hooks::HookKind::name),
         "mountOptions": crate::rootfs::options::known_options(),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],

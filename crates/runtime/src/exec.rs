@@ -301,6 +301,14 @@ pub fn build_process(spec: &Spec, request: &ProcessRequest) -> Result<Process> {
 }
 
 fn validate_process(process: &Process, source: &Path) -> Result<()> {
+    let checks = [
+        crate::scheduling::check_io_priority(process),
+        crate::scheduling::check_scheduler(process),
+        crate::lsm::check(process),
+    ];
+    for check in checks {
+        check.map_err(|invalid| Error::config(source, invalid.field, invalid.reason))?;
+    }
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(Error::config(source, "args", "must name a program"));
     }
@@ -350,6 +358,7 @@ fn child_main(child: ExecChild<'_>) -> ! {
                 &program,
                 child.preserve_fds,
                 &child.original_sigmask,
+                || Ok(()),
             );
             let _ = child.channel.send(&InitMessage::Failed(failure));
             sys::exit_now(code)
@@ -390,7 +399,10 @@ fn prepare(child: &ExecChild<'_>) -> Result<Program, InitFailure> {
     } else {
         sys::setsid().map_err(|e| InitFailure::os("setsid", &e))?;
     }
-    let _ = child.spec;
     security::apply_rlimits(child.process)?;
+    crate::scheduling::apply_personality(child.spec)?;
+    crate::scheduling::apply_scheduler(child.process)?;
+    crate::scheduling::apply_io_priority(child.process)?;
+    crate::lsm::apply_exec_labels(child.process)?;
     init::resolve_program(child.process)
 }

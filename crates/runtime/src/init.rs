@@ -3,10 +3,12 @@
 //! after that the runtime may be gone, so late failures go to the container's stderr.
 
 use crate::channel::{Channel, InitFailure, InitMessage, RuntimeMessage};
+use crate::hooks::{self, HookKind};
 use crate::namespaces::{NamespacePlan, clone_flag};
 use crate::rootfs::{self, RootfsSetup};
-use crate::{security, sys, terminal};
+use crate::{lsm, scheduling, security, sys, terminal};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::cell::Cell;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -93,6 +95,7 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
     if ctx.cgroup_wait == CgroupWait::First {
         wait_for_cgroup(&ctx.channel)?;
     }
+    let cgroup_placed = Cell::new(ctx.cgroup_wait == CgroupWait::First);
     for target in &plan.child_join {
         sys::setns(target.fd.as_fd(), clone_flag(target.kind)).map_err(os(format!(
             "linux.namespaces: join {} namespace {}",
@@ -167,7 +170,9 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
             cgroup: ctx.cgroup,
             idmapped: ctx.idmapped,
         }
-        .prepare()?;
+        .prepare_with(|| run_create_hooks(ctx, &cgroup_placed))?;
+    } else {
+        run_create_hooks(ctx, &cgroup_placed)?;
     }
     if let Some(name) = ctx.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         sys::sethostname(name).map_err(os(format!("hostname: set {name:?}")))?;
@@ -194,14 +199,61 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
         rootfs::finalize(ctx.spec)?;
     }
     security::apply_rlimits(process)?;
+    scheduling::apply_personality(ctx.spec)?;
+    scheduling::apply_scheduler(process)?;
+    scheduling::apply_io_priority(process)?;
+    lsm::apply_exec_labels(process)?;
     let program = resolve_program(process)?;
-    if ctx.cgroup_wait == CgroupWait::BeforeReady {
+    if !cgroup_placed.get() {
         wait_for_cgroup(&ctx.channel)?;
     }
     ctx.channel
         .send(&InitMessage::Ready)
         .map_err(os("report ready"))?;
     Ok(program)
+}
+
+/// Before pivot_root: the runtime runs the prestart and createRuntime hooks (it is asked only when
+/// there are some), then the init runs the createContainer hooks in the container's namespaces.
+fn run_create_hooks(ctx: &InitContext<'_>, cgroup_placed: &Cell<bool>) -> Step {
+    let spec_hooks = ctx.spec.hooks().as_ref();
+    if hooks::has(spec_hooks, HookKind::Prestart) || hooks::has(spec_hooks, HookKind::CreateRuntime)
+    {
+        if !cgroup_placed.get() {
+            // The runtime's Proceed is queued ahead of its answer to the request below.
+            wait_for_cgroup(&ctx.channel)?;
+            cgroup_placed.set(true);
+        }
+        ctx.channel
+            .send(&InitMessage::RunCreateRuntimeHooks)
+            .map_err(os("ask the runtime to run the createRuntime hooks"))?;
+        match ctx.channel.recv::<RuntimeMessage>() {
+            Ok(Some(RuntimeMessage::CreateRuntimeHooksDone)) => {}
+            Ok(_) => {
+                return Err(InitFailure::msg(
+                    "wait for the createRuntime hooks",
+                    "the runtime went away",
+                ));
+            }
+            Err(e) => return Err(InitFailure::os("wait for the createRuntime hooks", &e)),
+        }
+    }
+    if hooks::has(spec_hooks, HookKind::CreateContainer) {
+        let state = init_state(ctx, "creating");
+        hooks::run(spec_hooks, HookKind::CreateContainer, &state)?;
+    }
+    Ok(())
+}
+
+/// The state given to the hooks the init runs: the pid as the container sees it.
+fn init_state(ctx: &InitContext<'_>, status: &str) -> serde_json::Value {
+    hooks::state(
+        ctx.id,
+        status,
+        rustix::process::getpid().as_raw_nonzero().get(),
+        ctx.bundle,
+        &ctx.spec.annotations().clone().unwrap_or_default(),
+    )
 }
 
 fn request_id_maps(channel: &Channel, pid: i32) -> Step {
@@ -288,16 +340,48 @@ fn wait_for_start_and_exec(ctx: &InitContext<'_>, program: Program) -> i32 {
         Ok(fd) => fd,
         Err(e) => return fail("open exec fifo (is /proc mounted?)", e.into()),
     };
-    if let Err(e) = rustix::io::write(&fifo, b"0") {
-        return fail("signal start", e.into());
-    }
-    drop(fifo);
+    let spec_hooks = ctx.spec.hooks().as_ref();
+    // With startContainer hooks, `start` hears from us once they have run: "0", or "E" and why not.
+    let start_report = if hooks::has(spec_hooks, HookKind::StartContainer) {
+        Some(fifo)
+    } else {
+        if let Err(e) = rustix::io::write(&fifo, b"0") {
+            return fail("signal start", e.into());
+        }
+        None
+    };
     let process = match ctx.spec.process().as_ref() {
         Some(p) => p,
         None => return 1,
     };
-    let (failure, code) =
-        become_process_and_exec(process, &program, ctx.preserve_fds, &ctx.original_sigmask);
+    // startContainer hooks run as the container's process is about to, as its user and in its cwd.
+    let start_container_hooks = || {
+        let Some(fifo) = start_report else {
+            return Ok(());
+        };
+        let ran = hooks::run(
+            spec_hooks,
+            HookKind::StartContainer,
+            &init_state(ctx, "created"),
+        );
+        let report = match &ran {
+            Ok(()) => "0".to_string(),
+            Err(failure) => format!("E{failure}"),
+        };
+        // One write of at most PIPE_BUF bytes reaches the reader whole.
+        let report = &report.as_bytes()[..report.len().min(libc::PIPE_BUF)];
+        if let Err(e) = rustix::io::write(&fifo, report) {
+            return Err((InitFailure::os("signal start", &e.into()), 1));
+        }
+        ran.map_err(|failure| (failure.into(), 1))
+    };
+    let (failure, code) = become_process_and_exec(
+        process,
+        &program,
+        ctx.preserve_fds,
+        &ctx.original_sigmask,
+        start_container_hooks,
+    );
     eprintln!("berth-runtime: container init: {failure}");
     code
 }
@@ -310,6 +394,7 @@ pub(crate) fn become_process_and_exec(
     program: &Program,
     preserve_fds: u32,
     sigmask: &libc::sigset_t,
+    before_exec: impl FnOnce() -> Result<(), (InitFailure, i32)>,
 ) -> (InitFailure, i32) {
     let failed = |step: String, e: io::Error| {
         let code = match e.raw_os_error() {
@@ -328,6 +413,9 @@ pub(crate) fn become_process_and_exec(
     }
     if let Err(e) = sys::cloexec_from(3 + preserve_fds) {
         return failed("mark descriptors close-on-exec".into(), e);
+    }
+    if let Err(failed) = before_exec() {
+        return failed;
     }
     sys::reset_signal_dispositions();
     let _ = sys::sigprocmask(libc::SIG_SETMASK, sigmask);

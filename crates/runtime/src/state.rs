@@ -31,6 +31,10 @@ pub struct ContainerRecord {
     /// The container's cgroup: its path below each hierarchy and the directories we made for it.
     #[serde(default)]
     pub cgroup: Option<CgroupRecord>,
+    /// The spec's hooks: poststart runs at `start` and poststop at `delete`, when the bundle's
+    /// config.json may have changed or be gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

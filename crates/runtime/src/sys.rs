@@ -572,3 +572,46 @@ pub fn close_inherited(fd: RawFd) {
     // SAFETY: see above; closing an fd number has no memory-safety effect.
     unsafe { libc::close(fd) };
 }
+
+/// personality(2): sets the execution domain (e.g. PER_LINUX32) and its flags.
+pub fn set_personality(persona: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: personality takes a plain integer.
+    check(unsafe { libc::personality(persona) }).map(drop)
+}
+
+/// ioprio_set(IOPRIO_WHO_PROCESS, self, class << 13 | level): the I/O scheduling class and level.
+pub fn set_io_priority(class: u32, level: u32) -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    const IOPRIO_CLASS_SHIFT: u32 = 13;
+    let ioprio = (class << IOPRIO_CLASS_SHIFT | level) as libc::c_int;
+    // SAFETY: ioprio_set takes plain integers and has no libc wrapper.
+    check_long(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, ioprio) })
+        .map(drop)
+}
+
+/// The kernel's struct sched_attr (SCHED_ATTR_SIZE_VER1, with the utilization clamps).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub sched_policy: u32,
+    pub sched_flags: u64,
+    pub sched_nice: i32,
+    pub sched_priority: u32,
+    pub sched_runtime: u64,
+    pub sched_deadline: u64,
+    pub sched_period: u64,
+    pub sched_util_min: u32,
+    pub sched_util_max: u32,
+}
+
+/// sched_setattr(2) on the calling thread.
+pub fn sched_setattr(attr: &SchedAttr) -> io::Result<()> {
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        ..*attr
+    };
+    // SAFETY: attr is a properly laid out struct sched_attr whose size field is set; no libc wrapper.
+    check_long(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) })
+        .map(drop)
+}

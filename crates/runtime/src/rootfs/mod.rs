@@ -43,6 +43,12 @@ fn cpath(path: &Path) -> Step<CString> {
 impl RootfsSetup<'_> {
     /// Everything up to and including the pivot into the new root.
     pub fn prepare(&self) -> Step {
+        self.prepare_with(|| Ok(()))
+    }
+
+    /// As `prepare`, running `before_pivot` once the mounts are made, while the host's root is
+    /// still the root (where the createRuntime and createContainer hooks run).
+    pub fn prepare_with(&self, before_pivot: impl FnOnce() -> Step) -> Step {
         let linux = self.spec.linux().as_ref();
         let propagation = linux
             .and_then(|l| l.rootfs_propagation().as_deref())
@@ -115,6 +121,7 @@ impl RootfsSetup<'_> {
             self.in_user_namespace,
         )?;
         drop(root_fd);
+        before_pivot()?;
         if self.no_pivot {
             move_root(self.rootfs)?;
         } else {
@@ -189,8 +196,8 @@ impl RootfsSetup<'_> {
             )
             .map_err(os(format!("{field}: bind {}", source.display())))?;
         } else {
-            let data = (!opts.data.is_empty())
-                .then(|| CString::new(opts.data.clone()).unwrap_or_default());
+            let data = crate::lsm::labelled_mount_data(self.spec, typ, &opts.data);
+            let data = (!data.is_empty()).then(|| CString::new(data).unwrap_or_default());
             let fstype = cpath(Path::new(typ))?;
             let result = sys::mount(
                 Some(&source_c),

@@ -5,6 +5,7 @@
 use crate::channel::{Channel, InitFailure, InitMessage, RuntimeMessage};
 use crate::namespaces::{NamespacePlan, clone_flag};
 use crate::rootfs::{self, RootfsSetup};
+use crate::seccomp::{Compiled, LoadPoint};
 use crate::{security, sys, terminal};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::ffi::CString;
@@ -36,6 +37,8 @@ pub struct InitContext<'a> {
     pub cgroup_wait: CgroupWait,
     /// The container's cgroup.
     pub cgroup: &'a berth_cgroups::Cgroup,
+    /// `linux.seccomp`, compiled by the runtime before the fork.
+    pub seccomp: Option<&'a Compiled>,
 }
 
 fn os(step: impl Into<String>) -> impl FnOnce(io::Error) -> InitFailure {
@@ -195,6 +198,7 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
     if ctx.cgroup_wait == CgroupWait::BeforeReady {
         wait_for_cgroup(&ctx.channel)?;
     }
+    load_seccomp(ctx, process, LoadPoint::BeforeReady)?;
     ctx.channel
         .send(&InitMessage::Ready)
         .map_err(os("report ready"))?;
@@ -293,6 +297,10 @@ fn wait_for_start_and_exec(ctx: &InitContext<'_>, program: Program) -> i32 {
         Some(p) => p,
         None => return 1,
     };
+    if let Err(f) = load_seccomp(ctx, process, LoadPoint::BeforeUser) {
+        eprintln!("berth-runtime: container init: {f}");
+        return 1;
+    }
     if let Err(f) = security::become_user(process) {
         eprintln!("berth-runtime: container init: {f}");
         return 1;
@@ -306,8 +314,36 @@ fn wait_for_start_and_exec(ctx: &InitContext<'_>, program: Program) -> i32 {
     }
     sys::reset_signal_dispositions();
     let _ = sys::sigprocmask(libc::SIG_SETMASK, &ctx.original_sigmask);
+    if let Err(f) = load_seccomp(ctx, process, LoadPoint::BeforeExec) {
+        eprintln!("berth-runtime: container init: {f}");
+        return 1;
+    }
     let err = sys::execve(&program.path, &program.argv, &program.envp);
     fail(&format!("exec {}", program.path.to_string_lossy()), err)
+}
+
+/// Loads the seccomp filter if `point` is where it belongs; a notify listener fd goes to the runtime.
+fn load_seccomp(
+    ctx: &InitContext<'_>,
+    process: &oci_spec::runtime::Process,
+    point: LoadPoint,
+) -> Step {
+    let no_new_privileges = process.no_new_privileges().unwrap_or(false);
+    let Some(filter) = ctx
+        .seccomp
+        .filter(|f| f.load_point(no_new_privileges) == point)
+    else {
+        return Ok(());
+    };
+    let listener = filter
+        .load()
+        .map_err(os("linux.seccomp: load the filter"))?;
+    if let Some(fd) = listener {
+        ctx.channel
+            .send_with_fd(&InitMessage::SeccompListener, fd.as_fd())
+            .map_err(os("linux.seccomp: pass the notify fd to the runtime"))?;
+    }
+    Ok(())
 }
 
 /// chdir, then make sure the directory is inside the container's root: a cwd reached through a

@@ -12,6 +12,7 @@ pub mod namespaces;
 pub mod process_info;
 pub mod protected_exe;
 pub mod rootfs;
+pub mod seccomp;
 pub mod security;
 pub mod state;
 pub mod sys;

@@ -392,11 +392,22 @@ fn notify_with_an_absent_agent_fails_create_and_leaves_nothing() {
     expect_refused(&env, &bundle, &["listenerPath", "seccomp"]);
 }
 
+const SLOW_CMD_TIMEOUT: Duration = Duration::from_secs(60);
+
 #[track_caller]
 fn expect_refused(env: &TestEnv, bundle: &Path, words: &[&str]) {
     for cmd in ["create", "run"] {
         let id = env.id(cmd);
-        let o = env.rt([cmd, "-b", bundle.to_str().expect("utf-8 path"), id.as_str()]);
+        let args: Vec<String> = vec![
+            cmd.into(),
+            "-b".into(),
+            bundle.display().to_string(),
+            id.clone(),
+        ];
+        let mut command = env.command();
+        command.args(&args);
+        // A refusal that comes after the init started (no agent) is slow under the VM's emulation.
+        let o = env.rt_cmd(command, args, SLOW_CMD_TIMEOUT);
         o.assert_fail();
         assert_stderr_names(&o, words);
         assert!(!env.root.join(&id).exists(), "state dir left for {id}");

@@ -3,8 +3,9 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::io;
-use std::os::fd::OwnedFd;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixDatagram;
 
 /// What the init (or the intermediate process that forks it) tells the runtime.
@@ -21,6 +22,9 @@ pub enum InitMessage {
     /// The mounts are made and the init waits, before pivot_root, for the runtime to run the
     /// prestart and createRuntime hooks. Sent only when the spec has such hooks.
     RunCreateRuntimeHooks,
+    /// The seccomp filter is loaded; its notify listener fd comes with this message (SCM_RIGHTS)
+    /// for the runtime to pass on to the seccomp agent at `linux.seccomp.listenerPath`.
+    SeccompListener,
     /// The container is set up and the init waits for `start`.
     Ready,
     Failed(InitFailure),
@@ -106,29 +110,86 @@ impl Channel {
         self.socket.send(&bytes).map(drop)
     }
 
+    /// Sends one message with a descriptor attached.
+    pub fn send_with_fd<T: Serialize>(&self, message: &T, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let bytes = serde_json::to_vec(message).map_err(io::Error::other)?;
+        send_with_fd(&self.socket, &bytes, fd)
+    }
+
     /// Receives one message; `Ok(None)` when the other end closed without sending one.
     pub fn recv<T: DeserializeOwned>(&self) -> io::Result<Option<T>> {
+        Ok(self.recv_with_fds()?.map(|(message, _fds)| message))
+    }
+
+    /// Receives one message and the descriptors that came with it.
+    pub fn recv_with_fds<T: DeserializeOwned>(&self) -> io::Result<Option<(T, Vec<OwnedFd>)>> {
         let mut buf = vec![0u8; 64 * 1024];
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+        let mut control = rustix::net::RecvAncillaryBuffer::new(&mut space);
         let mut reset_seen = false;
-        let n = loop {
-            match self.socket.recv(&mut buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+        let received = loop {
+            match rustix::net::recvmsg(
+                &self.socket,
+                &mut [IoSliceMut::new(&mut buf)],
+                &mut control,
+                rustix::net::RecvFlags::CMSG_CLOEXEC,
+            ) {
+                Err(rustix::io::Errno::INTR) => continue,
                 // A peer that exits with a message of ours unread resets the connection, and the
                 // kernel may report that before the message the peer sent last (its failure
                 // report). The error is reported once: the next receive returns that message, or
                 // end of file.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset && !reset_seen => {
+                Err(rustix::io::Errno::CONNRESET) if !reset_seen => {
                     reset_seen = true;
                     continue;
                 }
                 other => break other?,
             }
         };
-        if n == 0 {
+        let fds: Vec<OwnedFd> = control
+            .drain()
+            .flat_map(|message| match message {
+                rustix::net::RecvAncillaryMessage::ScmRights(fds) => fds.collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        if received.bytes == 0 {
             return Ok(None);
         }
-        serde_json::from_slice(&buf[..n])
-            .map(Some)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        let message = serde_json::from_slice(&buf[..received.bytes])
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        Ok(Some((message, fds)))
+    }
+}
+
+/// Descriptors one message may carry.
+const MAX_FDS: usize = 4;
+
+/// Sends `bytes` in one message with `fd` as SCM_RIGHTS ancillary data (a seccomp agent's
+/// socket gets the notify fd this way too).
+pub fn send_with_fd(socket: impl AsFd, bytes: &[u8], fd: BorrowedFd<'_>) -> io::Result<()> {
+    let fds = [fd];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
+    if !control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds)) {
+        return Err(io::Error::other("SCM_RIGHTS control message does not fit"));
+    }
+    loop {
+        match rustix::net::sendmsg(
+            &socket,
+            &[IoSlice::new(bytes)],
+            &mut control,
+            rustix::net::SendFlags::NOSIGNAL,
+        ) {
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(n) if n < bytes.len() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    format!("sent {n} of {} bytes", bytes.len()),
+                ));
+            }
+            Ok(_) => return Ok(()),
+        }
     }
 }

@@ -31,6 +31,8 @@ pub struct Bundle {
     pub config_path: PathBuf,
     pub rootfs: PathBuf,
     pub spec: Spec,
+    /// `linux.seccomp`, compiled (and so validated) before anything is created.
+    pub seccomp: Option<crate::seccomp::Compiled>,
 }
 
 /// Container IDs become directory names: only `[A-Za-z0-9_+.-]`, and never `.` or `..`.
@@ -61,11 +63,19 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
         Error::config(&config_path, field, e.into_inner().to_string())
     })?;
     let rootfs = validate(&spec, &dir, &config_path)?;
+    let seccomp = spec
+        .linux()
+        .as_ref()
+        .map(crate::seccomp::Compiled::from_linux)
+        .transpose()
+        .map_err(|e| Error::config(&config_path, e.field, e.reason))?
+        .flatten();
     Ok(Bundle {
         dir,
         config_path,
         rootfs,
         spec,
+        seccomp,
     })
 }
 

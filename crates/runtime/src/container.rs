@@ -283,6 +283,7 @@ fn spawn_init(
             },
             cgroup,
             idmapped,
+            seccomp: bundle.seccomp.as_ref(),
         });
     }
     drop(init_end);
@@ -302,9 +303,13 @@ fn spawn_init(
         // If the init already failed and left, its report is waiting below: the send's EPIPE is not the story.
         let _ = runtime_end.send(&RuntimeMessage::Proceed);
         loop {
-            let message = runtime_end
-                .recv::<InitMessage>()
-                .context(|| "read from container init".into())?;
+            let (message, fds) = match runtime_end
+                .recv_with_fds::<InitMessage>()
+                .context(|| "read from container init".into())?
+            {
+                Some((message, fds)) => (Some(message), fds),
+                None => (None, Vec::new()),
+            };
             match message {
                 Some(InitMessage::NeedIdMaps { pid }) => {
                     write_id_maps(bundle, if pid == 0 { child } else { pid })?;
@@ -330,6 +335,9 @@ fn spawn_init(
                     runtime_end
                         .send(&RuntimeMessage::CreateRuntimeHooksDone)
                         .context(|| "tell init the createRuntime hooks ran".into())?;
+                }
+                Some(InitMessage::SeccompListener) => {
+                    forward_seccomp_listener(bundle, &opts.id, init_pid, fds)?
                 }
                 Some(InitMessage::Ready) => return Ok(()),
                 Some(InitMessage::Failed(failure)) => return Err(Error::Init(failure)),
@@ -376,6 +384,48 @@ fn spawn_init(
         return Err(e);
     }
     Ok(record)
+}
+
+/// Hands the init's seccomp notify fd to the agent at listenerPath with the container's state
+/// (status "creating", as in runc).
+/// Passes a process's seccomp notify fd on to the agent at `listenerPath` (as runc does).
+pub(crate) fn forward_seccomp_listener(
+    bundle: &Bundle,
+    id: &str,
+    init_pid: i32,
+    fds: Vec<OwnedFd>,
+) -> Result<()> {
+    forward_seccomp_listener_as(bundle, id, init_pid, Status::Creating, fds)
+}
+
+pub(crate) fn forward_seccomp_listener_as(
+    bundle: &Bundle,
+    id: &str,
+    init_pid: i32,
+    status: Status,
+    fds: Vec<OwnedFd>,
+) -> Result<()> {
+    let (Some(filter), Some(fd)) = (bundle.seccomp.as_ref(), fds.first()) else {
+        return Err(Error::Other(
+            "container init: seccomp listener message without a filter or fd".into(),
+        ));
+    };
+    let state = serde_json::json!({
+        "ociVersion": "1.2.0",
+        "id": id,
+        "status": status.as_str(),
+        "pid": init_pid,
+        "bundle": bundle.dir,
+        "annotations": bundle.spec.annotations().clone().unwrap_or_default(),
+    });
+    filter
+        .send_to_agent(init_pid, state, fd.as_fd())
+        .context(|| {
+            format!(
+                "linux.seccomp.listenerPath {}: send the seccomp notify fd",
+                filter.listener_path().unwrap_or(Path::new("")).display()
+            )
+        })
 }
 
 fn kill_and_reap(init_pid: i32, child: i32) {

@@ -8,7 +8,9 @@
 use crate::channel::{self, Channel, InitFailure, InitMessage, RuntimeMessage};
 use crate::config;
 use crate::console::ConsoleProxy;
-use crate::container::{FORWARDED, console_socket, wait_forwarding, write_pid_file};
+use crate::container::{
+    FORWARDED, console_socket, forward_seccomp_listener_as, wait_forwarding, write_pid_file,
+};
 use crate::error::{Context, Error, Result};
 use crate::init::{self, Program};
 use crate::state::{self, StateRoot, Status};
@@ -136,6 +138,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
             preserve_fds: opts.preserve_fds,
             original_sigmask,
             state_lock_fd: container.lock_raw_fd(),
+            seccomp: bundle.seccomp.as_ref(),
         });
     }
     drop(child_end);
@@ -149,7 +152,9 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
                 .send(&RuntimeMessage::Proceed)
                 .context(|| "tell the exec'd process to go on".into())?;
         }
-        wait_until_executed(&runtime_end)
+        wait_until_executed(&runtime_end, |fds| {
+            forward_seccomp_listener_as(&bundle, &opts.id, child, Status::Running, fds)
+        })
     })();
     if let Err(e) = started {
         if let Ok(fd) = sys::pidfd_open(child) {
@@ -175,13 +180,21 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
 
 /// The setup reports Ready, then the process execs: the channel (close-on-exec) then reaches
 /// end of file. A failure after Ready (e.g. the exec itself) still arrives as a message.
-fn wait_until_executed(channel: &Channel) -> Result<()> {
+fn wait_until_executed(
+    channel: &Channel,
+    mut forward_listener: impl FnMut(Vec<OwnedFd>) -> Result<()>,
+) -> Result<()> {
     let mut ready = false;
     loop {
-        match channel
-            .recv::<InitMessage>()
-            .context(|| "read from the exec'd process".into())?
-        {
+        let received = channel
+            .recv_with_fds::<InitMessage>()
+            .context(|| "read from the exec'd process".into())?;
+        let (message, fds) = match received {
+            Some((message, fds)) => (Some(message), fds),
+            None => (None, Vec::new()),
+        };
+        match message {
+            Some(InitMessage::SeccompListener) => forward_listener(fds)?,
             Some(InitMessage::Ready) => ready = true,
             Some(InitMessage::Failed(failure)) => return Err(Error::Exec(failure)),
             Some(other) => {
@@ -344,6 +357,7 @@ struct ExecChild<'a> {
     preserve_fds: u32,
     original_sigmask: libc::sigset_t,
     state_lock_fd: std::os::fd::RawFd,
+    seccomp: Option<&'a crate::seccomp::Compiled>,
 }
 
 fn child_main(child: ExecChild<'_>) -> ! {
@@ -358,6 +372,7 @@ fn child_main(child: ExecChild<'_>) -> ! {
                 &program,
                 child.preserve_fds,
                 &child.original_sigmask,
+                child.seccomp,
                 || Ok(()),
             );
             let _ = child.channel.send(&InitMessage::Failed(failure));
@@ -404,5 +419,14 @@ fn prepare(child: &ExecChild<'_>) -> Result<Program, InitFailure> {
     crate::scheduling::apply_scheduler(child.process)?;
     crate::scheduling::apply_io_priority(child.process)?;
     crate::lsm::apply_exec_labels(child.process)?;
-    init::resolve_program(child.process)
+    let program = init::resolve_program(child.process)?;
+    // A filter with notify rules loads now, so its listener can reach the agent through us.
+    let point = crate::seccomp::LoadPoint::BeforeReady;
+    if let Some(fd) = init::load_filter(child.seccomp, child.process, point)? {
+        child
+            .channel
+            .send_with_fd(&InitMessage::SeccompListener, fd.as_fd())
+            .map_err(|e| InitFailure::os("linux.seccomp: pass the notify fd to the runtime", &e))?;
+    }
+    Ok(program)
 }

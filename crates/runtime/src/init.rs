@@ -6,6 +6,7 @@ use crate::channel::{Channel, InitFailure, InitMessage, RuntimeMessage};
 use crate::hooks::{self, HookKind};
 use crate::namespaces::{NamespacePlan, clone_flag};
 use crate::rootfs::{self, RootfsSetup};
+use crate::seccomp::{Compiled, LoadPoint};
 use crate::{lsm, scheduling, security, sys, terminal};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::cell::Cell;
@@ -40,6 +41,8 @@ pub struct InitContext<'a> {
     pub cgroup: &'a berth_cgroups::Cgroup,
     /// Id-mapped mounts the runtime prepared, to attach in place of plain binds.
     pub idmapped: &'a [crate::idmap::IdmappedMount],
+    /// `linux.seccomp`, compiled by the runtime before the fork.
+    pub seccomp: Option<&'a Compiled>,
 }
 
 fn os(step: impl Into<String>) -> impl FnOnce(io::Error) -> InitFailure {
@@ -207,6 +210,7 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
     if !cgroup_placed.get() {
         wait_for_cgroup(&ctx.channel)?;
     }
+    load_seccomp(ctx, process, LoadPoint::BeforeReady)?;
     ctx.channel
         .send(&InitMessage::Ready)
         .map_err(os("report ready"))?;
@@ -380,6 +384,7 @@ fn wait_for_start_and_exec(ctx: &InitContext<'_>, program: Program) -> i32 {
         &program,
         ctx.preserve_fds,
         &ctx.original_sigmask,
+        ctx.seccomp,
         start_container_hooks,
     );
     eprintln!("berth-runtime: container init: {failure}");
@@ -394,6 +399,7 @@ pub(crate) fn become_process_and_exec(
     program: &Program,
     preserve_fds: u32,
     sigmask: &libc::sigset_t,
+    seccomp: Option<&Compiled>,
     before_exec: impl FnOnce() -> Result<(), (InitFailure, i32)>,
 ) -> (InitFailure, i32) {
     let failed = |step: String, e: io::Error| {
@@ -404,6 +410,10 @@ pub(crate) fn become_process_and_exec(
         };
         (InitFailure::os(step, &e), code)
     };
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before we become the user.
+    if let Err(f) = load_seccomp_at(seccomp, process, LoadPoint::BeforeUser) {
+        return (f, 1);
+    }
     if let Err(f) = security::become_user(process) {
         return (f, 1);
     }
@@ -419,8 +429,53 @@ pub(crate) fn become_process_and_exec(
     }
     sys::reset_signal_dispositions();
     let _ = sys::sigprocmask(libc::SIG_SETMASK, sigmask);
+    if let Err(f) = load_seccomp_at(seccomp, process, LoadPoint::BeforeExec) {
+        return (f, 1);
+    }
     let err = sys::execve(&program.path, &program.argv, &program.envp);
     failed(format!("exec {}", program.path.to_string_lossy()), err)
+}
+
+/// Loads the seccomp filter if `point` is where it belongs; a notify listener fd goes to the runtime.
+fn load_seccomp(
+    ctx: &InitContext<'_>,
+    process: &oci_spec::runtime::Process,
+    point: LoadPoint,
+) -> Step {
+    if let Some(fd) = load_filter(ctx.seccomp, process, point)? {
+        ctx.channel
+            .send_with_fd(&InitMessage::SeccompListener, fd.as_fd())
+            .map_err(os("linux.seccomp: pass the notify fd to the runtime"))?;
+    }
+    Ok(())
+}
+
+/// Loads the filter at a point after the runtime stopped listening (only filters without notify
+/// rules load there).
+fn load_seccomp_at(
+    seccomp: Option<&Compiled>,
+    process: &oci_spec::runtime::Process,
+    point: LoadPoint,
+) -> Step {
+    match load_filter(seccomp, process, point)? {
+        None => Ok(()),
+        Some(_) => Err(InitFailure::msg(
+            "linux.seccomp",
+            "a notify listener appeared after setup",
+        )),
+    }
+}
+
+pub(crate) fn load_filter(
+    seccomp: Option<&Compiled>,
+    process: &oci_spec::runtime::Process,
+    point: LoadPoint,
+) -> Step<Option<OwnedFd>> {
+    let no_new_privileges = process.no_new_privileges().unwrap_or(false);
+    let Some(filter) = seccomp.filter(|f| f.load_point(no_new_privileges) == point) else {
+        return Ok(None);
+    };
+    filter.load().map_err(os("linux.seccomp: load the filter"))
 }
 
 /// chdir, then make sure the directory is inside the container's root: a cwd reached through a

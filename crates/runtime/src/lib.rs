@@ -18,6 +18,7 @@ pub mod process_info;
 pub mod protected_exe;
 pub mod rootfs;
 pub mod scheduling;
+pub mod seccomp;
 pub mod security;
 pub mod state;
 pub mod sys;

@@ -615,3 +615,46 @@ pub fn sched_setattr(attr: &SchedAttr) -> io::Result<()> {
     check_long(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) })
         .map(drop)
 }
+
+/// Attaches a seccomp BPF program to the calling thread; with SECCOMP_FILTER_FLAG_NEW_LISTENER
+/// in `flags`, returns the notify listener fd.
+pub fn seccomp_set_mode_filter(
+    program: &[libc::sock_filter],
+    flags: libc::c_ulong,
+) -> io::Result<Option<OwnedFd>> {
+    let len = u16::try_from(program.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "BPF program too long"))?;
+    let fprog = libc::sock_fprog {
+        len,
+        filter: program.as_ptr().cast_mut(),
+    };
+    // SAFETY: fprog points at `len` valid instructions that outlive the call; the kernel copies them.
+    let ret = check_long(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            &fprog as *const libc::sock_fprog,
+        )
+    })?;
+    if flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER == 0 {
+        return Ok(None);
+    }
+    // SAFETY: with NEW_LISTENER the kernel returns a new descriptor that we now own.
+    Ok(Some(unsafe { OwnedFd::from_raw_fd(ret as RawFd) }))
+}
+
+/// Whether the kernel knows these seccomp filter flags: given a NULL program it checks the flags
+/// first (EINVAL if unknown) and only then fails to read the program (EFAULT). Loads nothing.
+pub fn seccomp_filter_flags_known(flags: libc::c_ulong) -> bool {
+    // SAFETY: a NULL program is never dereferenced by user space; the kernel rejects it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            std::ptr::null::<libc::sock_fprog>(),
+        )
+    };
+    ret == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
+}

@@ -488,3 +488,51 @@ fn bad_input_is_refused_naming_the_field() {
         expect_refused(&env, &bundle, words);
     }
 }
+
+/// A second start with the same section uses the program compiled by the first (berth keeps it
+/// under --root), and the cached filter works the same.
+#[test]
+fn compiled_filters_are_reused() {
+    require_root!();
+    if is_reference_runtime() {
+        return;
+    }
+    let env = TestEnv::new("seccomp_cache");
+    let mut cfg = env.config(&["sh", "-c", "mkdir /tmp/x 2>&1; echo code=$?"]);
+    cfg["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 95}]
+    });
+    let first = env.run_config(&cfg);
+    first.assert_ok();
+    let cache = env.root.join("@seccomp-cache");
+    let entries: Vec<_> = std::fs::read_dir(&cache)
+        .expect("berth keeps compiled filters under --root")
+        .filter_map(|e| e.ok())
+        .collect();
+    assert_eq!(entries.len(), 1, "one section, one cached program");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&cache).unwrap().permissions());
+    assert_eq!(mode & 0o077, 0, "the cache is private to root");
+    let second = env.run_config(&cfg);
+    second.assert_ok();
+    for o in [&first, &second] {
+        assert!(o.stdout.contains("code=1"), "{}", o.describe());
+        assert!(
+            o.stdout.contains("not supported"),
+            "EOPNOTSUPP expected: {}",
+            o.describe()
+        );
+    }
+    // A damaged entry is ignored and replaced, never loaded.
+    std::fs::write(entries[0].path(), b"garbage").unwrap();
+    env.run_config(&cfg).assert_ok();
+    assert_ne!(std::fs::read(entries[0].path()).unwrap(), b"garbage");
+    let listed = env.rt(["list", "-q"]);
+    listed.assert_ok();
+    assert_eq!(
+        listed.stdout.trim(),
+        "",
+        "the cache is not listed as a container"
+    );
+}

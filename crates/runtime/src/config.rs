@@ -46,7 +46,8 @@ pub fn validate_id(id: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn load_bundle(dir: &Path) -> Result<Bundle> {
+/// Loads and validates a bundle; its seccomp section is compiled, through `seccomp_cache` when given.
+pub fn load_bundle(dir: &Path, seccomp_cache: Option<&Path>) -> Result<Bundle> {
     let dir = std::fs::canonicalize(dir)
         .map_err(|e| Error::Usage(format!("bundle {}: {e}", dir.display())))?;
     let config_path = dir.join("config.json");
@@ -66,7 +67,10 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
     let seccomp = spec
         .linux()
         .as_ref()
-        .map(crate::seccomp::Compiled::from_linux)
+        .map(|linux| match seccomp_cache {
+            Some(cache) => crate::seccomp::Compiled::from_linux_cached(linux, cache),
+            None => crate::seccomp::Compiled::from_linux(linux),
+        })
         .transpose()
         .map_err(|e| Error::config(&config_path, e.field, e.reason))?
         .flatten();

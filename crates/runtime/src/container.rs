@@ -48,7 +48,7 @@ pub struct Created {
 /// terminal without --console-socket: the runtime then holds the pty itself.
 pub fn create(root: &StateRoot, opts: &CreateOptions, foreground: bool) -> Result<Created> {
     config::validate_id(&opts.id)?;
-    let bundle = config::load_bundle(&opts.bundle)?;
+    let bundle = config::load_bundle(&opts.bundle, Some(&root.seccomp_cache_dir()))?;
     let process = bundle
         .spec
         .process()

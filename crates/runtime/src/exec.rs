@@ -71,7 +71,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
         }
         _ => {}
     }
-    let bundle = config::load_bundle(&record.bundle)?;
+    let bundle = config::load_bundle(&record.bundle, Some(&root.seccomp_cache_dir()))?;
     let process = build_process(&bundle.spec, &opts.request)?;
     let terminal = process.terminal().unwrap_or(false);
     let foreground_terminal = terminal && opts.console_socket.is_none();

@@ -86,6 +86,35 @@ impl Compiled {
         linux.seccomp().as_ref().map(Self::from_spec).transpose()
     }
 
+    /// Like [`Compiled::from_linux`], reusing a program compiled earlier from exactly the same
+    /// section (by the same runtime, libseccomp and kernel) from `cache_dir`: libseccomp takes
+    /// milliseconds for a profile like Docker's, on every container start otherwise.
+    pub fn from_linux_cached(
+        linux: &oci_spec::runtime::Linux,
+        cache_dir: &Path,
+    ) -> Result<Option<Self>, SeccompError> {
+        let Some(seccomp) = linux.seccomp().as_ref() else {
+            return Ok(None);
+        };
+        let cache = cache::Entry::for_section(cache_dir, seccomp);
+        if let Some((program, uses_notify)) = cache.as_ref().and_then(cache::Entry::read) {
+            let flags = filter_flags(seccomp.flags().as_deref().unwrap_or_default(), uses_notify)?;
+            return Ok(Some(Compiled {
+                program,
+                flags,
+                uses_notify,
+                listener_path: seccomp.listener_path().clone(),
+                listener_metadata: seccomp.listener_metadata().clone().unwrap_or_default(),
+            }));
+        }
+        let compiled = Self::from_spec(seccomp)?;
+        if let Some(cache) = cache {
+            // A cache that cannot be written only costs the next start the compile.
+            let _ = cache.write(&compiled.program, compiled.uses_notify);
+        }
+        Ok(Some(compiled))
+    }
+
     /// Validates and compiles the section; errors name the field (`linux.seccomp.syscalls[3].args[0].index`).
     pub fn from_spec(seccomp: &LinuxSeccomp) -> Result<Self, SeccompError> {
         let default_action = to_action(
@@ -405,6 +434,107 @@ const WAIT_KILLABLE_PROBE: libc::c_ulong =
     libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
 
 /// The filter as BPF instructions, through a memfd (libseccomp 2.5 exports only to an fd).
+/// Compiled programs on disk, one file per distinct seccomp section: the exact key (the section as
+/// JSON plus the versions that shape the program) on the first line, then whether a rule
+/// notifies, then the BPF instructions. The file name is only a hash of the key; a file whose key
+/// differs is ignored, so a hash collision costs a compile, never a wrong filter.
+mod cache {
+    use super::{BPF_INSTRUCTION_SIZE, BPF_MAX_INSTRUCTIONS, library_version};
+    use oci_spec::runtime::LinuxSeccomp;
+    use std::hash::{Hash, Hasher};
+    use std::io::Write;
+    use std::path::{Path, PathBuf};
+
+    pub struct Entry {
+        dir: PathBuf,
+        path: PathBuf,
+        key: String,
+    }
+
+    impl Entry {
+        pub fn for_section(dir: &Path, seccomp: &LinuxSeccomp) -> Option<Entry> {
+            let section = serde_json::to_string(seccomp).ok()?;
+            let kernel = rustix::system::uname();
+            let key = format!(
+                "berth {} libseccomp {} kernel {} {}",
+                env!("CARGO_PKG_VERSION"),
+                library_version(),
+                kernel.release().to_string_lossy(),
+                section
+            );
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            key.hash(&mut hasher);
+            Some(Entry {
+                dir: dir.to_path_buf(),
+                path: dir.join(format!("{:016x}.bpf", hasher.finish())),
+                key,
+            })
+        }
+
+        /// The cached program and whether it notifies; None when absent, stale or damaged.
+        pub fn read(&self) -> Option<(Vec<libc::sock_filter>, bool)> {
+            let bytes = std::fs::read(&self.path).ok()?;
+            let rest = bytes
+                .strip_prefix(self.key.as_bytes())?
+                .strip_prefix(b"\n")?;
+            let (notify, program) = match rest.split_first()? {
+                (b'1', program) => (true, program),
+                (b'0', program) => (false, program),
+                _ => return None,
+            };
+            let program = program.strip_prefix(b"\n")?;
+            let count = program.len() / BPF_INSTRUCTION_SIZE;
+            if program.len() % BPF_INSTRUCTION_SIZE != 0
+                || count == 0
+                || count > BPF_MAX_INSTRUCTIONS
+            {
+                return None;
+            }
+            Some((super::decode(program), notify))
+        }
+
+        /// Written to a temporary file and renamed, so readers see a whole entry or none.
+        pub fn write(&self, program: &[libc::sock_filter], notify: bool) -> std::io::Result<()> {
+            std::os::unix::fs::DirBuilderExt::mode(
+                std::fs::DirBuilder::new().recursive(true),
+                0o700,
+            )
+            .create(&self.dir)?;
+            let tmp = self
+                .path
+                .with_extension(format!("tmp{}", std::process::id()));
+            let mut file = std::fs::File::create(&tmp)?;
+            let mut bytes = Vec::with_capacity(self.key.len() + 3 + program.len() * 8);
+            bytes.extend_from_slice(self.key.as_bytes());
+            bytes.extend_from_slice(if notify { b"\n1\n" } else { b"\n0\n" });
+            for insn in program {
+                bytes.extend_from_slice(&insn.code.to_ne_bytes());
+                bytes.extend_from_slice(&[insn.jt, insn.jf]);
+                bytes.extend_from_slice(&insn.k.to_ne_bytes());
+            }
+            let written = file
+                .write_all(&bytes)
+                .and_then(|()| std::fs::rename(&tmp, &self.path));
+            if written.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            written
+        }
+    }
+}
+
+fn decode(bytes: &[u8]) -> Vec<libc::sock_filter> {
+    bytes
+        .chunks_exact(BPF_INSTRUCTION_SIZE)
+        .map(|b| libc::sock_filter {
+            code: u16::from_ne_bytes([b[0], b[1]]),
+            jt: b[2],
+            jf: b[3],
+            k: u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+        })
+        .collect()
+}
+
 fn export(filter: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, SeccompError> {
     let fail = |what: &str, e: &dyn std::fmt::Display| {
         refuse(
@@ -428,15 +558,7 @@ fn export(filter: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, SeccompE
             &format!("{} bytes is not whole instructions", bytes.len()),
         ));
     }
-    let program: Vec<libc::sock_filter> = bytes
-        .chunks_exact(BPF_INSTRUCTION_SIZE)
-        .map(|b| libc::sock_filter {
-            code: u16::from_ne_bytes([b[0], b[1]]),
-            jt: b[2],
-            jf: b[3],
-            k: u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
-        })
-        .collect();
+    let program: Vec<libc::sock_filter> = decode(&bytes);
     if program.len() > BPF_MAX_INSTRUCTIONS {
         return Err(refuse(
             "linux.seccomp",

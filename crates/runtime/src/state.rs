@@ -154,6 +154,11 @@ impl StateRoot {
         read_record(&dir)
     }
 
+    /// Where compiled seccomp programs are kept; "@" is not allowed in container IDs.
+    pub fn seccomp_cache_dir(&self) -> PathBuf {
+        self.path.join("@seccomp-cache")
+    }
+
     pub fn ids(&self) -> Result<Vec<String>> {
         let entries = match std::fs::read_dir(&self.path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -163,6 +168,7 @@ impl StateRoot {
             .filter_map(|e| e.ok())
             .filter(|e| e.path().is_dir())
             .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| crate::config::validate_id(name).is_ok())
             .collect();
         ids.sort();
         Ok(ids)

@@ -418,11 +418,13 @@ impl TestEnv {
     }
 
     /// State dir entries under --root (should be empty after cleanup).
+    /// Container state under --root; berth's compiled-seccomp cache is not a container's state.
     pub fn root_entries(&self) -> Vec<String> {
         match fs::read_dir(&self.root) {
             Ok(rd) => rd
                 .filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name != "@seccomp-cache")
                 .collect(),
             Err(_) => vec![],
         }

@@ -168,3 +168,21 @@ fn state_has_contract_fields() {
         "{st}"
     );
 }
+
+#[test]
+fn checkpoint_and_restore_are_refused_clearly() {
+    require_root!();
+    if is_reference_runtime() {
+        return;
+    }
+    let env = TestEnv::new("cli_criu");
+    for command in ["checkpoint", "restore"] {
+        let o = env.rt([command, "some-id"]);
+        o.assert_fail();
+        assert!(
+            o.stderr.contains(command) && o.stderr.contains("not supported"),
+            "{}",
+            o.describe()
+        );
+    }
+}

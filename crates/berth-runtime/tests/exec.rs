@@ -422,3 +422,31 @@ fn detached_terminal_without_console_socket_is_refused() {
     o.assert_fail();
     assert_stderr_names(&o, &["console-socket"]);
 }
+
+#[test]
+fn exec_runs_under_the_containers_seccomp_filter() {
+    require_root!();
+    let env = TestEnv::new("exec_seccomp");
+    let mut cfg = env.config(&[]);
+    cfg["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 95}]
+    });
+    let (id, _) = sleeping_container(&env, cfg);
+    let o = exec(
+        &env,
+        &[
+            &id,
+            "sh",
+            "-c",
+            "grep ^Seccomp: /proc/self/status; mkdir /tmp/d 2>&1; true",
+        ],
+    );
+    o.assert_ok();
+    assert_eq!(status_line(&o.stdout, "Seccomp:"), "2", "{}", o.describe());
+    assert!(
+        o.stdout.contains("not supported"),
+        "mkdir should fail with EOPNOTSUPP: {}",
+        o.describe()
+    );
+}

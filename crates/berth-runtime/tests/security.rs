@@ -280,3 +280,43 @@ fn non_root_user_has_no_capabilities() {
     );
     assert!(o.stdout.contains("Permission denied"), "{}", o.describe());
 }
+
+/// Each of the five capability sets is set as the spec says, independently; a non-root user
+/// keeps what ambient grants across exec.
+#[test]
+fn capability_sets_are_independent() {
+    require_root!();
+    let env = TestEnv::new("sec_capsets");
+    let mut cfg = env.config(&[
+        "grep",
+        "-E",
+        "^(CapInh|CapPrm|CapEff|CapBnd|CapAmb):",
+        "/proc/self/status",
+    ]);
+    cfg["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    cfg["process"]["capabilities"] = json!({
+        "bounding": ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE", "CAP_CHOWN"],
+        "permitted": ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"],
+        "inheritable": ["CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"],
+        "effective": ["CAP_KILL"],
+        "ambient": ["CAP_NET_BIND_SERVICE"]
+    });
+    cfg["process"]["noNewPrivileges"] = json!(false);
+    let o = env.run_config(&cfg);
+    o.assert_ok();
+    let field = |name: &str| {
+        o.stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map(|v| u64::from_str_radix(v, 16).unwrap())
+            .unwrap_or_else(|| panic!("{name}: {}", o.describe()))
+    };
+    let (chown, kill, bind, audit) = (1u64 << 0, 1u64 << 5, 1u64 << 10, 1u64 << 29);
+    assert_eq!(field("CapBnd:"), chown | kill | bind | audit);
+    assert_eq!(field("CapInh:"), bind | audit);
+    assert_eq!(field("CapAmb:"), bind);
+    // After exec as uid 1000, permitted and effective are exactly the ambient set.
+    assert_eq!(field("CapPrm:"), bind);
+    assert_eq!(field("CapEff:"), bind);
+}

@@ -74,3 +74,23 @@ fn spec_devices_stay_allowed() {
         o.describe()
     );
 }
+
+/// A long rule list (docker sends dozens) still loads: on v2 the program grows with the rules,
+/// and the kernel's verifier must not be asked for a log that cannot hold its report.
+#[test]
+fn long_device_rule_lists_load() {
+    require_root!();
+    let env = TestEnv::new("cg_devices_long");
+    let mut cfg = env.config(&["sh", "-c", "echo ok > /dev/null && echo null-ok"]);
+    let mut rules = vec![json!({"allow": false, "access": "rwm"})];
+    for minor in 0..200 {
+        rules.push(
+            json!({"allow": true, "type": "c", "major": 240, "minor": minor, "access": "rwm"}),
+        );
+    }
+    rules.push(json!({"allow": false, "type": "c", "major": 241, "access": "rwm"}));
+    cfg["linux"]["resources"] = json!({ "devices": rules });
+    let o = env.run_config(&cfg);
+    o.assert_ok();
+    assert!(o.stdout.contains("null-ok"), "{}", o.describe());
+}

@@ -11,31 +11,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The runtime with `args`, allowing for the emulated VM (where the harness's 10 s can pass
-/// when other tests, or other VMs, keep the CPUs busy).
-fn rt(env: &TestEnv, args: &[&str]) -> Out {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let mut command = env.command();
-    command.args(&args);
-    env.rt_cmd(command, args, common::cgroupfs::scaled(10))
-}
-
-fn create(env: &TestEnv, bundle: &Path, id: &str) -> Out {
-    env.track(id);
-    rt(env, &["create", "-b", bundle.to_str().unwrap(), id])
-}
-
-fn run(env: &TestEnv, bundle: &Path, id: &str) -> Out {
-    env.track(id);
-    rt(env, &["run", "-b", bundle.to_str().unwrap(), id])
-}
-
-fn run_config(env: &TestEnv, cfg: &Value) -> Out {
-    let bundle = env.bundle(cfg);
-    let id = env.id("run");
-    run(env, &bundle, &id)
-}
-
 /// Where the container sees the test's scratch dir.
 const OUT_IN_CONTAINER: &str = "/hookout";
 
@@ -160,7 +135,7 @@ fn each_hook_runs_at_its_point_of_the_lifecycle() {
     finish_bundle(&bundle);
     let bundle = fs::canonicalize(&bundle).unwrap();
 
-    create(&env, &bundle, &id).assert_ok();
+    env.create(&bundle, &id).assert_ok();
     assert_eq!(
         order(&out),
         ["prestart", "createRuntime", "createContainer"]
@@ -214,7 +189,7 @@ fn each_hook_runs_at_its_point_of_the_lifecycle() {
         "startContainer ran at create"
     );
 
-    rt(&env, &["start", &id]).assert_ok();
+    env.rt(["start", &id]).assert_ok();
     // startContainer has run once `start` returns (runc: by the time the process runs).
     let ran = wait_for(Duration::from_secs(5), || {
         out.join("poststart.state").exists().then_some(())
@@ -247,13 +222,13 @@ fn each_hook_runs_at_its_point_of_the_lifecycle() {
         assert_eq!(read(&out, "poststart.mnt"), host_mnt);
     }
 
-    rt(&env, &["kill", &id, "KILL"]).assert_ok();
+    env.rt(["kill", &id, "KILL"]).assert_ok();
     assert!(wait_pid_gone(pid, Duration::from_secs(5)));
     assert!(
         !out.join("poststop.state").exists(),
         "poststop ran before delete"
     );
-    rt(&env, &["delete", &id]).assert_ok();
+    env.rt(["delete", &id]).assert_ok();
     assert_eq!(order(&out).last().map(String::as_str), Some("poststop"));
     let state = state_of(&out, "poststop");
     assert_eq!(state["status"], "stopped", "{state}");
@@ -279,7 +254,7 @@ fn run_runs_every_hook_in_order() {
     );
     let bundle = env.bundle(&cfg);
     finish_bundle(&bundle);
-    let o = run(&env, &bundle, &id);
+    let o = env.run(&bundle, &id);
     o.assert_ok();
     let mut seen = order(&out);
     // The process and poststart race (poststart runs once the process started); the rest is ordered.
@@ -324,7 +299,7 @@ fn hook_gets_its_args_and_only_its_env() {
         "path": "/bin/sh",
         "args": ["sh", "-c", format!("env > {}/inherited", out.display())]
     }]});
-    let o = run_config(&env, &cfg);
+    let o = env.run_config(&cfg);
     o.assert_ok();
     assert_eq!(read(&out, "args"), "first second");
     let vars = read(&out, "env");
@@ -376,7 +351,7 @@ fn failing_create_hooks_fail_create_and_leave_nothing() {
         cfg["hooks"] = json!({kind: [failing(3)], "poststop": [hook(&recorder, "poststop", &[])]});
         let bundle = env.bundle(&cfg);
         let id = env.id(kind);
-        let o = create(&env, &bundle, &id);
+        let o = env.create(&bundle, &id);
         o.assert_fail();
         assert_stderr_names(
             &o,
@@ -401,9 +376,9 @@ fn failing_start_container_hook_stops_the_container() {
     cfg["hooks"] = json!({"startContainer": [failing(4)]});
     let bundle = env.bundle(&cfg);
     let id = env.id("c");
-    create(&env, &bundle, &id).assert_ok();
+    env.create(&bundle, &id).assert_ok();
     let pid = env.state_pid(&id);
-    let o = rt(&env, &["start", &id]);
+    let o = env.rt(["start", &id]);
     if !is_reference_runtime() {
         // runc's start returns before the hook runs; berth's reports the hook's failure.
         o.assert_fail();
@@ -421,7 +396,7 @@ fn failing_start_container_hook_stops_the_container() {
         !out.join("process").exists(),
         "the process ran despite the failed hook"
     );
-    rt(&env, &["delete", &id]).assert_ok();
+    env.rt(["delete", &id]).assert_ok();
 }
 
 #[test]
@@ -480,8 +455,8 @@ fn poststart_and_poststop_failures_are_warnings() {
     cfg["hooks"] = json!({"poststart": [failing(5), failing(6)], "poststop": [failing(7)]});
     let bundle = env.bundle(&cfg);
     let id = env.id("c");
-    create(&env, &bundle, &id).assert_ok();
-    let o = rt(&env, &["start", &id]);
+    env.create(&bundle, &id).assert_ok();
+    let o = env.rt(["start", &id]);
     o.assert_ok();
     assert!(
         o.stderr
@@ -496,7 +471,7 @@ fn poststart_and_poststop_failures_are_warnings() {
         o.describe()
     );
     assert_eq!(env.state_status(&id), "running");
-    let o = rt(&env, &["delete", "-f", &id]);
+    let o = env.rt(["delete", "-f", &id]);
     o.assert_ok();
     assert!(
         o.stderr
@@ -529,10 +504,10 @@ fn invalid_hooks_are_refused_before_anything_is_made() {
         cfg["hooks"] = hooks;
         let bundle = env.bundle(&cfg);
         let id = env.id("c");
-        let o = create(&env, &bundle, &id);
+        let o = env.create(&bundle, &id);
         if is_reference_runtime() && o.ok() {
             // runc does not check hooks at create; nothing more to compare.
-            rt(&env, &["delete", "-f", &id]);
+            env.rt(["delete", "-f", &id]);
             continue;
         }
         o.assert_fail();

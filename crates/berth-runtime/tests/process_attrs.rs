@@ -9,31 +9,6 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::time::Duration;
 
-/// The runtime with `args`, allowing for the emulated VM (where the harness's 10 s can pass
-/// when other tests, or other VMs, keep the CPUs busy).
-fn rt(env: &TestEnv, args: &[&str]) -> Out {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let mut command = env.command();
-    command.args(&args);
-    env.rt_cmd(command, args, common::cgroupfs::scaled(10))
-}
-
-fn create(env: &TestEnv, bundle: &Path, id: &str) -> Out {
-    env.track(id);
-    rt(env, &["create", "-b", bundle.to_str().unwrap(), id])
-}
-
-fn run(env: &TestEnv, bundle: &Path, id: &str) -> Out {
-    env.track(id);
-    rt(env, &["run", "-b", bundle.to_str().unwrap(), id])
-}
-
-fn run_config(env: &TestEnv, cfg: &Value) -> Out {
-    let bundle = env.bundle(cfg);
-    let id = env.id("run");
-    run(env, &bundle, &id)
-}
-
 /// Fields of /proc/PID/stat after the command name, numbered as in proc(5) (state is 3).
 fn stat_field(stat: &str, number: usize) -> String {
     let (_, rest) = stat.rsplit_once(')').expect("stat has a command name");
@@ -63,7 +38,7 @@ fn assert_nothing_left(env: &TestEnv, id: &str, bundle: &Path) {
 fn expect_refused(env: &TestEnv, cfg: &Value, field: &str) {
     let bundle = env.bundle(cfg);
     let id = env.id("refused");
-    let o = create(env, &bundle, &id);
+    let o = env.create(&bundle, &id);
     o.assert_fail();
     assert_stderr_names(&o, &[field]);
     assert_nothing_left(env, &id, &bundle);
@@ -78,12 +53,12 @@ fn linux32_personality_reports_i686() {
     let env = TestEnv::new("attr_personality");
     let mut cfg = env.config(&["uname", "-m"]);
     cfg["linux"]["personality"] = json!({"domain": "LINUX32"});
-    let o = run_config(&env, &cfg);
+    let o = env.run_config(&cfg);
     o.assert_ok();
     assert_eq!(o.stdout.trim(), "i686", "{}", o.describe());
     let mut cfg = env.config(&["uname", "-m"]);
     cfg["linux"]["personality"] = json!({"domain": "LINUX"});
-    let o = run_config(&env, &cfg);
+    let o = env.run_config(&cfg);
     o.assert_ok();
     assert_eq!(o.stdout.trim(), std::env::consts::ARCH, "{}", o.describe());
 }
@@ -107,7 +82,7 @@ fn ionice_output(env: &TestEnv, io_priority: Value) -> String {
     let bundle = env.bundle(&cfg);
     symlink("busybox", bundle.join("rootfs/bin/ionice")).unwrap();
     let id = env.id("io");
-    let o = run(env, &bundle, &id);
+    let o = env.run(&bundle, &id);
     o.assert_ok();
     o.stdout.trim().to_string()
 }
@@ -149,7 +124,7 @@ fn io_priority_out_of_range_is_refused() {
 fn stat_under(env: &TestEnv, scheduler: Value) -> Out {
     let mut cfg = env.config(&["cat", "/proc/self/stat"]);
     cfg["process"]["scheduler"] = scheduler;
-    run_config(env, &cfg)
+    env.run_config(&cfg)
 }
 
 #[test]
@@ -257,7 +232,7 @@ fn masked_and_readonly_paths_from_inside() {
     std::fs::write(rootfs.join("secrets/key"), "key\n").unwrap();
     std::fs::create_dir_all(rootfs.join("data")).unwrap();
     let id = env.id("masked");
-    let o = run(&env, &bundle, &id);
+    let o = env.run(&bundle, &id);
     o.assert_ok();
     let lines: Vec<&str> = o.stdout.lines().map(str::trim).collect();
     assert_eq!(

@@ -102,6 +102,22 @@ pub fn compile(rules: &[DeviceRule]) -> Vec<Insn> {
 }
 
 const BPF_PROG_LOAD: libc::c_long = 5;
+
+/// BPF_PROG_LOAD of a CGROUP_DEVICE program, with the verifier's log in `log` when given.
+fn load(prog: &[Insn], log: Option<&mut Vec<u8>>) -> io::Result<libc::c_long> {
+    let license = c"Apache-2.0";
+    let mut attr = [0u8; 128];
+    put_u32(&mut attr, 0, BPF_PROG_TYPE_CGROUP_DEVICE);
+    put_u32(&mut attr, 4, prog.len() as u32);
+    put_u64(&mut attr, 8, prog.as_ptr() as u64);
+    put_u64(&mut attr, 16, license.as_ptr() as u64);
+    if let Some(log) = log {
+        put_u32(&mut attr, 24, 1);
+        put_u32(&mut attr, 28, log.len() as u32);
+        put_u64(&mut attr, 32, log.as_mut_ptr() as u64);
+    }
+    bpf(BPF_PROG_LOAD, &mut attr)
+}
 const BPF_PROG_ATTACH: libc::c_long = 8;
 const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
@@ -128,23 +144,20 @@ fn put_u64(attr: &mut [u8; 128], at: usize, value: u64) {
 /// Loads the program and attaches it to the cgroup directory.
 pub fn attach(cgroup_dir: &std::path::Path, rules: &[DeviceRule]) -> io::Result<()> {
     let prog = compile(rules);
-    let license = c"Apache-2.0";
-    let mut log = vec![0u8; 4096];
-    let mut attr = [0u8; 128];
-    put_u32(&mut attr, 0, BPF_PROG_TYPE_CGROUP_DEVICE);
-    put_u32(&mut attr, 4, prog.len() as u32);
-    put_u64(&mut attr, 8, prog.as_ptr() as u64);
-    put_u64(&mut attr, 16, license.as_ptr() as u64);
-    put_u32(&mut attr, 24, 1);
-    put_u32(&mut attr, 28, log.len() as u32);
-    put_u64(&mut attr, 32, log.as_mut_ptr() as u64);
-    let fd = bpf(BPF_PROG_LOAD, &mut attr).map_err(|e| {
+    // Without a verifier log: a log buffer too small for a long rule list fails the load (ENOSPC).
+    let fd = load(&prog, None).map_err(|e| {
+        // Load again with the verifier's log, only to say why.
+        let mut log = vec![0u8; 1 << 20];
+        let _ = load(&prog, Some(&mut log));
         let text = String::from_utf8_lossy(&log);
+        let text = text.trim_end_matches('\0').trim();
+        let last = text.lines().rev().take(3).collect::<Vec<_>>();
         io::Error::new(
             e.kind(),
             format!(
-                "load device program: {e}: {}",
-                text.trim_end_matches('\0').trim()
+                "load device program ({} instructions): {e}: {}",
+                prog.len(),
+                last.into_iter().rev().collect::<Vec<_>>().join(" / ")
             ),
         )
     })?;

@@ -238,27 +238,9 @@ fn spawn_init(
     let original_sigmask = sys::sigprocmask(libc::SIG_BLOCK, &sys::sigset_of(&FORWARDED))
         .context(|| "block signals".into())?;
 
-    // On cgroup v2 the init is born in its cgroup: no migration later (which can stall for a
-    // kernel grace period). Elsewhere, or on kernels without clone3, it is moved right after.
-    let leaf_fd = cgroup
-        .unified_leaf()
-        .filter(|_| !plan.second_fork)
-        .and_then(|dir| {
-            let flags = rustix::fs::OFlags::PATH
-                | rustix::fs::OFlags::DIRECTORY
-                | rustix::fs::OFlags::CLOEXEC;
-            rustix::fs::open(&dir, flags, rustix::fs::Mode::empty()).ok()
-        });
-    let born_inside = leaf_fd
-        .as_ref()
-        .map(|fd| sys::clone_into_cgroup(plan.clone_flags, fd.as_fd()));
-    let (child, placed) = match born_inside {
-        Some(Ok(pid)) => (pid, true),
-        _ => (
-            sys::clone_fork(plan.clone_flags).context(|| "clone the container init".into())?,
-            false,
-        ),
-    };
+    let leaf = cgroup.unified_leaf().filter(|_| !plan.second_fork);
+    let (child, placed) =
+        clone_into_leaf(plan.clone_flags, leaf).context(|| "clone the container init".into())?;
     if child == 0 {
         drop(runtime_end);
         init::child_main(InitContext {
@@ -426,6 +408,26 @@ pub(crate) fn forward_seccomp_listener_as(
                 filter.listener_path().unwrap_or(Path::new("")).display()
             )
         })
+}
+
+/// Clones a child. On cgroup v2 (`leaf` is the cgroup's directory there) it is born in its
+/// cgroup: no migration later, which can stall for a kernel grace period. Elsewhere, or on
+/// kernels without clone3, the caller moves it; the second value says whether it is in place.
+pub(crate) fn clone_into_leaf(
+    flags: libc::c_int,
+    leaf: Option<PathBuf>,
+) -> std::io::Result<(libc::pid_t, bool)> {
+    let leaf_fd = leaf.and_then(|dir| {
+        let how =
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC;
+        rustix::fs::open(&dir, how, rustix::fs::Mode::empty()).ok()
+    });
+    if let Some(fd) = &leaf_fd
+        && let Ok(pid) = sys::clone_into_cgroup(flags, fd.as_fd())
+    {
+        return Ok((pid, true));
+    }
+    Ok((sys::clone_fork(flags)?, false))
 }
 
 fn kill_and_reap(init_pid: i32, child: i32) {

@@ -9,7 +9,8 @@ use crate::channel::{self, Channel, InitFailure, InitMessage, RuntimeMessage};
 use crate::config;
 use crate::console::ConsoleProxy;
 use crate::container::{
-    FORWARDED, console_socket, forward_seccomp_listener_as, wait_forwarding, write_pid_file,
+    FORWARDED, clone_into_leaf, console_socket, forward_seccomp_listener_as, wait_forwarding,
+    write_pid_file,
 };
 use crate::error::{Context, Error, Result};
 use crate::init::{self, Program};
@@ -106,25 +107,8 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
     let original_sigmask = sys::sigprocmask(libc::SIG_BLOCK, &sys::sigset_of(&FORWARDED))
         .context(|| "block signals".into())?;
 
-    let leaf_fd = cgroup
-        .as_ref()
-        .and_then(|c| c.unified_leaf())
-        .and_then(|dir| {
-            let flags = rustix::fs::OFlags::PATH
-                | rustix::fs::OFlags::DIRECTORY
-                | rustix::fs::OFlags::CLOEXEC;
-            rustix::fs::open(&dir, flags, rustix::fs::Mode::empty()).ok()
-        });
-    let born_inside = leaf_fd
-        .as_ref()
-        .map(|fd| sys::clone_into_cgroup(0, fd.as_fd()));
-    let (child, placed) = match born_inside {
-        Some(Ok(pid)) => (pid, true),
-        _ => (
-            sys::clone_fork(0).context(|| "fork the exec'd process".into())?,
-            false,
-        ),
-    };
+    let leaf = cgroup.as_ref().and_then(|c| c.unified_leaf());
+    let (child, placed) = clone_into_leaf(0, leaf).context(|| "fork the exec'd process".into())?;
     if child == 0 {
         drop(runtime_end);
         child_main(ExecChild {

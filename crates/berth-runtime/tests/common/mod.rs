@@ -32,6 +32,11 @@ use std::time::{Duration, Instant};
 /// Default time limit for one runtime invocation.
 pub const CMD_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// CMD_TIMEOUT, allowing for the emulated test VM (many times slower, sometimes busy).
+pub fn cmd_timeout() -> Duration {
+    cgroupfs::scaled(CMD_TIMEOUT.as_secs())
+}
+
 /// Applets linked into every rootfs.
 pub const APPLETS: &[&str] = &[
     "sh", "ash", "cat", "echo", "id", "ls", "pwd", "hostname", "env", "sleep", "usleep", "true",
@@ -296,7 +301,7 @@ impl TestEnv {
         S: AsRef<OsStr>,
     {
         let (child, o, e, args) = self.spawn(args);
-        finish(child, o, e, args, CMD_TIMEOUT)
+        finish(child, o, e, args, cmd_timeout())
     }
 
     pub fn rt_cmd(&self, c: Command, args: Vec<String>, timeout: Duration) -> Out {

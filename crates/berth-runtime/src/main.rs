@@ -7,7 +7,7 @@ mod signals;
 use anyhow::Result;
 use berth_runtime_core::container::{self, CreateOptions};
 use berth_runtime_core::state::StateRoot;
-use berth_runtime_core::{defaults, exec, protected_exe};
+use berth_runtime_core::{control, defaults, exec, foreground, protected_exe};
 use clap::Parser;
 use cli::{Cli, Command, ListFormat};
 use std::io::Write;
@@ -48,7 +48,7 @@ fn execute(cli: &Cli, logger: &logging::Logger) -> Result<i32> {
             args.create.refuse_unsupported()?;
             protected_exe::ensure_protected()?;
             let opts: CreateOptions = args.create.options();
-            let code = container::run(&root, &opts, args.detach, args.keep)
+            let code = foreground::run(&root, &opts, args.detach, args.keep)
                 .map_err(|e| anyhow::anyhow!("run {}: {e}", opts.id))?;
             Ok(code)
         }
@@ -101,11 +101,11 @@ fn execute(cli: &Cli, logger: &logging::Logger) -> Result<i32> {
             Ok(0)
         }
         Command::Pause { id } => {
-            container::pause(&root, id).map_err(|e| anyhow::anyhow!("pause {id}: {e}"))?;
+            control::pause(&root, id).map_err(|e| anyhow::anyhow!("pause {id}: {e}"))?;
             Ok(0)
         }
         Command::Resume { id } => {
-            container::resume(&root, id).map_err(|e| anyhow::anyhow!("resume {id}: {e}"))?;
+            control::resume(&root, id).map_err(|e| anyhow::anyhow!("resume {id}: {e}"))?;
             Ok(0)
         }
         Command::Update(args) => {
@@ -115,7 +115,7 @@ fn execute(cli: &Cli, logger: &logging::Logger) -> Result<i32> {
                 .map_err(|e| anyhow::anyhow!("update {id}: {e}"))?;
             let resources: oci_spec::runtime::LinuxResources = serde_json::from_value(value)
                 .map_err(|e| anyhow::anyhow!("update {id}: resources: {e}"))?;
-            container::update(&root, id, &resources)
+            control::update(&root, id, &resources)
                 .map_err(|e| anyhow::anyhow!("update {id}: {e}"))?;
             Ok(0)
         }
@@ -127,7 +127,7 @@ fn execute(cli: &Cli, logger: &logging::Logger) -> Result<i32> {
             let every = cli::parse_interval(interval)?;
             loop {
                 let data =
-                    container::stats(&root, id).map_err(|e| anyhow::anyhow!("events {id}: {e}"))?;
+                    control::stats(&root, id).map_err(|e| anyhow::anyhow!("events {id}: {e}"))?;
                 let Some(data) = data else {
                     if *stats {
                         anyhow::bail!("events {id}: the container is not running");

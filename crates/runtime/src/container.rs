@@ -2,7 +2,6 @@
 
 use crate::channel::{self, InitMessage, RuntimeMessage};
 use crate::config::{self, Bundle};
-use crate::console::ConsoleProxy;
 use crate::error::{Context, Error, Result};
 use crate::hooks::{self, HookKind};
 use crate::init::{self, InitContext};
@@ -370,7 +369,6 @@ fn spawn_init(
 
 /// Hands the init's seccomp notify fd to the agent at listenerPath with the container's state
 /// (status "creating", as in runc).
-/// Passes a process's seccomp notify fd on to the agent at `listenerPath` (as runc does).
 pub(crate) fn forward_seccomp_listener(
     bundle: &Bundle,
     id: &str,
@@ -477,7 +475,7 @@ pub fn start(root: &StateRoot, id: &str) -> Result<()> {
     start_locked(&container, &record)
 }
 
-fn start_locked(container: &LockedContainer, record: &ContainerRecord) -> Result<()> {
+pub(crate) fn start_locked(container: &LockedContainer, record: &ContainerRecord) -> Result<()> {
     let status = state::status_of(&container.dir, record);
     if status != Status::Created {
         return Err(wrong_state(
@@ -556,14 +554,14 @@ fn hook_state(record: &ContainerRecord, status: Status) -> serde_json::Value {
 }
 
 /// Poststop hooks, once the container is gone.
-fn run_poststop_hooks(record: &ContainerRecord) {
+pub(crate) fn run_poststop_hooks(record: &ContainerRecord) {
     if hooks::has(record.hooks.as_ref(), HookKind::Poststop) {
         let state = hook_state(record, Status::Stopped);
         hooks::run_warning_on_failure(record.hooks.as_ref(), HookKind::Poststop, &state);
     }
 }
 
-fn wrong_state(id: &str, status: Status, reason: &str) -> Error {
+pub(crate) fn wrong_state(id: &str, status: Status, reason: &str) -> Error {
     Error::WrongState {
         id: id.to_string(),
         status: status.to_string(),
@@ -611,7 +609,11 @@ pub fn kill(root: &StateRoot, id: &str, signal: libc::c_int, all: bool) -> Resul
     signal_container(&record, signal, all)
 }
 
-fn signal_container(record: &ContainerRecord, signal: libc::c_int, all: bool) -> Result<()> {
+pub(crate) fn signal_container(
+    record: &ContainerRecord,
+    signal: libc::c_int,
+    all: bool,
+) -> Result<()> {
     // A pidfd pins the process: the signal cannot reach a new process that reused the pid.
     let pidfd = sys::pidfd_open(record.pid)
         .context(|| format!("pidfd of container init {}", record.pid))?;
@@ -639,7 +641,7 @@ fn signal_container(record: &ContainerRecord, signal: libc::c_int, all: bool) ->
 }
 
 /// Waits until the process is gone (or a zombie); false on timeout.
-fn wait_gone(pid: i32, timeout: Duration) -> bool {
+pub(crate) fn wait_gone(pid: i32, timeout: Duration) -> bool {
     let Ok(pidfd) = sys::pidfd_open(pid) else {
         return true;
     };
@@ -704,93 +706,6 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
     Ok(())
 }
 
-/// create + start + wait, forwarding signals; returns the container's exit code. With `detach`, returns 0 once started.
-pub fn run(root: &StateRoot, opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
-    let created = create(root, opts, !detach)?;
-    let signals = if detach {
-        None
-    } else {
-        Some(sys::signalfd(&sys::sigset_of(&FORWARDED)).context(|| "signalfd".into())?)
-    };
-    if let Err(e) = start_locked(&created.container, &created.record) {
-        let _ = signal_container(&created.record, libc::SIGKILL, true);
-        let _ = sys::waitpid(created.record.pid);
-        if let Some(cgroup) = created.record.cgroup() {
-            cgroup.destroy();
-        }
-        let _ = created.container.remove();
-        run_poststop_hooks(&created.record);
-        return Err(e);
-    }
-    let Some(signals) = signals else {
-        return Ok(0);
-    };
-    let pid = created.record.pid;
-    let mut console = created.console.map(ConsoleProxy::new);
-    let code = wait_forwarding(pid, &signals, console.as_mut())?;
-    drop(console);
-    // `run` owns the container's whole life: remove it once its process is gone, as runc does.
-    if created.record.own_pid_namespace {
-        let _ = wait_gone(pid, Duration::from_secs(1));
-    }
-    if !keep {
-        if let Some(cgroup) = created.record.cgroup() {
-            cgroup.destroy();
-        }
-        created.container.remove()?;
-        run_poststop_hooks(&created.record);
-    }
-    Ok(code)
-}
-
-/// Waits for `pid`, forwarding the signals that arrive on `signals` and, with a foreground
-/// terminal, copying between our stdio and the container's pty. Returns the exit code.
-pub(crate) fn wait_forwarding(
-    pid: i32,
-    signals: &OwnedFd,
-    mut console: Option<&mut ConsoleProxy>,
-) -> Result<i32> {
-    let pidfd = sys::pidfd_open(pid).context(|| format!("pidfd of container init {pid}"))?;
-    loop {
-        let ready: Vec<bool> = {
-            let mut fds = vec![
-                rustix::event::PollFd::new(&pidfd, rustix::event::PollFlags::IN),
-                rustix::event::PollFd::new(signals, rustix::event::PollFlags::IN),
-            ];
-            if let Some(proxy) = console.as_deref() {
-                fds.extend(proxy.poll_fds());
-            }
-            match rustix::event::poll(&mut fds, None) {
-                Err(rustix::io::Errno::INTR) => continue,
-                other => other.context(|| "wait for the container".into())?,
-            };
-            fds.iter().map(|fd| !fd.revents().is_empty()).collect()
-        };
-        if ready[1]
-            && let Ok(signal) = sys::read_signal(signals.as_fd())
-        {
-            match console.as_deref() {
-                // The pty's resize signals the container's foreground process group itself.
-                Some(proxy) if signal == libc::SIGWINCH => proxy.copy_window_size(),
-                _ => {
-                    let _ = sys::pidfd_send_signal(pidfd.as_fd(), signal);
-                }
-            }
-        }
-        if let Some(proxy) = console.as_deref_mut() {
-            proxy.pump(&ready[2..]);
-        }
-        if ready[0] {
-            if let Some(proxy) = console.as_deref_mut() {
-                proxy.drain();
-            }
-            let status =
-                sys::waitpid(pid).context(|| format!("wait for container process {pid}"))?;
-            return Ok(sys::exit_code(status));
-        }
-    }
-}
-
 /// Host pids of the container's processes.
 pub fn pids(root: &StateRoot, id: &str) -> Result<Vec<i32>> {
     config::validate_id(id)?;
@@ -827,83 +742,4 @@ pub fn list(root: &StateRoot) -> Result<Vec<(ContainerRecord, Status)>> {
         }
     }
     Ok(out)
-}
-
-/// The cgroup of a container that still has processes.
-fn live_cgroup(
-    container: &LockedContainer,
-    id: &str,
-    allowed: &[Status],
-    action: &str,
-) -> Result<berth_cgroups::Cgroup> {
-    let record = container
-        .read()?
-        .ok_or_else(|| wrong_state(id, Status::Creating, action))?;
-    let status = state::status_of(&container.dir, &record);
-    if !allowed.contains(&status) {
-        return Err(wrong_state(id, status, action));
-    }
-    record
-        .cgroup()
-        .ok_or_else(|| Error::Other(format!("container {id:?} has no cgroup")))
-}
-
-fn cgroup_error(id: &str) -> impl FnOnce(berth_cgroups::Error) -> Error + '_ {
-    move |e| Error::Other(format!("container {id:?}: {e}"))
-}
-
-/// Freezes every process of the container.
-pub fn pause(root: &StateRoot, id: &str) -> Result<()> {
-    config::validate_id(id)?;
-    let container = root.lock(id)?;
-    let cgroup = live_cgroup(
-        &container,
-        id,
-        &[Status::Running, Status::Created],
-        "only a running container can be paused",
-    )?;
-    cgroup.freeze(true).map_err(cgroup_error(id))
-}
-
-pub fn resume(root: &StateRoot, id: &str) -> Result<()> {
-    config::validate_id(id)?;
-    let container = root.lock(id)?;
-    let cgroup = live_cgroup(
-        &container,
-        id,
-        &[Status::Paused],
-        "only a paused container can be resumed",
-    )?;
-    cgroup.freeze(false).map_err(cgroup_error(id))
-}
-
-/// Applies new resource limits to a live container.
-pub fn update(
-    root: &StateRoot,
-    id: &str,
-    resources: &oci_spec::runtime::LinuxResources,
-) -> Result<()> {
-    config::validate_id(id)?;
-    let wanted =
-        berth_cgroups::Resources::from_spec(resources).map_err(|e| Error::Usage(e.to_string()))?;
-    let container = root.lock(id)?;
-    let cgroup = live_cgroup(
-        &container,
-        id,
-        &[Status::Created, Status::Running, Status::Paused],
-        "cannot be updated",
-    )?;
-    cgroup.apply(&wanted).map_err(cgroup_error(id))
-}
-
-/// The container's resource usage as runc's `events --stats` data; None once it has stopped.
-pub fn stats(root: &StateRoot, id: &str) -> Result<Option<serde_json::Value>> {
-    config::validate_id(id)?;
-    let Some(record) = root.read(id)? else {
-        return Ok(None);
-    };
-    if state::status_of(&root.container_dir(id), &record) == Status::Stopped {
-        return Ok(None);
-    }
-    Ok(record.cgroup().map(|c| c.stats().to_json()))
 }

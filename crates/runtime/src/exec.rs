@@ -9,10 +9,10 @@ use crate::channel::{self, Channel, InitFailure, InitMessage, RuntimeMessage};
 use crate::config;
 use crate::console::ConsoleProxy;
 use crate::container::{
-    FORWARDED, clone_into_leaf, console_socket, forward_seccomp_listener_as, wait_forwarding,
-    write_pid_file,
+    FORWARDED, clone_into_leaf, console_socket, forward_seccomp_listener_as, write_pid_file,
 };
 use crate::error::{Context, Error, Result};
+use crate::foreground::wait_forwarding;
 use crate::init::{self, Program};
 use crate::state::{self, StateRoot, Status};
 use crate::{process_info, security, sys, terminal};

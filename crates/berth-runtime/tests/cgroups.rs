@@ -77,10 +77,12 @@ fn cpu_count() -> usize {
 
 /// Wait until `path` exists (created by the container), or panic.
 #[track_caller]
+/// The first line the container wrote to `path` (a shell's `echo x > f` creates the file before
+/// it writes: an empty file is not the answer yet).
 fn wait_file(path: &Path, timeout: Duration, what: &str) -> String {
     wait_for(timeout, || {
         let s = fs::read_to_string(path).ok()?;
-        Some(s)
+        s.ends_with('\n').then_some(s)
     })
     .unwrap_or_else(|| panic!("{what}: {} never appeared", path.display()))
 }

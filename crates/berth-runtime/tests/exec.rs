@@ -450,3 +450,52 @@ fn exec_runs_under_the_containers_seccomp_filter() {
         o.describe()
     );
 }
+
+#[test]
+fn exec_into_a_paused_container_waits_for_resume() {
+    require_root!();
+    if is_reference_runtime() {
+        return;
+    }
+    let env = TestEnv::new("exec_paused");
+    let (id, init) = sleeping_container(&env, env.config(&[]));
+    env.rt(["pause", &id]).assert_ok();
+    let pid_file = env.base.join("paused.pid");
+    let o = exec(
+        &env,
+        &[
+            "-d",
+            "--ignore-paused",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+            "sh",
+            "-c",
+            "echo ran > /tmp/ran; sleep 100",
+        ],
+    );
+    o.assert_ok();
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let cgroup_of = |p: i32| std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap();
+    assert_eq!(
+        cgroup_of(pid),
+        cgroup_of(init),
+        "not in the container's cgroup"
+    );
+    let ran = |env: &TestEnv| exec(env, &[&id, "cat", "/tmp/ran"]).ok();
+    let bundle = std::path::PathBuf::from(env.state(&id)["bundle"].as_str().unwrap());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !bundle.join("rootfs/tmp/ran").exists(),
+        "the process ran while its container was paused"
+    );
+    env.rt(["resume", &id]).assert_ok();
+    assert!(
+        wait_for(Duration::from_secs(10), || ran(&env).then_some(())).is_some(),
+        "the process never ran after resume"
+    );
+}

@@ -107,7 +107,13 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
     let original_sigmask = sys::sigprocmask(libc::SIG_BLOCK, &sys::sigset_of(&FORWARDED))
         .context(|| "block signals".into())?;
 
-    let leaf = cgroup.as_ref().and_then(|c| c.unified_leaf());
+    // A frozen cgroup would freeze the process before it reports: into a paused container it
+    // moves only once it is ready, and freezes there (before or after its exec).
+    let join_paused = status == Status::Paused;
+    let leaf = cgroup
+        .as_ref()
+        .filter(|_| !join_paused)
+        .and_then(|c| c.unified_leaf());
     let (child, placed) = clone_into_leaf(0, leaf).context(|| "fork the exec'd process".into())?;
     if child == 0 {
         drop(runtime_end);
@@ -118,7 +124,8 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
             spec: &bundle.spec,
             process: &process,
             console: console.as_ref(),
-            wait_for_cgroup: !placed && cgroup.is_some(),
+            wait_for_cgroup: !placed && cgroup.is_some() && !join_paused,
+            wait_after_ready: join_paused,
             preserve_fds: opts.preserve_fds,
             original_sigmask,
             state_lock_fd: container.lock_raw_fd(),
@@ -127,18 +134,33 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
     }
     drop(child_end);
     drop(console);
+    let place = |cgroup: &berth_cgroups::Cgroup| {
+        cgroup
+            .add_process(child)
+            .map_err(|e| Error::Other(format!("container {:?}: {e}", opts.id)))
+    };
     let started = (|| -> Result<()> {
-        if !placed && let Some(cgroup) = &cgroup {
-            cgroup
-                .add_process(child)
-                .map_err(|e| Error::Other(format!("container {:?}: {e}", opts.id)))?;
+        if !placed
+            && !join_paused
+            && let Some(cgroup) = &cgroup
+        {
+            place(cgroup)?;
             runtime_end
                 .send(&RuntimeMessage::Proceed)
                 .context(|| "tell the exec'd process to go on".into())?;
         }
-        wait_until_executed(&runtime_end, |fds| {
+        wait_until_executed(&runtime_end, join_paused, |fds| {
             forward_seccomp_listener_as(&bundle, &opts.id, child, Status::Running, fds)
-        })
+        })?;
+        if join_paused {
+            if let Some(cgroup) = &cgroup {
+                place(cgroup)?;
+            }
+            runtime_end
+                .send(&RuntimeMessage::Proceed)
+                .context(|| "tell the exec'd process to go on".into())?;
+        }
+        Ok(())
     })();
     if let Err(e) = started {
         if let Ok(fd) = sys::pidfd_open(child) {
@@ -164,8 +186,10 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
 
 /// The setup reports Ready, then the process execs: the channel (close-on-exec) then reaches
 /// end of file. A failure after Ready (e.g. the exec itself) still arrives as a message.
+/// With `ready_is_enough` (a process about to be frozen) Ready ends the wait.
 fn wait_until_executed(
     channel: &Channel,
+    ready_is_enough: bool,
     mut forward_listener: impl FnMut(Vec<OwnedFd>) -> Result<()>,
 ) -> Result<()> {
     let mut ready = false;
@@ -179,6 +203,7 @@ fn wait_until_executed(
         };
         match message {
             Some(InitMessage::SeccompListener) => forward_listener(fds)?,
+            Some(InitMessage::Ready) if ready_is_enough => return Ok(()),
             Some(InitMessage::Ready) => ready = true,
             Some(InitMessage::Failed(failure)) => return Err(Error::Exec(failure)),
             Some(other) => {
@@ -338,6 +363,8 @@ struct ExecChild<'a> {
     process: &'a Process,
     console: Option<&'a OwnedFd>,
     wait_for_cgroup: bool,
+    /// Into a paused container: wait, after Ready, until moved into the frozen cgroup.
+    wait_after_ready: bool,
     preserve_fds: u32,
     original_sigmask: libc::sigset_t,
     state_lock_fd: std::os::fd::RawFd,
@@ -349,6 +376,9 @@ fn child_main(child: ExecChild<'_>) -> ! {
     let failure = match prepare(&child) {
         Ok(program) => {
             if child.channel.send(&InitMessage::Ready).is_err() {
+                sys::exit_now(1);
+            }
+            if child.wait_after_ready && wait_for_proceed(&child.channel).is_err() {
                 sys::exit_now(1);
             }
             let (failure, code) = init::become_process_and_exec(
@@ -368,17 +398,19 @@ fn child_main(child: ExecChild<'_>) -> ! {
     sys::exit_now(1)
 }
 
+fn wait_for_proceed(channel: &Channel) -> Result<(), InitFailure> {
+    match channel.recv::<RuntimeMessage>() {
+        Ok(Some(RuntimeMessage::Proceed)) => Ok(()),
+        _ => Err(InitFailure::msg(
+            "wait for cgroup placement",
+            "the runtime went away",
+        )),
+    }
+}
+
 fn prepare(child: &ExecChild<'_>) -> Result<Program, InitFailure> {
     if child.wait_for_cgroup {
-        match child.channel.recv::<RuntimeMessage>() {
-            Ok(Some(RuntimeMessage::Proceed)) => {}
-            _ => {
-                return Err(InitFailure::msg(
-                    "wait for cgroup placement",
-                    "the runtime went away",
-                ));
-            }
-        }
+        wait_for_proceed(&child.channel)?;
     }
     if child.namespaces != 0 {
         sys::setns(child.init.as_fd(), child.namespaces)

@@ -499,3 +499,33 @@ fn exec_into_a_paused_container_waits_for_resume() {
         "the process never ran after resume"
     );
 }
+
+/// The bundle's config may change (or go) after create: exec keeps to the config the container
+/// was made with. runc 1.1 reads the bundle's current config.json for exec's default process,
+/// so an edited bundle changes what an exec'd process may do; berth does not follow it there.
+#[test]
+fn exec_uses_the_config_from_create() {
+    require_root!();
+    if is_reference_runtime() {
+        return;
+    }
+    let env = TestEnv::new("exec_saved_cfg");
+    let (id, init) = sleeping_container(&env, env.config(&[]));
+    let bundle = std::path::PathBuf::from(env.state(&id)["bundle"].as_str().unwrap());
+    let mut changed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("config.json")).unwrap())
+            .unwrap();
+    let all = json!(["CAP_SYS_ADMIN", "CAP_KILL"]);
+    for set in ["bounding", "effective", "permitted"] {
+        changed["process"]["capabilities"][set] = all.clone();
+    }
+    write_config(&bundle, &changed);
+    let o = exec(&env, &[&id, "grep", "^CapEff", "/proc/self/status"]);
+    o.assert_ok();
+    let init_status = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap();
+    assert_eq!(
+        status_line(&o.stdout, "CapEff:"),
+        status_line(&init_status, "CapEff:"),
+        "exec took the capabilities of the edited config"
+    );
+}

@@ -51,6 +51,16 @@ pub fn load_bundle(dir: &Path, seccomp_cache: Option<&Path>) -> Result<Bundle> {
     let dir = std::fs::canonicalize(dir)
         .map_err(|e| Error::Usage(format!("bundle {}: {e}", dir.display())))?;
     let config_path = dir.join("config.json");
+    load_config(dir, config_path, seccomp_cache)
+}
+
+/// A bundle whose config is read from `config_path` (for `exec`, the copy saved at create: the
+/// process runs with the settings the container was made with, whatever became of the bundle's).
+pub fn load_config(
+    dir: PathBuf,
+    config_path: PathBuf,
+    seccomp_cache: Option<&Path>,
+) -> Result<Bundle> {
     let text = std::fs::read(&config_path)
         .map_err(|e| Error::config(&config_path, "(file)", e.to_string()))?;
     let mut de = serde_json::Deserializer::from_slice(&text);

@@ -356,10 +356,14 @@ fn spawn_init(
         }),
         hooks: bundle.spec.hooks().clone(),
     };
-    let saved = container.save(&record).and_then(|()| match &opts.pid_file {
-        Some(path) => write_pid_file(path, init_pid),
-        None => Ok(()),
-    });
+    let saved_config = container.saved_config_path();
+    let saved = std::fs::copy(&bundle.config_path, &saved_config)
+        .context(|| format!("save the config as {}", saved_config.display()))
+        .and_then(|_| container.save(&record))
+        .and_then(|()| match &opts.pid_file {
+            Some(path) => write_pid_file(path, init_pid),
+            None => Ok(()),
+        });
     if let Err(e) = saved {
         kill_and_reap(init_pid, child);
         return Err(e);
@@ -484,6 +488,18 @@ pub(crate) fn start_locked(container: &LockedContainer, record: &ContainerRecord
             "only a created container can be started",
         ));
     }
+    // The pidfd first: once the fifo has a reader the init may exec, finish and be reaped (by a
+    // subreaper such as containerd's shim) before we could open it.
+    let pidfd = sys::pidfd_open(record.pid).map_err(|e| match e.raw_os_error() {
+        Some(libc::ESRCH) => Error::Other(format!(
+            "container {:?}: init exited before start",
+            record.id
+        )),
+        _ => Error::Sys {
+            what: format!("pidfd of container init {}", record.pid),
+            source: e,
+        },
+    })?;
     let fifo_path = container.fifo_path();
     // Non-blocking open: a reader must not hang if the init died meanwhile.
     let fifo = rustix::fs::open(
@@ -492,8 +508,6 @@ pub(crate) fn start_locked(container: &LockedContainer, record: &ContainerRecord
         rustix::fs::Mode::empty(),
     )
     .context(|| format!("open exec fifo {}", fifo_path.display()))?;
-    let pidfd = sys::pidfd_open(record.pid)
-        .context(|| format!("pidfd of container init {}", record.pid))?;
     loop {
         let mut fds = [
             rustix::event::PollFd::new(&fifo, rustix::event::PollFlags::IN),
@@ -615,8 +629,11 @@ pub(crate) fn signal_container(
     all: bool,
 ) -> Result<()> {
     // A pidfd pins the process: the signal cannot reach a new process that reused the pid.
-    let pidfd = sys::pidfd_open(record.pid)
-        .context(|| format!("pidfd of container init {}", record.pid))?;
+    let pidfd = match sys::pidfd_open(record.pid) {
+        // Exited and reaped since its status was read: nothing left to signal.
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+        other => other.context(|| format!("pidfd of container init {}", record.pid))?,
+    };
     if !process_info::is_same_process(record.pid, record.pid_start_time) {
         return Ok(());
     }

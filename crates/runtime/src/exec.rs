@@ -72,7 +72,12 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
         }
         _ => {}
     }
-    let bundle = config::load_bundle(&record.bundle, Some(&root.seccomp_cache_dir()))?;
+    let saved = container.saved_config_path();
+    let bundle = config::load_config(
+        record.bundle.clone(),
+        saved,
+        Some(&root.seccomp_cache_dir()),
+    )?;
     let process = build_process(&bundle.spec, &opts.request)?;
     let terminal = process.terminal().unwrap_or(false);
     let foreground_terminal = terminal && opts.console_socket.is_none();

@@ -230,11 +230,18 @@ impl LockedContainer {
     }
 
     /// Removes the container's directory; the caller has made sure no process of it remains.
+    /// The copy of the bundle's config.json taken at create.
+    pub fn saved_config_path(&self) -> PathBuf {
+        self.dir.join(SAVED_CONFIG)
+    }
+
     pub fn remove(self) -> Result<()> {
         std::fs::remove_dir_all(&self.dir)
             .context(|| format!("remove state directory {}", self.dir.display()))
     }
 }
+
+const SAVED_CONFIG: &str = "config.json";
 
 /// The live status of a recorded container, from the kernel's view of its init.
 pub fn status_of(dir: &Path, record: &ContainerRecord) -> Status {

@@ -318,7 +318,7 @@ fn spawn_init(
                         .context(|| "tell init the createRuntime hooks ran".into())?;
                 }
                 Some(InitMessage::SeccompListener) => {
-                    forward_seccomp_listener(bundle, &opts.id, init_pid, fds)?
+                    forward_seccomp_listener(bundle, &opts.id, init_pid, Status::Creating, fds)?
                 }
                 Some(InitMessage::Ready) => return Ok(()),
                 Some(InitMessage::Failed(failure)) => return Err(Error::Init(failure)),
@@ -371,21 +371,12 @@ fn spawn_init(
     Ok(record)
 }
 
-/// Hands the init's seccomp notify fd to the agent at listenerPath with the container's state
-/// (status "creating", as in runc).
+/// Hands a process's seccomp notify fd to the agent at listenerPath with the container's state
+/// (status "creating" for the init, as in runc; "running" for an exec'd process).
 pub(crate) fn forward_seccomp_listener(
     bundle: &Bundle,
     id: &str,
-    init_pid: i32,
-    fds: Vec<OwnedFd>,
-) -> Result<()> {
-    forward_seccomp_listener_as(bundle, id, init_pid, Status::Creating, fds)
-}
-
-pub(crate) fn forward_seccomp_listener_as(
-    bundle: &Bundle,
-    id: &str,
-    init_pid: i32,
+    pid: i32,
     status: Status,
     fds: Vec<OwnedFd>,
 ) -> Result<()> {
@@ -394,22 +385,19 @@ pub(crate) fn forward_seccomp_listener_as(
             "container init: seccomp listener message without a filter or fd".into(),
         ));
     };
-    let state = serde_json::json!({
-        "ociVersion": "1.2.0",
-        "id": id,
-        "status": status.as_str(),
-        "pid": init_pid,
-        "bundle": bundle.dir,
-        "annotations": bundle.spec.annotations().clone().unwrap_or_default(),
-    });
-    filter
-        .send_to_agent(init_pid, state, fd.as_fd())
-        .context(|| {
-            format!(
-                "linux.seccomp.listenerPath {}: send the seccomp notify fd",
-                filter.listener_path().unwrap_or(Path::new("")).display()
-            )
-        })
+    let state = hooks::state(
+        id,
+        status.as_str(),
+        pid,
+        &bundle.dir,
+        &bundle.spec.annotations().clone().unwrap_or_default(),
+    );
+    filter.send_to_agent(pid, state, fd.as_fd()).context(|| {
+        format!(
+            "linux.seccomp.listenerPath {}: send the seccomp notify fd",
+            filter.listener_path().unwrap_or(Path::new("")).display()
+        )
+    })
 }
 
 /// Clones a child. On cgroup v2 (`leaf` is the cgroup's directory there) it is born in its
@@ -432,7 +420,7 @@ pub(crate) fn clone_into_leaf(
     Ok((sys::clone_fork(flags)?, false))
 }
 
-fn kill_and_reap(init_pid: i32, child: i32) {
+pub(crate) fn kill_and_reap(init_pid: i32, child: i32) {
     if let Ok(fd) = sys::pidfd_open(init_pid) {
         let _ = sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
     }

@@ -9,13 +9,14 @@ use crate::channel::{self, Channel, InitFailure, InitMessage, RuntimeMessage};
 use crate::config;
 use crate::console::ConsoleProxy;
 use crate::container::{
-    FORWARDED, clone_into_leaf, console_socket, forward_seccomp_listener_as, write_pid_file,
+    FORWARDED, clone_into_leaf, console_socket, forward_seccomp_listener, kill_and_reap,
+    write_pid_file,
 };
 use crate::error::{Context, Error, Result};
 use crate::foreground::wait_forwarding;
 use crate::init::{self, Program};
 use crate::state::{self, StateRoot, Status};
-use crate::{process_info, security, sys, terminal};
+use crate::{process_info, sys, terminal};
 use oci_spec::runtime::{Process, Spec};
 use serde_json::json;
 use std::os::fd::{AsFd, OwnedFd};
@@ -155,7 +156,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
                 .context(|| "tell the exec'd process to go on".into())?;
         }
         wait_until_executed(&runtime_end, join_paused, |fds| {
-            forward_seccomp_listener_as(&bundle, &opts.id, child, Status::Running, fds)
+            forward_seccomp_listener(&bundle, &opts.id, child, Status::Running, fds)
         })?;
         if join_paused {
             if let Some(cgroup) = &cgroup {
@@ -168,10 +169,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
         Ok(())
     })();
     if let Err(e) = started {
-        if let Ok(fd) = sys::pidfd_open(child) {
-            let _ = sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
-        }
-        let _ = sys::waitpid(child);
+        kill_and_reap(child, child);
         return Err(e);
     }
     let master = console_ours
@@ -383,7 +381,7 @@ fn child_main(child: ExecChild<'_>) -> ! {
             if child.channel.send(&InitMessage::Ready).is_err() {
                 sys::exit_now(1);
             }
-            if child.wait_after_ready && wait_for_proceed(&child.channel).is_err() {
+            if child.wait_after_ready && init::wait_for_cgroup(&child.channel).is_err() {
                 sys::exit_now(1);
             }
             let (failure, code) = init::become_process_and_exec(
@@ -403,19 +401,9 @@ fn child_main(child: ExecChild<'_>) -> ! {
     sys::exit_now(1)
 }
 
-fn wait_for_proceed(channel: &Channel) -> Result<(), InitFailure> {
-    match channel.recv::<RuntimeMessage>() {
-        Ok(Some(RuntimeMessage::Proceed)) => Ok(()),
-        _ => Err(InitFailure::msg(
-            "wait for cgroup placement",
-            "the runtime went away",
-        )),
-    }
-}
-
 fn prepare(child: &ExecChild<'_>) -> Result<Program, InitFailure> {
     if child.wait_for_cgroup {
-        wait_for_proceed(&child.channel)?;
+        init::wait_for_cgroup(&child.channel)?;
     }
     if child.namespaces != 0 {
         sys::setns(child.init.as_fd(), child.namespaces)
@@ -435,19 +423,7 @@ fn prepare(child: &ExecChild<'_>) -> Result<Program, InitFailure> {
     } else {
         sys::setsid().map_err(|e| InitFailure::os("setsid", &e))?;
     }
-    security::apply_rlimits(child.process)?;
-    crate::scheduling::apply_personality(child.spec)?;
-    crate::scheduling::apply_scheduler(child.process)?;
-    crate::scheduling::apply_io_priority(child.process)?;
-    crate::lsm::apply_exec_labels(child.process)?;
-    let program = init::resolve_program(child.process)?;
-    // A filter with notify rules loads now, so its listener can reach the agent through us.
-    let point = crate::seccomp::LoadPoint::BeforeReady;
-    if let Some(fd) = init::load_filter(child.seccomp, child.process, point)? {
-        child
-            .channel
-            .send_with_fd(&InitMessage::SeccompListener, fd.as_fd())
-            .map_err(|e| InitFailure::os("linux.seccomp: pass the notify fd to the runtime", &e))?;
-    }
+    let program = init::prepare_process(child.spec, child.process)?;
+    init::load_seccomp_before_ready(&child.channel, child.seccomp, child.process)?;
     Ok(program)
 }

@@ -82,7 +82,8 @@ pub enum CgroupWait {
     BeforeReady,
 }
 
-fn wait_for_cgroup(channel: &Channel) -> Step {
+/// Waits for the runtime's Proceed: the process is in its cgroup.
+pub(crate) fn wait_for_cgroup(channel: &Channel) -> Step {
     match channel.recv::<RuntimeMessage>() {
         Ok(Some(RuntimeMessage::Proceed)) => Ok(()),
         Ok(_) => Err(InitFailure::msg(
@@ -201,16 +202,11 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
     if plan.new_mount {
         rootfs::finalize(ctx.spec)?;
     }
-    security::apply_rlimits(process)?;
-    scheduling::apply_personality(ctx.spec)?;
-    scheduling::apply_scheduler(process)?;
-    scheduling::apply_io_priority(process)?;
-    lsm::apply_exec_labels(process)?;
-    let program = resolve_program(process)?;
+    let program = prepare_process(ctx.spec, process)?;
     if !cgroup_placed.get() {
         wait_for_cgroup(&ctx.channel)?;
     }
-    load_seccomp(ctx, process, LoadPoint::BeforeReady)?;
+    load_seccomp_before_ready(&ctx.channel, ctx.seccomp, process)?;
     ctx.channel
         .send(&InitMessage::Ready)
         .map_err(os("report ready"))?;
@@ -278,8 +274,19 @@ fn request_id_maps(channel: &Channel, pid: i32) -> Step {
     }
 }
 
+/// The process's own settings, for the init and exec'd processes alike: rlimits, personality,
+/// scheduler, I/O priority, LSM exec labels; then the program to exec.
+pub(crate) fn prepare_process(spec: &Spec, process: &oci_spec::runtime::Process) -> Step<Program> {
+    security::apply_rlimits(process)?;
+    scheduling::apply_personality(spec)?;
+    scheduling::apply_scheduler(process)?;
+    scheduling::apply_io_priority(process)?;
+    lsm::apply_exec_labels(process)?;
+    resolve_program(process)
+}
+
 /// Finds args[0] the way execvp would, with the container's PATH, inside the new root.
-pub(crate) fn resolve_program(process: &oci_spec::runtime::Process) -> Step<Program> {
+fn resolve_program(process: &oci_spec::runtime::Process) -> Step<Program> {
     let args = process.args().as_deref().unwrap_or_default();
     let env: Vec<&String> = process.env().iter().flatten().collect();
     let argv = args
@@ -329,11 +336,7 @@ fn is_executable(path: &Path) -> bool {
 fn wait_for_start_and_exec(ctx: &InitContext<'_>, program: Program) -> i32 {
     let fail = |what: &str, e: io::Error| {
         eprintln!("berth-runtime: container init: {what}: {e}");
-        match e.raw_os_error() {
-            Some(libc::ENOENT) => 127,
-            Some(libc::EACCES) | Some(libc::ENOEXEC) => 126,
-            _ => 1,
-        }
+        shell_exit_code(&e)
     };
     let fifo_path = sys::fd_path(ctx.exec_fifo.as_fd());
     let fifo = match rustix::fs::open(
@@ -391,6 +394,15 @@ fn wait_for_start_and_exec(ctx: &InitContext<'_>, program: Program) -> i32 {
     code
 }
 
+/// The exit status a shell gives when it cannot run a program: 127 not found, 126 not executable.
+fn shell_exit_code(e: &io::Error) -> i32 {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) => 127,
+        Some(libc::EACCES) | Some(libc::ENOEXEC) => 126,
+        _ => 1,
+    }
+}
+
 /// The last steps before the user's program runs, shared by the init and exec'd processes:
 /// identity and privileges, umask, cwd, descriptors, signals, exec. Returns only on failure,
 /// with the exit code a shell would give (127 not found, 126 not executable).
@@ -402,14 +414,7 @@ pub(crate) fn become_process_and_exec(
     seccomp: Option<&Compiled>,
     before_exec: impl FnOnce() -> Result<(), (InitFailure, i32)>,
 ) -> (InitFailure, i32) {
-    let failed = |step: String, e: io::Error| {
-        let code = match e.raw_os_error() {
-            Some(libc::ENOENT) => 127,
-            Some(libc::EACCES) | Some(libc::ENOEXEC) => 126,
-            _ => 1,
-        };
-        (InitFailure::os(step, &e), code)
-    };
+    let failed = |step: String, e: io::Error| (InitFailure::os(step, &e), shell_exit_code(&e));
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before we become the user.
     if let Err(f) = load_seccomp_at(seccomp, process, LoadPoint::BeforeUser) {
         return (f, 1);
@@ -436,14 +441,15 @@ pub(crate) fn become_process_and_exec(
     failed(format!("exec {}", program.path.to_string_lossy()), err)
 }
 
-/// Loads the seccomp filter if `point` is where it belongs; a notify listener fd goes to the runtime.
-fn load_seccomp(
-    ctx: &InitContext<'_>,
+/// Loads a filter with notify rules before Ready, so that its listener fd reaches the runtime (and
+/// through it the seccomp agent) while the runtime still listens.
+pub(crate) fn load_seccomp_before_ready(
+    channel: &Channel,
+    seccomp: Option<&Compiled>,
     process: &oci_spec::runtime::Process,
-    point: LoadPoint,
 ) -> Step {
-    if let Some(fd) = load_filter(ctx.seccomp, process, point)? {
-        ctx.channel
+    if let Some(fd) = load_filter(seccomp, process, LoadPoint::BeforeReady)? {
+        channel
             .send_with_fd(&InitMessage::SeccompListener, fd.as_fd())
             .map_err(os("linux.seccomp: pass the notify fd to the runtime"))?;
     }
@@ -466,7 +472,7 @@ fn load_seccomp_at(
     }
 }
 
-pub(crate) fn load_filter(
+fn load_filter(
     seccomp: Option<&Compiled>,
     process: &oci_spec::runtime::Process,
     point: LoadPoint,

@@ -9,24 +9,15 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
+/// Nothing left of a refused container, and nothing else under --root either.
 #[track_caller]
 fn assert_nothing_left(env: &TestEnv, id: &str, bundle: &Path) {
-    assert!(!env.root.join(id).exists(), "state dir left for {id}");
+    env.assert_nothing_left(id, bundle);
     assert!(
         env.root_entries().is_empty(),
         "--root not empty: {:?}",
         env.root_entries()
     );
-    let b = bundle.display().to_string();
-    assert!(
-        host_mount_lines(&b).is_empty(),
-        "mounts left: {:?}",
-        host_mount_lines(&b)
-    );
-    let gone = wait_for(Duration::from_secs(3), || {
-        env.tagged_pids().is_empty().then_some(())
-    });
-    assert!(gone.is_some(), "processes left: {:?}", env.tagged_pids());
 }
 
 /// `create` (and `run`) of `bundle` under a fresh id fails, names one of

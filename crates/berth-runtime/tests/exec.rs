@@ -25,6 +25,26 @@ fn exec(env: &TestEnv, args: &[&str]) -> Out {
     env.rt(all)
 }
 
+/// `exec -d --pid-file F [flags] ID ARGS...`; returns the pid the file names.
+#[track_caller]
+fn exec_detached(env: &TestEnv, flags: &[&str], id: &str, args: &[&str]) -> i32 {
+    let pid_file = env.base.join(format!("exec-{}.pid", unique()));
+    let mut all = vec!["-d", "--pid-file", pid_file.to_str().unwrap()];
+    all.extend_from_slice(flags);
+    all.push(id);
+    all.extend_from_slice(args);
+    exec(env, &all).assert_ok();
+    std::fs::read_to_string(&pid_file)
+        .expect("pid file written")
+        .trim()
+        .parse()
+        .expect("pid file holds a number")
+}
+
+fn cgroup_of(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap()
+}
+
 fn status_line(status: &str, key: &str) -> String {
     status
         .lines()
@@ -59,25 +79,7 @@ fn exec_joins_every_namespace_and_the_cgroup() {
     assert_eq!(seen.len(), NAMESPACES.len(), "{}", o.describe());
 
     // A detached process: its pid file names a process in the container's cgroup.
-    let pid_file = env.base.join("exec.pid");
-    exec(
-        &env,
-        &[
-            "-d",
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            &id,
-            "sleep",
-            "1000",
-        ],
-    )
-    .assert_ok();
-    let pid: i32 = std::fs::read_to_string(&pid_file)
-        .expect("pid file written")
-        .trim()
-        .parse()
-        .expect("pid file holds a number");
-    let cgroup_of = |p: i32| std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap();
+    let pid = exec_detached(&env, &[], &id, &["sleep", "1000"]);
     assert_eq!(
         cgroup_of(pid),
         cgroup_of(init),
@@ -257,21 +259,8 @@ fn exec_in_a_user_namespace_container() {
         o.stdout
     );
     // Seen from the host, the exec'd process runs as the mapped uid.
-    let pid_file = env.base.join("u.pid");
-    exec(
-        &env,
-        &[
-            "-d",
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            &id,
-            "sleep",
-            "1000",
-        ],
-    )
-    .assert_ok();
-    let pid = std::fs::read_to_string(&pid_file).unwrap();
-    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+    let pid = exec_detached(&env, &[], &id, &["sleep", "1000"]);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     assert_eq!(status_line(&status, "Uid:"), "100000");
 }
 
@@ -460,27 +449,12 @@ fn exec_into_a_paused_container_waits_for_resume() {
     let env = TestEnv::new("exec_paused");
     let (id, init) = sleeping_container(&env, env.config(&[]));
     env.rt(["pause", &id]).assert_ok();
-    let pid_file = env.base.join("paused.pid");
-    let o = exec(
+    let pid = exec_detached(
         &env,
-        &[
-            "-d",
-            "--ignore-paused",
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            &id,
-            "sh",
-            "-c",
-            "echo ran > /tmp/ran; sleep 100",
-        ],
+        &["--ignore-paused"],
+        &id,
+        &["sh", "-c", "echo ran > /tmp/ran; sleep 100"],
     );
-    o.assert_ok();
-    let pid: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let cgroup_of = |p: i32| std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap();
     assert_eq!(
         cgroup_of(pid),
         cgroup_of(init),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::cgroupfs::{cg_dirs_existing, scaled};
+use common::cgroupfs::scaled;
 use common::*;
 use serde_json::{Value, json};
 use std::fs;
@@ -318,24 +318,6 @@ fn hook_gets_its_args_and_only_its_env() {
     assert_eq!(state["status"], "creating");
 }
 
-#[track_caller]
-fn assert_nothing_left(env: &TestEnv, id: &str, bundle: &Path) {
-    assert!(!env.root.join(id).exists(), "state dir left for {id}");
-    let b = bundle.display().to_string();
-    assert!(
-        host_mount_lines(&b).is_empty(),
-        "mounts left: {:?}",
-        host_mount_lines(&b)
-    );
-    let gone = wait_for(Duration::from_secs(3), || {
-        env.tagged_pids().is_empty().then_some(())
-    });
-    assert!(gone.is_some(), "processes left: {:?}", env.tagged_pids());
-    let leaf = bundle.file_name().unwrap().to_string_lossy().into_owned();
-    let cgroups = cg_dirs_existing(&format!("{}/{leaf}", env.cgroup_parent()));
-    assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
-}
-
 fn failing(exit: i32) -> Value {
     json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo hook said no >&2; exit {exit}")]})
 }
@@ -359,7 +341,7 @@ fn failing_create_hooks_fail_create_and_leave_nothing() {
                 "hooks.{kind}[0] /bin/sh: exit status 3: hook said no"
             )],
         );
-        assert_nothing_left(&env, &id, &bundle);
+        env.assert_nothing_left(&id, &bundle);
         // runc too: a failed create destroys the container, which runs the poststop hooks.
         assert_eq!(state_of(&out, "poststop")["id"], id.as_str(), "{kind}");
         fs::remove_file(out.join("poststop.state")).unwrap();
@@ -440,7 +422,7 @@ fn hook_past_its_timeout_is_killed_and_fails_create() {
         wait_pid_gone(hook_pid, Duration::from_secs(5)),
         "the hook still runs"
     );
-    assert_nothing_left(&env, &id, &bundle);
+    env.assert_nothing_left(&id, &bundle);
 }
 
 #[test]
@@ -512,7 +494,7 @@ fn invalid_hooks_are_refused_before_anything_is_made() {
         }
         o.assert_fail();
         assert_stderr_names(&o, &[field]);
-        assert_nothing_left(&env, &id, &bundle);
+        env.assert_nothing_left(&id, &bundle);
     }
 }
 

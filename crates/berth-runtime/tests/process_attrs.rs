@@ -7,7 +7,6 @@ use common::*;
 use serde_json::{Value, json};
 use std::os::unix::fs::symlink;
 use std::path::Path;
-use std::time::Duration;
 
 /// Fields of /proc/PID/stat after the command name, numbered as in proc(5) (state is 3).
 fn stat_field(stat: &str, number: usize) -> String {
@@ -18,21 +17,6 @@ fn stat_field(stat: &str, number: usize) -> String {
         .to_string()
 }
 
-#[track_caller]
-fn assert_nothing_left(env: &TestEnv, id: &str, bundle: &Path) {
-    assert!(!env.root.join(id).exists(), "state dir left for {id}");
-    let b = bundle.display().to_string();
-    assert!(
-        host_mount_lines(&b).is_empty(),
-        "mounts left: {:?}",
-        host_mount_lines(&b)
-    );
-    let gone = wait_for(Duration::from_secs(3), || {
-        env.tagged_pids().is_empty().then_some(())
-    });
-    assert!(gone.is_some(), "processes left: {:?}", env.tagged_pids());
-}
-
 /// `create` of `cfg` fails naming `field` and leaves nothing.
 #[track_caller]
 fn expect_refused(env: &TestEnv, cfg: &Value, field: &str) {
@@ -41,7 +25,7 @@ fn expect_refused(env: &TestEnv, cfg: &Value, field: &str) {
     let o = env.create(&bundle, &id);
     o.assert_fail();
     assert_stderr_names(&o, &[field]);
-    assert_nothing_left(env, &id, &bundle);
+    env.assert_nothing_left(&id, &bundle);
 }
 
 #[test]

@@ -410,13 +410,7 @@ fn expect_refused(env: &TestEnv, bundle: &Path, words: &[&str]) {
         let o = env.rt_cmd(command, args, SLOW_CMD_TIMEOUT);
         o.assert_fail();
         assert_stderr_names(&o, words);
-        assert!(!env.root.join(&id).exists(), "state dir left for {id}");
-        let gone = wait_for(Duration::from_secs(3), || {
-            env.tagged_pids().is_empty().then_some(())
-        });
-        assert!(gone.is_some(), "processes left: {:?}", env.tagged_pids());
-        let b = bundle.display().to_string();
-        assert!(host_mount_lines(&b).is_empty(), "mounts left");
+        env.assert_nothing_left(&id, bundle);
     }
 }
 

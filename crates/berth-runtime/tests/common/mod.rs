@@ -423,6 +423,26 @@ impl TestEnv {
     }
 
     /// State dir entries under --root (should be empty after cleanup).
+    /// After a refused create or run of `bundle` as `id`: no state dir, no mount under the
+    /// bundle, no process of this test, no cgroup at the bundle's default cgroupsPath.
+    #[track_caller]
+    pub fn assert_nothing_left(&self, id: &str, bundle: &Path) {
+        assert!(!self.root.join(id).exists(), "state dir left for {id}");
+        let b = bundle.display().to_string();
+        assert!(
+            host_mount_lines(&b).is_empty(),
+            "mounts left: {:?}",
+            host_mount_lines(&b)
+        );
+        let gone = wait_for(cgroupfs::scaled(3), || {
+            self.tagged_pids().is_empty().then_some(())
+        });
+        assert!(gone.is_some(), "processes left: {:?}", self.tagged_pids());
+        let leaf = bundle.file_name().unwrap().to_string_lossy().into_owned();
+        let cgroups = cgroupfs::cg_dirs_existing(&format!("{}/{leaf}", self.cgroup_parent()));
+        assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
+    }
+
     /// Container state under --root; berth's compiled-seccomp cache is not a container's state.
     pub fn root_entries(&self) -> Vec<String> {
         match fs::read_dir(&self.root) {

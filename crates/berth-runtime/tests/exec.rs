@@ -503,3 +503,58 @@ fn exec_uses_the_config_from_create() {
         "exec took the capabilities of the edited config"
     );
 }
+
+/// `exec --cap` grants the capability for this process only: never inheritable or ambient, which
+/// would pass it on across an exec of an unprivileged program (the class of CVE-2022-29162), even
+/// where the container has an inheritable set of its own. runc 1.1.5 behaves the same.
+#[test]
+fn exec_cap_never_grants_inheritable_or_ambient() {
+    require_root!();
+    let env = TestEnv::new("exec_cap_inh");
+    let mut cfg = env.config(&[]);
+    cfg["process"]["capabilities"]["inheritable"] = json!(["CAP_KILL"]);
+    let (id, _) = sleeping_container(&env, cfg);
+    let o = exec(
+        &env,
+        &[
+            "--cap",
+            "CAP_SYS_TIME",
+            &id,
+            "grep",
+            "-E",
+            "^Cap(Inh|Prm|Eff|Amb)",
+            "/proc/self/status",
+        ],
+    );
+    o.assert_ok();
+    let bits = |key: &str| u64::from_str_radix(&status_line(&o.stdout, key), 16).unwrap();
+    let (kill, sys_time) = (1u64 << 5, 1u64 << 25);
+    assert_ne!(bits("CapEff:") & sys_time, 0, "{}", o.stdout);
+    assert_ne!(bits("CapPrm:") & sys_time, 0, "{}", o.stdout);
+    assert_eq!(
+        bits("CapInh:"),
+        kill,
+        "only the container's own: {}",
+        o.stdout
+    );
+    assert_eq!(bits("CapAmb:"), 0, "{}", o.stdout);
+
+    // A container without an inheritable set: an exec'd process has none either.
+    let (plain, _) = sleeping_container(&env, env.config(&[]));
+    let o = exec(
+        &env,
+        &[
+            "--cap",
+            "CAP_SYS_TIME",
+            &plain,
+            "grep",
+            "-E",
+            "^Cap(Inh|Amb)",
+            "/proc/self/status",
+        ],
+    );
+    o.assert_ok();
+    let bits = |key: &str| u64::from_str_radix(&status_line(&o.stdout, key), 16).unwrap();
+    assert_eq!(bits("CapInh:"), 0, "{}", o.stdout);
+    assert_eq!(bits("CapAmb:"), 0, "{}", o.stdout);
+}

@@ -524,3 +524,62 @@ fn features_lists_every_hook() {
         );
     }
 }
+
+/// Hooks the init runs in the container (createContainer, startContainer) never see the caller's
+/// environment: one without an `env` list gets the container's process.env (the init's own in
+/// runc), one with a list exactly that. runc 1.1.5 too.
+#[test]
+fn container_hooks_get_the_containers_env_not_the_callers() {
+    require_root!();
+    let env = TestEnv::new("hooks_container_env");
+    let out = env.scratch("out");
+    let mut cfg = env.config(&["true"]);
+    cfg["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("CONTAINER_ONLY=yes"));
+    cfg["hooks"] = json!({
+        "createContainer": [
+            {"path": "/bin/sh", "args": ["sh", "-c", format!("env > {}/create", out.display())]},
+            {"path": "/bin/sh", "args": ["sh", "-c", format!("env > {}/create-listed", out.display())],
+             "env": ["LISTED=1"]}
+        ],
+        "startContainer": [{"path": "/start-hook.sh"}]
+    });
+    let bundle = env.bundle(&cfg);
+    let script = bundle.join("rootfs/start-hook.sh");
+    fs::write(&script, "#!/bin/sh\nenv > /start-env\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let id = env.id("run");
+    env.track(&id);
+    let mut c = env.command();
+    c.env("BERTH_HOST_ONLY", "leaked");
+    let args = vec![
+        "run".to_string(),
+        "-b".into(),
+        bundle.display().to_string(),
+        id,
+    ];
+    c.args(&args);
+    env.rt_cmd(c, args, cmd_timeout()).assert_ok();
+    let start = fs::read_to_string(bundle.join("rootfs/start-env")).unwrap();
+    for (name, vars) in [
+        ("createContainer", read(&out, "create")),
+        ("startContainer", start),
+    ] {
+        assert!(
+            !vars.contains("BERTH_HOST_ONLY"),
+            "{name} saw the caller's env: {vars}"
+        );
+        assert!(
+            vars.lines().any(|l| l == "CONTAINER_ONLY=yes"),
+            "{name} lacks the container's env: {vars}"
+        );
+    }
+    let listed = read(&out, "create-listed");
+    assert!(listed.lines().any(|l| l == "LISTED=1"), "{listed}");
+    assert!(
+        !listed.contains("CONTAINER_ONLY") && !listed.contains("BERTH_HOST_ONLY"),
+        "{listed}"
+    );
+}

@@ -530,3 +530,62 @@ fn compiled_filters_are_reused() {
         "the cache is not listed as a container"
     );
 }
+
+/// Docker's profile less every syscall newer than Linux 5.0 and getcwd, as in profiles written
+/// before close_range existed (older Docker, Kubernetes and runtime-tools ones): the default
+/// action refuses them with EPERM.
+fn profile_before_close_range() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/seccomp-before-close-range.json");
+    let text = std::fs::read_to_string(&path).expect("read the old-profile fixture");
+    serde_json::from_str(&text).expect("the old-profile fixture is JSON")
+}
+
+/// Nothing the runtime does once the filter is loaded may need a syscall the profile lacks: the
+/// init and exec'd processes start under a profile without close_range and getcwd, with and
+/// without no_new_privileges (the filter loads before the user change without it). Berth-only:
+/// Debian's runc 1.1.5 fails create here ("failed to verify if current working directory is
+/// safe: operation not permitted": its getcwd check runs under the filter).
+#[test]
+fn a_profile_without_close_range_or_getcwd_still_starts_containers() {
+    require_root!();
+    if is_reference_runtime() {
+        eprintln!("SKIP: berth-only (runc checks the cwd with getcwd under the filter)");
+        return;
+    }
+    let env = TestEnv::new("seccomp_old_profile");
+    for no_new_privileges in [true, false] {
+        let mut cfg = config_with(
+            &env,
+            "echo started; sleep 1000",
+            profile_before_close_range(),
+        );
+        cfg["process"]["noNewPrivileges"] = json!(no_new_privileges);
+        cfg["process"]["cwd"] = json!("/tmp");
+        let (id, _, _) = env.start_container(&cfg);
+        let pid = env.state_pid(&id);
+        let started = wait_for(cmd_timeout(), || {
+            let out = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).ok()?;
+            out.contains("sleep").then_some(())
+        });
+        assert!(
+            started.is_some(),
+            "noNewPrivileges={no_new_privileges}: the container did not run its program"
+        );
+        let o = env.rt([
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "echo exec-ok; readlink /proc/self/cwd",
+        ]);
+        o.assert_ok();
+        assert_eq!(
+            o.stdout.trim(),
+            "exec-ok\n/tmp",
+            "noNewPrivileges={no_new_privileges}: {}",
+            o.describe()
+        );
+        env.delete_force(&id).assert_ok();
+    }
+}

@@ -196,29 +196,10 @@ fn spawn_init(
         0,
     )
     .context(|| format!("make exec fifo {}", fifo_path.display()))?;
-    if plan.new_user {
-        // The init opens the fifo as the container's root, which is some other host uid.
-        let host = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
-            maps.into_iter()
-                .flatten()
-                .find(|m| m.container_id() == 0 && m.size() > 0)
-                .map(|m| m.host_id())
-        };
-        let linux = bundle.spec.linux().as_ref();
-        let uid = host(linux.and_then(|l| l.uid_mappings().as_ref()));
-        let gid = host(linux.and_then(|l| l.gid_mappings().as_ref()));
-        rustix::fs::chown(
-            &fifo_path,
-            uid.map(rustix::fs::Uid::from_raw),
-            gid.map(rustix::fs::Gid::from_raw),
-        )
-        .context(|| {
-            format!(
-                "chown exec fifo {} to the container's root",
-                fifo_path.display()
-            )
-        })?;
-    }
+    // The init opens it once it is the container's user, who may be anyone: writable by all, as
+    // runc makes it; only root can reach it through the state directory.
+    rustix::fs::chmod(&fifo_path, rustix::fs::Mode::from_raw_mode(0o622))
+        .context(|| format!("make exec fifo {} writable", fifo_path.display()))?;
     let exec_fifo = rustix::fs::open(
         &fifo_path,
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
@@ -496,6 +477,9 @@ pub(crate) fn start_locked(container: &LockedContainer, record: &ContainerRecord
         rustix::fs::Mode::empty(),
     )
     .context(|| format!("open exec fifo {}", fifo_path.display()))?;
+    // The init opens the fifo, runs the startContainer hooks and execs: the fifo then reaches end
+    // of file with nothing written, or holds "E" and the reason when a step failed.
+    let mut report = Vec::new();
     loop {
         let mut fds = [
             rustix::event::PollFd::new(&fifo, rustix::event::PollFlags::IN),
@@ -508,19 +492,20 @@ pub(crate) fn start_locked(container: &LockedContainer, record: &ContainerRecord
         let fifo_ready = !fds[0].revents().is_empty();
         let init_gone = !fds[1].revents().is_empty();
         if fifo_ready {
-            // "0" when the init goes on to exec; "E" and the reason when its startContainer hooks failed.
-            let mut report = [0u8; libc::PIPE_BUF];
-            match rustix::io::read(&fifo, &mut report) {
-                Ok(n) if n > 0 && report[0] == b'E' => {
-                    return Err(Error::Other(format!(
-                        "container {:?}: {}",
-                        record.id,
-                        String::from_utf8_lossy(&report[1..n])
-                    )));
+            let mut buf = [0u8; libc::PIPE_BUF];
+            match rustix::io::read(&fifo, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    report.extend_from_slice(&buf[..n]);
+                    continue;
                 }
-                Ok(n) if n > 0 => break,
-                Ok(_) | Err(rustix::io::Errno::AGAIN) if !init_gone => continue,
-                _ => {}
+                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => continue,
+                Err(e) => {
+                    return Err(Error::Sys {
+                        what: format!("read exec fifo {}", fifo_path.display()),
+                        source: e.into(),
+                    });
+                }
             }
         }
         if init_gone {
@@ -529,6 +514,14 @@ pub(crate) fn start_locked(container: &LockedContainer, record: &ContainerRecord
                 record.id
             )));
         }
+    }
+    if let Some(reason) = report.strip_prefix(b"E") {
+        let _ = std::fs::remove_file(&fifo_path);
+        return Err(Error::Other(format!(
+            "container {:?}: {}",
+            record.id,
+            String::from_utf8_lossy(reason)
+        )));
     }
     std::fs::remove_file(&fifo_path)
         .context(|| format!("remove exec fifo {}", fifo_path.display()))?;

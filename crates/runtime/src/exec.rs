@@ -282,19 +282,9 @@ pub fn build_process(spec: &Spec, request: &ProcessRequest) -> Result<Process> {
     }
     if !request.caps.is_empty() {
         let caps = &mut value["capabilities"];
-        for set in [
-            "bounding",
-            "effective",
-            "permitted",
-            "inheritable",
-            "ambient",
-        ] {
-            // As runc: ambient only where the container already grants inheritable capabilities.
-            let grant =
-                set != "ambient" && set != "inheritable" || caps.get("inheritable").is_some();
-            if !grant {
-                continue;
-            }
+        // Never inheritable or ambient: those would pass the capability on across an exec of a
+        // program without file capabilities (the class of CVE-2022-29162); --process can ask.
+        for set in ["bounding", "effective", "permitted"] {
             let mut names: Vec<String> =
                 serde_json::from_value(caps[set].take()).unwrap_or_default();
             for cap in &request.caps {
@@ -384,13 +374,11 @@ fn child_main(child: ExecChild<'_>) -> ! {
             if child.wait_after_ready && init::wait_for_cgroup(&child.channel).is_err() {
                 sys::exit_now(1);
             }
-            let (failure, code) = init::become_process_and_exec(
+            let (failure, code) = init::exec_program(
                 child.process,
                 &program,
-                child.preserve_fds,
                 &child.original_sigmask,
                 child.seccomp,
-                || Ok(()),
             );
             let _ = child.channel.send(&InitMessage::Failed(failure));
             sys::exit_now(code)
@@ -424,6 +412,11 @@ fn prepare(child: &ExecChild<'_>) -> Result<Program, InitFailure> {
         sys::setsid().map_err(|e| InitFailure::os("setsid", &e))?;
     }
     let program = init::prepare_process(child.spec, child.process)?;
-    init::load_seccomp_before_ready(&child.channel, child.seccomp, child.process)?;
+    init::become_process(
+        &child.channel,
+        child.process,
+        child.seccomp,
+        child.preserve_fds,
+    )?;
     Ok(program)
 }

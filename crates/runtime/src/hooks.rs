@@ -158,13 +158,33 @@ pub fn check(spec: &Spec) -> Result<(), Invalid> {
 
 /// Runs the hooks of one kind in order; the first failure stops the rest and is returned.
 pub fn run(hooks: Option<&Hooks>, kind: HookKind, state: &Value) -> Result<(), HookFailure> {
+    run_each(hooks, kind, state, None)
+}
+
+/// Runs the hooks of a kind the init runs inside the container (createContainer, startContainer):
+/// one without an `env` list gets the container's `process_env`, never the caller's environment.
+pub fn run_in_container(
+    hooks: Option<&Hooks>,
+    kind: HookKind,
+    state: &Value,
+    process_env: &[String],
+) -> Result<(), HookFailure> {
+    run_each(hooks, kind, state, Some(process_env))
+}
+
+fn run_each(
+    hooks: Option<&Hooks>,
+    kind: HookKind,
+    state: &Value,
+    default_env: Option<&[String]>,
+) -> Result<(), HookFailure> {
     let list = of_kind(hooks, kind);
     if list.is_empty() {
         return Ok(());
     }
     let input = state.to_string();
     for (i, hook) in list.iter().enumerate() {
-        run_one(hook, input.as_bytes()).map_err(|reason| HookFailure {
+        run_one(hook, input.as_bytes(), default_env).map_err(|reason| HookFailure {
             hook: format!("hooks.{}[{i}] {}", kind.name(), hook.path().display()),
             reason,
         })?;
@@ -177,7 +197,7 @@ pub fn run(hooks: Option<&Hooks>, kind: HookKind, state: &Value) -> Result<(), H
 pub fn run_warning_on_failure(hooks: Option<&Hooks>, kind: HookKind, state: &Value) {
     let input = state.to_string();
     for (i, hook) in of_kind(hooks, kind).iter().enumerate() {
-        if let Err(reason) = run_one(hook, input.as_bytes()) {
+        if let Err(reason) = run_one(hook, input.as_bytes(), None) {
             eprintln!(
                 "berth-runtime: warning: hooks.{}[{i}] {}: {reason}",
                 kind.name(),
@@ -196,8 +216,9 @@ fn memory_file(name: &std::ffi::CStr) -> io::Result<File> {
 
 const OUTPUT_EXCERPT: usize = 1024;
 
-/// Runs one hook to completion (or its timeout); the error says what went wrong.
-fn run_one(hook: &Hook, input: &[u8]) -> Result<(), String> {
+/// Runs one hook to completion (or its timeout); the error says what went wrong. A hook without
+/// an `env` list gets `default_env`, or without one inherits ours.
+fn run_one(hook: &Hook, input: &[u8], default_env: Option<&[String]>) -> Result<(), String> {
     fn io_error(what: &'static str) -> impl FnOnce(io::Error) -> String {
         move |e| format!("{what}: {e}")
     }
@@ -212,10 +233,9 @@ fn run_one(hook: &Hook, input: &[u8]) -> Result<(), String> {
     if let Some((first, rest)) = hook.args().as_deref().and_then(<[String]>::split_first) {
         command.arg0(first).args(rest);
     }
-    // A hook with an `env` list gets exactly that; one without inherits ours, as with runc.
-    // std resets the signal mask and dispositions in the child, so the signals the runtime
-    // blocks reach the hook.
-    if let Some(vars) = hook.env() {
+    // A hook with an `env` list gets exactly that. std resets the signal mask and dispositions in
+    // the child, so the signals the runtime blocks reach the hook.
+    if let Some(vars) = hook.env().as_deref().or(default_env) {
         command
             .env_clear()
             .envs(vars.iter().filter_map(|var| var.split_once('=')));

@@ -206,7 +206,7 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
     if !cgroup_placed.get() {
         wait_for_cgroup(&ctx.channel)?;
     }
-    load_seccomp_before_ready(&ctx.channel, ctx.seccomp, process)?;
+    become_process(&ctx.channel, process, ctx.seccomp, ctx.preserve_fds)?;
     ctx.channel
         .send(&InitMessage::Ready)
         .map_err(os("report ready"))?;
@@ -240,9 +240,21 @@ fn run_create_hooks(ctx: &InitContext<'_>, cgroup_placed: &Cell<bool>) -> Step {
     }
     if hooks::has(spec_hooks, HookKind::CreateContainer) {
         let state = init_state(ctx, "creating");
-        hooks::run(spec_hooks, HookKind::CreateContainer, &state)?;
+        hooks::run_in_container(
+            spec_hooks,
+            HookKind::CreateContainer,
+            &state,
+            process_env(ctx),
+        )?;
     }
     Ok(())
+}
+
+/// The environment the hooks the init runs inherit when they list none: the container's, as the
+/// init has it in runc; never the caller's.
+fn process_env<'s>(ctx: &InitContext<'s>) -> &'s [String] {
+    let process = ctx.spec.process().as_ref();
+    process.and_then(|p| p.env().as_deref()).unwrap_or_default()
 }
 
 /// The state given to the hooks the init runs: the pid as the container sees it.
@@ -332,12 +344,10 @@ fn is_executable(path: &Path) -> bool {
     rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok() && path.is_file()
 }
 
-/// Waits for `start` on the exec fifo, becomes the configured user and execs. Returns an exit code on failure.
+/// Waits for `start` on the exec fifo, runs the startContainer hooks and execs; returns an exit code
+/// on failure. `start` reads the fifo until end of file: nothing comes when the exec succeeds (the
+/// descriptor closes with it), "E" and the reason when anything failed.
 fn wait_for_start_and_exec(ctx: &InitContext<'_>, program: Program) -> i32 {
-    let fail = |what: &str, e: io::Error| {
-        eprintln!("berth-runtime: container init: {what}: {e}");
-        shell_exit_code(&e)
-    };
     let fifo_path = sys::fd_path(ctx.exec_fifo.as_fd());
     let fifo = match rustix::fs::open(
         fifo_path.as_c_str(),
@@ -345,52 +355,40 @@ fn wait_for_start_and_exec(ctx: &InitContext<'_>, program: Program) -> i32 {
         rustix::fs::Mode::empty(),
     ) {
         Ok(fd) => fd,
-        Err(e) => return fail("open exec fifo (is /proc mounted?)", e.into()),
+        Err(e) => {
+            let e = io::Error::from(e);
+            eprintln!("berth-runtime: container init: open exec fifo (is /proc mounted?): {e}");
+            return shell_exit_code(&e);
+        }
+    };
+    let report = |failure: &InitFailure| {
+        let text = format!("E{failure}");
+        // One write of at most PIPE_BUF bytes reaches the reader whole.
+        let text = &text.as_bytes()[..text.len().min(libc::PIPE_BUF)];
+        if rustix::io::write(&fifo, text).is_err() {
+            eprintln!("berth-runtime: container init: {failure}");
+        }
+    };
+    let Some(process) = ctx.spec.process().as_ref() else {
+        return 1;
     };
     let spec_hooks = ctx.spec.hooks().as_ref();
-    // With startContainer hooks, `start` hears from us once they have run: "0", or "E" and why not.
-    let start_report = if hooks::has(spec_hooks, HookKind::StartContainer) {
-        Some(fifo)
-    } else {
-        if let Err(e) = rustix::io::write(&fifo, b"0") {
-            return fail("signal start", e.into());
-        }
-        None
-    };
-    let process = match ctx.spec.process().as_ref() {
-        Some(p) => p,
-        None => return 1,
-    };
-    // startContainer hooks run as the container's process is about to, as its user and in its cwd.
-    let start_container_hooks = || {
-        let Some(fifo) = start_report else {
-            return Ok(());
-        };
-        let ran = hooks::run(
+    // startContainer hooks run as the container's process is about to: as its user, in its cwd.
+    if hooks::has(spec_hooks, HookKind::StartContainer) {
+        let state = init_state(ctx, "created");
+        let ran = hooks::run_in_container(
             spec_hooks,
             HookKind::StartContainer,
-            &init_state(ctx, "created"),
+            &state,
+            process_env(ctx),
         );
-        let report = match &ran {
-            Ok(()) => "0".to_string(),
-            Err(failure) => format!("E{failure}"),
-        };
-        // One write of at most PIPE_BUF bytes reaches the reader whole.
-        let report = &report.as_bytes()[..report.len().min(libc::PIPE_BUF)];
-        if let Err(e) = rustix::io::write(&fifo, report) {
-            return Err((InitFailure::os("signal start", &e.into()), 1));
+        if let Err(failure) = ran {
+            report(&failure.into());
+            return 1;
         }
-        ran.map_err(|failure| (failure.into(), 1))
-    };
-    let (failure, code) = become_process_and_exec(
-        process,
-        &program,
-        ctx.preserve_fds,
-        &ctx.original_sigmask,
-        ctx.seccomp,
-        start_container_hooks,
-    );
-    eprintln!("berth-runtime: container init: {failure}");
+    }
+    let (failure, code) = exec_program(process, &program, &ctx.original_sigmask, ctx.seccomp);
+    report(&failure);
     code
 }
 
@@ -403,47 +401,64 @@ fn shell_exit_code(e: &io::Error) -> i32 {
     }
 }
 
-/// The last steps before the user's program runs, shared by the init and exec'd processes:
-/// identity and privileges, umask, cwd, descriptors, signals, exec. Returns only on failure,
-/// with the exit code a shell would give (127 not found, 126 not executable).
-pub(crate) fn become_process_and_exec(
+/// The last setup steps of the init and of exec'd processes, before they report ready: descriptors
+/// close-on-exec, signal dispositions, the cwd, a seccomp filter that must load while privileged
+/// (no no_new_privs) or while the runtime listens (notify), then the user, groups and capabilities.
+/// What can come before the filter does, so a profile without close_range or getcwd (older Docker
+/// and Kubernetes profiles) cannot break it; whatever fails here reaches a caller that still waits.
+pub(crate) fn become_process(
+    channel: &Channel,
+    process: &oci_spec::runtime::Process,
+    seccomp: Option<&Compiled>,
+    preserve_fds: u32,
+) -> Step {
+    sys::cloexec_from(3 + preserve_fds).map_err(os("mark descriptors close-on-exec"))?;
+    sys::reset_signal_dispositions();
+    let cwd = process.cwd();
+    let cwd_failed = |e: io::Error| InitFailure::os(format!("process.cwd {}", cwd.display()), &e);
+    // As runc: entered as root first; a directory only the user may enter, once we are the user.
+    let entered = match enter_cwd(cwd, false) {
+        Ok(()) => true,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => false,
+        Err(e) => return Err(cwd_failed(e)),
+    };
+    load_seccomp_before_ready(channel, seccomp, process)?;
+    load_seccomp_at(seccomp, process, LoadPoint::BeforeUser)?;
+    security::become_user(process, || {
+        if entered {
+            return Ok(());
+        }
+        // A filter may be loaded by now: check the cwd only where it allows getcwd.
+        enter_cwd(cwd, true).map_err(cwd_failed)
+    })?;
+    sys::umask(process.user().umask().unwrap_or(0o022) as libc::mode_t);
+    Ok(())
+}
+
+/// The program's own exec, after [`become_process`]: the signal mask, a filter loaded last, execve.
+/// Returns only on failure, with the exit code a shell would give (127 not found, 126 not
+/// executable).
+pub(crate) fn exec_program(
     process: &oci_spec::runtime::Process,
     program: &Program,
-    preserve_fds: u32,
     sigmask: &libc::sigset_t,
     seccomp: Option<&Compiled>,
-    before_exec: impl FnOnce() -> Result<(), (InitFailure, i32)>,
 ) -> (InitFailure, i32) {
-    let failed = |step: String, e: io::Error| (InitFailure::os(step, &e), shell_exit_code(&e));
-    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before we become the user.
-    if let Err(f) = load_seccomp_at(seccomp, process, LoadPoint::BeforeUser) {
-        return (f, 1);
-    }
-    if let Err(f) = security::become_user(process) {
-        return (f, 1);
-    }
-    sys::umask(process.user().umask().unwrap_or(0o022) as libc::mode_t);
-    if let Err(e) = enter_cwd(process.cwd()) {
-        return failed(format!("process.cwd {}", process.cwd().display()), e);
-    }
-    if let Err(e) = sys::cloexec_from(3 + preserve_fds) {
-        return failed("mark descriptors close-on-exec".into(), e);
-    }
-    if let Err(failed) = before_exec() {
-        return failed;
-    }
-    sys::reset_signal_dispositions();
     let _ = sys::sigprocmask(libc::SIG_SETMASK, sigmask);
     if let Err(f) = load_seccomp_at(seccomp, process, LoadPoint::BeforeExec) {
         return (f, 1);
     }
     let err = sys::execve(&program.path, &program.argv, &program.envp);
-    failed(format!("exec {}", program.path.to_string_lossy()), err)
+    let code = shell_exit_code(&err);
+    (
+        InitFailure::os(format!("exec {}", program.path.to_string_lossy()), &err),
+        code,
+    )
 }
 
 /// Loads a filter with notify rules before Ready, so that its listener fd reaches the runtime (and
 /// through it the seccomp agent) while the runtime still listens.
-pub(crate) fn load_seccomp_before_ready(
+fn load_seccomp_before_ready(
     channel: &Channel,
     seccomp: Option<&Compiled>,
     process: &oci_spec::runtime::Process,
@@ -486,9 +501,17 @@ fn load_filter(
 
 /// chdir, then make sure the directory is inside the container's root: a cwd reached through a
 /// leaked host descriptor (CVE-2024-21626) has no path from our root, and getcwd fails with ENOENT.
-fn enter_cwd(cwd: &Path) -> io::Result<()> {
+/// With `filtered` a seccomp filter that refuses getcwd leaves the check out: the directory was
+/// one the runtime's root could not enter, which no leaked descriptor of ours is.
+fn enter_cwd(cwd: &Path, filtered: bool) -> io::Result<()> {
     std::env::set_current_dir(cwd)?;
-    let now = std::env::current_dir()?;
+    let now = match std::env::current_dir() {
+        Ok(now) => now,
+        Err(e) if filtered && matches!(e.raw_os_error(), Some(libc::EPERM | libc::ENOSYS)) => {
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     if !now.as_os_str().as_bytes().starts_with(b"/") {
         return Err(io::Error::from_raw_os_error(libc::ENOENT));
     }

@@ -73,8 +73,10 @@ fn to_caps(field: &str, set: &Option<Capabilities>) -> Step<CapsHashSet> {
     Ok(out)
 }
 
-/// Drops the bounding set, switches to the spec's user and groups, then sets the capability sets.
-pub fn become_user(process: &Process) -> Step {
+/// Drops the bounding set, switches to the spec's user and groups, runs `as_user` (work that needs
+/// the user's own access, before the capability sets narrow: runc enters such a cwd there), then
+/// sets the capability sets and no_new_privs.
+pub fn become_user(process: &Process, as_user: impl FnOnce() -> Step) -> Step {
     let user = process.user();
     let caps_spec = process.capabilities().as_ref();
     if let Some(spec) = caps_spec {
@@ -112,6 +114,7 @@ pub fn become_user(process: &Process) -> Step {
         .map_err(|e| InitFailure::os(format!("process.user.gid: setresgid {}", user.gid()), &e))?;
     sys::setresuid(user.uid())
         .map_err(|e| InitFailure::os(format!("process.user.uid: setresuid {}", user.uid()), &e))?;
+    as_user()?;
     sys::set_keepcaps(false).map_err(|e| InitFailure::os("prctl(PR_SET_KEEPCAPS)", &e))?;
     if let Some(spec) = caps_spec {
         let bits = |field: &str, value: &Option<Capabilities>| -> Step<u64> {

@@ -321,17 +321,55 @@ fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
 }
 
 /// Marks every descriptor from `first` up close-on-exec, so nothing of the host leaks into the container.
+/// Marks every descriptor from `first` on close-on-exec. close_range(CLOSE_RANGE_CLOEXEC) needs
+/// Linux 5.11 and may be refused by a seccomp filter the caller runs under; then each open
+/// descriptor is marked one by one, as crun does.
 pub fn cloexec_from(first: libc::c_uint) -> io::Result<()> {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes descriptor flags.
-    check_long(unsafe {
+    let ranged = check_long(unsafe {
         libc::syscall(
             libc::SYS_close_range,
             first,
             libc::c_uint::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         )
-    })
-    .map(drop)
+    });
+    match ranged {
+        Ok(_) => Ok(()),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ENOSYS | libc::EPERM | libc::EINVAL)
+            ) =>
+        {
+            cloexec_each_from(first)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn cloexec_each_from(first: libc::c_uint) -> io::Result<()> {
+    let mut fds = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd")? {
+        if let Some(fd) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<RawFd>().ok())
+            && fd >= first as RawFd
+        {
+            fds.push(fd);
+        }
+    }
+    for fd in fds {
+        // SAFETY: F_GETFD/F_SETFD only read and change descriptor flags; a descriptor that was
+        // the directory listing's own is closed by now and fails with EBADF, which is ignored.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags >= 0 {
+            // SAFETY: as above.
+            check(unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) })?;
+        }
+    }
+    Ok(())
 }
 
 pub fn mknodat(

@@ -190,8 +190,14 @@ impl RootfsSetup<'_> {
             std::fs::symlink_metadata(&source)
                 .map_err(os(format!("{field}: source {}", source.display())))?;
         }
-        let target = open_in_root(root, mount.destination(), kind)
-            .map_err(|e| InitFailure::msg(format!("{field}: destination"), e.to_string()))?;
+        let target = if typ == "proc" || typ == "sysfs" {
+            resolve::open_ordinary_directory_in_root(root, mount.destination()).map_err(|e| {
+                InitFailure::msg(format!("{field}: {typ} destination"), e.to_string())
+            })?
+        } else {
+            open_in_root(root, mount.destination(), kind)
+                .map_err(|e| InitFailure::msg(format!("{field}: destination"), e.to_string()))?
+        };
         let target_path = sys::fd_path(target.as_fd());
         let source_c = cpath(&source)?;
         let idmapped = self.idmapped.iter().find(|m| m.index == index);

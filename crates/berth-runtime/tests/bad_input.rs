@@ -21,9 +21,10 @@ fn assert_nothing_left(env: &TestEnv, id: &str, bundle: &Path) {
 }
 
 /// `create` (and `run`) of `bundle` under a fresh id fails, names one of
-/// `words`, leaves nothing.
+/// `words`, leaves nothing. Returns both outputs.
 #[track_caller]
-fn expect_refused(env: &TestEnv, bundle: &Path, words: &[&str]) {
+fn expect_refused(env: &TestEnv, bundle: &Path, words: &[&str]) -> Vec<Out> {
+    let mut outs = vec![];
     for cmd in ["create", "run"] {
         let id = env.id(cmd);
         let o = env.rt([cmd, "-b", bundle.to_str().unwrap(), id.as_str()]);
@@ -31,7 +32,9 @@ fn expect_refused(env: &TestEnv, bundle: &Path, words: &[&str]) {
         assert_eq!(o.code(), 1, "{cmd}: exit status: {}", o.describe());
         assert_stderr_names(&o, words);
         assert_nothing_left(env, &id, bundle);
+        outs.push(o);
     }
+    outs
 }
 
 #[test]
@@ -217,6 +220,57 @@ fn mount_destination_symlink_escape() {
             format!("{}/{name}", env.base.strip_prefix("/").unwrap().display())
         };
         check_escape_bundle(&env, &b, &name, &[env.base.join(&name)], &inside, i);
+    }
+}
+
+/// A proc or sysfs mount goes only on an ordinary directory: a destination that is a symlink
+/// (absolute or relative, to a directory that exists) or a file is refused at create, naming the
+/// mount and its destination, and the link is not followed (the class of CVE-2023-28642; runc 1.1.5
+/// refuses these too).
+#[test]
+fn proc_and_sysfs_only_on_ordinary_directories() {
+    require_root!();
+    let env = TestEnv::new("bad_proc_dest");
+    let mut cfg = env.config(&["sh", "-c", "echo container-ran"]);
+    cfg["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/mnt/p", "type": "proc", "source": "proc"}));
+    let extra = cfg["mounts"].as_array().unwrap().len() - 1;
+    // (mount index, destination, what replaces it in the rootfs, the symlink's target)
+    let cases: [(usize, &str, &str, Option<&str>); 5] = [
+        (0, "/proc", "symbolic link", Some("/tmp/x")),
+        (5, "/sys", "symbolic link", Some("/tmp/x")),
+        (extra, "/mnt/p", "symbolic link", Some("../tmp/x")),
+        (0, "/proc", "regular file", None),
+        (5, "/sys", "regular file", None),
+    ];
+    for (index, dest, what, link) in cases {
+        assert_eq!(
+            cfg["mounts"][index]["destination"], dest,
+            "case table out of step with the config"
+        );
+        let b = env.bundle(&cfg);
+        let rootfs = b.join("rootfs");
+        let at = rootfs.join(dest.trim_start_matches('/'));
+        let _ = fs::remove_dir(&at);
+        fs::create_dir_all(rootfs.join("tmp/x")).unwrap();
+        match link {
+            Some(target) => std::os::unix::fs::symlink(target, &at).unwrap(),
+            None => fs::write(&at, "").unwrap(),
+        }
+        let field = format!("mounts[{index}] ({dest})");
+        for o in expect_refused(&env, &b, &[&field]) {
+            assert!(!o.stdout.contains("container-ran"), "{}", o.describe());
+            if !is_reference_runtime() {
+                assert_stderr_names(&o, &[what]);
+                assert_stderr_names(&o, &["not an ordinary directory"]);
+            }
+        }
+        // Nothing was made through the link, and it is still there as it was.
+        assert_eq!(fs::read_dir(rootfs.join("tmp/x")).unwrap().count(), 0);
+        let meta = fs::symlink_metadata(&at).unwrap();
+        assert_eq!(meta.file_type().is_symlink(), link.is_some(), "{dest}");
     }
 }
 

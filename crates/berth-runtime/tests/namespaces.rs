@@ -304,3 +304,216 @@ fn uptime(s: &str) -> f64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0)
 }
+
+/// What a busybox rootfs of `build_rootfs` lists at its root.
+const ROOTFS_ENTRIES: &str = "bin dev etc mnt proc root sbin sys tmp usr var";
+
+/// A container script printing its mount namespace, its root's entries and /proc's filesystem.
+const ROOT_SCRIPT: &str = "echo mnt=$(readlink /proc/self/ns/mnt); echo root=$(ls / | tr '\\n' ' '); \
+                           echo proc=$(stat -f -c %T /proc)";
+
+/// The value of the first `key=` line of `out`.
+fn value<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .map(str::trim)
+        .unwrap_or("")
+}
+
+/// Runs `script` with `sh` in a private mount namespace of its own (`unshare --mount`), `"$@"`
+/// being the runtime with its --root and global flags. That namespace is the caller's of a
+/// container without one; it goes away with every mount in it when the script ends, so nothing
+/// reaches the host's namespace (or, through its propagation, any other).
+fn in_private_mount_namespace(env: &TestEnv, script: &str, runtime_calls: u32) -> Out {
+    let mut c = std::process::Command::new("unshare");
+    c.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        "sh",
+    ]);
+    c.arg(runtime_bin())
+        .args(extra_global_args())
+        .arg("--root")
+        .arg(&env.root);
+    c.env("BERTH_TEST_TAG", &env.tag);
+    let shown = vec!["unshare --mount sh -c".to_string(), script.to_string()];
+    env.rt_cmd(c, shown, cmd_timeout() * runtime_calls)
+}
+
+/// A config without a mount namespace: the container is in the caller's mount namespace (the
+/// runtime spec: unlisted namespaces are inherited), chrooted into the bundle's root with the
+/// config's mounts made there, in the caller's namespace, where they stay after the container
+/// (as runc and crun leave them). Those leftovers do not confuse the runtime: another container
+/// starts in the same namespace.
+#[test]
+fn no_mount_namespace_uses_the_callers() {
+    require_root!();
+    let env = TestEnv::new("ns_mnt_inherit");
+    let marker = env.base.join("host-marker");
+    fs::write(&marker, "").unwrap();
+    let mut cfg = env.config(&[
+        "sh",
+        "-c",
+        &format!(
+            "{ROOT_SCRIPT}; test -e {} && echo marker=visible || echo marker=hidden",
+            marker.display()
+        ),
+    ]);
+    remove_ns(&mut cfg, "mount");
+    // runc refuses masked and read-only paths without a mount namespace of the container's own.
+    for key in ["maskedPaths", "readonlyPaths"] {
+        cfg["linux"].as_object_mut().unwrap().remove(key);
+    }
+    // Left in the caller's namespace, these cgroupfs mounts must not pass for its hierarchies.
+    cfg["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+        "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]
+    }));
+    let b1 = env.bundle(&cfg);
+    let b2 = env.bundle(&env.config(&["echo", "second-ok"]));
+    let (id1, id2) = (env.id("inherit"), env.id("second"));
+    let script = format!(
+        "mount --make-shared / || exit 90; echo caller=$(readlink /proc/self/ns/mnt); \
+         \"$@\" run -b {b1} {id1}; echo rc1=$?; echo ---; cat /proc/self/mountinfo; echo ---; \
+         \"$@\" run -b {b2} {id2}; echo rc2=$?",
+        b1 = b1.display(),
+        b2 = b2.display()
+    );
+    let o = in_private_mount_namespace(&env, &script, 2);
+    o.assert_ok();
+    let caller = value(&o.stdout, "caller");
+    assert!(caller.starts_with("mnt:["), "{}", o.describe());
+    assert_ne!(
+        caller,
+        ns_link("self", "mnt"),
+        "unshare --mount had no effect"
+    );
+    assert_eq!(value(&o.stdout, "rc1"), "0", "{}", o.describe());
+    assert_eq!(value(&o.stdout, "mnt"), caller, "{}", o.describe());
+    assert_eq!(value(&o.stdout, "root"), ROOTFS_ENTRIES, "{}", o.describe());
+    assert_eq!(value(&o.stdout, "marker"), "hidden", "{}", o.describe());
+    assert_eq!(value(&o.stdout, "proc"), "proc", "{}", o.describe());
+
+    // The caller's namespace after the container: the config's mounts under the bundle's root.
+    let info = o.stdout.split("---\n").nth(1).unwrap_or("");
+    let rootfs = b1.join("rootfs");
+    for (dest, fstype) in [("proc", "proc"), ("dev", "tmpfs"), ("sys", "sysfs")] {
+        let at = rootfs.join(dest);
+        let line = mountinfo_line(info, at.to_str().unwrap())
+            .unwrap_or_else(|| panic!("{at:?} not mounted in the caller's namespace:\n{info}"));
+        assert_eq!(
+            line.split(" - ").nth(1).and_then(|r| r.split(' ').next()),
+            Some(fstype)
+        );
+    }
+    // The caller's / is not the runtime's to change (runc makes the caller's tree a slave).
+    if !is_reference_runtime() {
+        let root = mountinfo_line(info, "/").expect("/ in the caller's mountinfo");
+        assert!(
+            root.contains(" shared:"),
+            "caller's / lost its propagation: {root}"
+        );
+    }
+    assert_eq!(value(&o.stdout, "rc2"), "0", "{}", o.describe());
+    assert!(o.stdout.contains("second-ok\n"), "{}", o.describe());
+    let left = host_mount_lines(&env.base.display().to_string());
+    assert!(
+        left.is_empty(),
+        "mounts reached the host's namespace: {left:?}"
+    );
+}
+
+/// `exec` in a container without a mount namespace runs in the container's root (its init's
+/// chroot), not the runtime's. Berth-only: runc 1.1.5 and crun 1.8.1 leave the exec'd process
+/// on the runtime's root (it sees the host's /).
+#[test]
+fn exec_without_mount_namespace_enters_the_containers_root() {
+    require_root!();
+    if is_reference_runtime() {
+        eprintln!("SKIP: runc and crun exec such a process on the host's root");
+        return;
+    }
+    let env = TestEnv::new("ns_mnt_inherit_exec");
+    let mut cfg = env.config(&["sleep", "100"]);
+    remove_ns(&mut cfg, "mount");
+    let b = env.bundle(&cfg);
+    fs::write(
+        b.join("rootfs/root/show.sh"),
+        format!("{ROOT_SCRIPT}; echo cwd=$(pwd)\n"),
+    )
+    .unwrap();
+    let id = env.id("inherit-exec");
+    let script = format!(
+        "\"$@\" run -d -b {b} {id}; echo rc-run=$?; \
+         \"$@\" exec {id} sh /root/show.sh; echo rc-exec=$?; \
+         \"$@\" delete -f {id}; echo rc-delete=$?",
+        b = b.display()
+    );
+    let o = in_private_mount_namespace(&env, &script, 3);
+    o.assert_ok();
+    for step in ["rc-run", "rc-exec", "rc-delete"] {
+        assert_eq!(value(&o.stdout, step), "0", "{step}: {}", o.describe());
+    }
+    assert_eq!(value(&o.stdout, "root"), ROOTFS_ENTRIES, "{}", o.describe());
+    assert_eq!(value(&o.stdout, "proc"), "proc", "{}", o.describe());
+    assert_eq!(value(&o.stdout, "cwd"), "/", "{}", o.describe());
+    let left = host_mount_lines(&env.base.display().to_string());
+    assert!(
+        left.is_empty(),
+        "mounts reached the host's namespace: {left:?}"
+    );
+}
+
+/// A mount namespace joined by path (a bind-mounted namespace file, made by `unshare --mount=FILE`
+/// on a private mount) gets the bundle's root set up inside it, as a new one does (runc and crun
+/// do the same); the container's mounts stay in that namespace, none reach ours.
+#[test]
+fn joined_mount_namespace_gets_the_bundles_root() {
+    require_root!();
+    let env = TestEnv::new("ns_mnt_join");
+    let mut cfg = env.config(&["sh", "-c", ROOT_SCRIPT]);
+    let b = env.bundle(&cfg);
+    // A namespace file is bound only on a private mount (else it could propagate into itself).
+    let dir = env.scratch("nsdir");
+    let d = dir.to_str().unwrap();
+    for args in [vec!["--bind", d, d], vec!["--make-private", d]] {
+        let st = std::process::Command::new("mount")
+            .args(&args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "mount {args:?}");
+    }
+    let nsfile = dir.join("mnt");
+    fs::write(&nsfile, "").unwrap();
+    let st = std::process::Command::new("unshare")
+        .arg(format!("--mount={}", nsfile.display()))
+        .args(["--propagation", "private", "true"])
+        .status()
+        .expect("run unshare");
+    assert!(st.success(), "unshare --mount={nsfile:?}");
+    let want = {
+        use std::os::unix::fs::MetadataExt;
+        format!("mnt:[{}]", fs::metadata(&nsfile).unwrap().ino())
+    };
+    assert_ne!(want, ns_link("self", "mnt"));
+
+    add_ns(&mut cfg, "mount", Some(nsfile.to_str().unwrap()));
+    write_config(&b, &cfg);
+    let o = env.run(&b, &env.id("join-mnt"));
+    let in_ours = host_mount_lines(&b.display().to_string());
+    unmount_under(&env.base);
+    o.assert_ok();
+    assert_eq!(value(&o.stdout, "mnt"), want, "{}", o.describe());
+    assert_eq!(value(&o.stdout, "root"), ROOTFS_ENTRIES, "{}", o.describe());
+    assert_eq!(value(&o.stdout, "proc"), "proc", "{}", o.describe());
+    assert!(
+        in_ours.is_empty(),
+        "container mounts in our namespace: {in_ours:?}"
+    );
+    let left = host_mount_lines(&env.base.display().to_string());
+    assert!(left.is_empty(), "mounts left: {left:?}");
+}

@@ -511,3 +511,138 @@ fn rlimits_applied() {
     o.assert_ok();
     assert_eq!(o.stdout, "555\n777\n", "{}", o.describe());
 }
+
+/// The access-time state of a mount from its per-mount options: the mode, and nodiratime.
+fn atime_state(per: &[String]) -> (&'static str, bool) {
+    let has = |o: &str| per.iter().any(|p| p == o);
+    let mode = if has("noatime") {
+        "noatime"
+    } else if has("relatime") {
+        "relatime"
+    } else {
+        "strictatime"
+    };
+    (mode, has("nodiratime"))
+}
+
+/// The recursive atime options, which `features` lists, apply to a bind mount and its submount:
+/// each case starts both mounts in another state and reads the result back from
+/// /proc/self/mountinfo inside the container.
+#[test]
+fn recursive_atime_options() {
+    require_root!();
+    let env = TestEnv::new("mnt_ratime");
+    // (option, host dir's start, submount's start, expected on both: mode, nodiratime).
+    // rnodiratime/rdiratime leave each mount's mode as it was.
+    type Case<'a> = (&'a str, &'a str, &'a str, Option<(&'a str, bool)>);
+    let cases: Vec<Case> = vec![
+        (
+            "rnoatime",
+            "relatime",
+            "strictatime",
+            Some(("noatime", false)),
+        ),
+        (
+            "rstrictatime",
+            "noatime",
+            "relatime",
+            Some(("strictatime", false)),
+        ),
+        (
+            "rrelatime",
+            "noatime",
+            "strictatime",
+            Some(("relatime", false)),
+        ),
+        ("ratime", "noatime", "noatime", Some(("relatime", false))),
+        ("rnodiratime", "noatime", "strictatime", None),
+        (
+            "rdiratime",
+            "noatime,nodiratime",
+            "relatime,nodiratime",
+            None,
+        ),
+    ];
+    // runc 1.1.5 sends ratime as attr_clr=MOUNT_ATTR_NOATIME alone, which the kernel refuses
+    // (EINVAL): berth-only. (crun 1.8.1 fails rnoatime the same way.)
+    let cases: Vec<_> = cases
+        .into_iter()
+        .filter(|c| !(is_reference_runtime() && c.0 == "ratime"))
+        .collect();
+    let mount = |args: &[&str]| {
+        let st = Command::new("mount").args(args).status().unwrap();
+        assert!(st.success(), "mount {args:?}");
+    };
+    let mut cfg = env.config(&["cat", "/proc/self/mountinfo"]);
+    for (option, top, sub, _) in &cases {
+        let dir = env.scratch(&format!("src-{option}"));
+        let d = dir.to_str().unwrap();
+        mount(&["--bind", d, d]);
+        mount(&["-o", &format!("remount,bind,{top}"), d]);
+        let s = dir.join("sub");
+        fs::create_dir(&s).unwrap();
+        let s = s.to_str().unwrap();
+        mount(&[
+            "-t",
+            "tmpfs",
+            "-o",
+            &format!("size=1m,{sub}"),
+            "berth-atime",
+            s,
+        ]);
+        add_mount(
+            &mut cfg,
+            json!({"destination": format!("/mnt/{option}"), "type": "bind", "source": d,
+                   "options": ["rbind", option]}),
+        );
+    }
+    // The host mounts start as the table says (and differ from what each option makes them).
+    let host = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let start = |spec: &str| {
+        (
+            ["noatime", "relatime"]
+                .into_iter()
+                .find(|m| spec.contains(m))
+                .unwrap_or("strictatime"),
+            spec.contains("nodiratime"),
+        )
+    };
+    for (option, top, sub, _) in &cases {
+        let d = env.base.join(format!("src-{option}"));
+        for (path, spec) in [(d.clone(), top), (d.join("sub"), sub)] {
+            let (per, _) = opts(&host, path.to_str().unwrap());
+            assert_eq!(atime_state(&per), start(spec), "host {path:?}: {per:?}");
+        }
+    }
+
+    let o = env.run_config(&cfg);
+    unmount_under(&env.base);
+    o.assert_ok();
+    let mut failures = vec![];
+    for (option, top, sub, want) in &cases {
+        for (mnt, spec) in [
+            (format!("/mnt/{option}"), top),
+            (format!("/mnt/{option}/sub"), sub),
+        ] {
+            let (per, _) = opts(&o.stdout, &mnt);
+            let expected = match (option, want) {
+                (_, Some(w)) => *w,
+                (&"rnodiratime", None) => (start(spec).0, true),
+                _ => (start(spec).0, false),
+            };
+            if atime_state(&per) != expected {
+                failures.push(format!("{option}: {mnt}: {per:?}, want {expected:?}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n{}",
+        failures.join("\n"),
+        o.describe()
+    );
+    assert!(
+        host_mount_lines(&env.base.display().to_string()).is_empty(),
+        "host mounts left"
+    );
+}

@@ -81,9 +81,12 @@ impl Hierarchies {
         Ok(Self::parse(&info))
     }
 
+    /// One mount per hierarchy: the first that shows the whole hierarchy (root "/"), else the first.
+    /// Later ones are repeats or binds of a part of it, such as a container's /sys/fs/cgroup, which
+    /// stays in the runtime's namespace when the container has no mount namespace of its own.
     pub fn parse(mountinfo: &str) -> Self {
-        let mut v1 = Vec::new();
-        let mut unified = None;
+        let mut v1: Vec<(V1Hierarchy, bool)> = Vec::new();
+        let mut unified: Option<(PathBuf, bool)> = None;
         for line in mountinfo.lines() {
             let Some((left, right)) = line.split_once(" - ") else {
                 continue;
@@ -91,7 +94,9 @@ impl Hierarchies {
             let mut right = right.split(' ');
             let fstype = right.next().unwrap_or("");
             let super_options = right.nth(1).unwrap_or("");
-            let Some(mount_point) = left.split(' ').nth(4) else {
+            let mut fields = left.split(' ').skip(3);
+            let whole = fields.next() == Some("/");
+            let Some(mount_point) = fields.next() else {
                 continue;
             };
             // mountinfo escapes space, tab, newline and backslash as octal.
@@ -103,7 +108,9 @@ impl Hierarchies {
                     .replace("\\134", "\\"),
             );
             match fstype {
-                "cgroup2" => unified = Some(mount_point),
+                "cgroup2" if unified.as_ref().is_none_or(|(_, w)| whole && !w) => {
+                    unified = Some((mount_point, whole));
+                }
                 "cgroup" => {
                     let controllers = super_options
                         .split(',')
@@ -119,15 +126,25 @@ impl Hierarchies {
                         })
                         .filter(|o| !o.starts_with("release_agent="))
                         .map(str::to_string)
-                        .collect();
-                    v1.push(V1Hierarchy {
+                        .collect::<Vec<_>>();
+                    let hierarchy = V1Hierarchy {
                         mount_point,
                         controllers,
-                    });
+                    };
+                    match v1
+                        .iter_mut()
+                        .find(|(h, _)| h.controllers == hierarchy.controllers)
+                    {
+                        None => v1.push((hierarchy, whole)),
+                        Some(seen) if whole && !seen.1 => *seen = (hierarchy, whole),
+                        Some(_) => {}
+                    }
                 }
                 _ => {}
             }
         }
+        let v1: Vec<V1Hierarchy> = v1.into_iter().map(|(h, _)| h).collect();
+        let unified = unified.map(|(mount_point, _)| mount_point);
         let layout = match (&unified, v1.is_empty()) {
             (Some(_), true) => Layout::Unified,
             (Some(_), false) => Layout::Hybrid,
@@ -452,5 +469,31 @@ mod tests {
         assert_eq!(h.v1[0].controllers, vec!["cpu"]);
         let unified = "31 25 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n";
         assert_eq!(Hierarchies::parse(unified).layout, Layout::Unified);
+    }
+
+    #[test]
+    fn one_mount_per_hierarchy() {
+        // A container without a mount namespace leaves its cgroupfs binds in ours.
+        let info = "\
+30 25 0:26 /docker/x /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu
+31 25 0:26 / /sys/fs/cgroup/cpu2 rw - cgroup cgroup rw,cpu
+32 25 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+40 39 0:26 /b/c1 /run/b/rootfs/sys/fs/cgroup/cpu ro - cgroup cgroup rw,cpu
+41 39 0:28 / /run/b/rootfs/sys/fs/cgroup/pids ro - cgroup cgroup rw,pids
+42 39 0:27 / /run/b/rootfs/sys/fs/cgroup/unified ro - cgroup2 cgroup2 rw
+";
+        let h = Hierarchies::parse(info);
+        let points: Vec<&Path> = h.v1.iter().map(|h| h.mount_point.as_path()).collect();
+        assert_eq!(
+            points,
+            [
+                Path::new("/sys/fs/cgroup/cpu2"),
+                Path::new("/run/b/rootfs/sys/fs/cgroup/pids")
+            ]
+        );
+        assert_eq!(
+            h.unified.as_deref(),
+            Some(Path::new("/sys/fs/cgroup/unified"))
+        );
     }
 }

@@ -187,12 +187,6 @@ fn validate(spec: &Spec, bundle: &Path, file: &Path) -> Result<PathBuf> {
             .iter()
             .any(|ns| ns.typ() == t && ns.path().is_none())
     };
-    if !has(LinuxNamespaceType::Mount) {
-        return Err(bad(
-            "linux.namespaces",
-            "a mount namespace is required to set up the root filesystem".into(),
-        ));
-    }
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
         return Err(bad(
             "hostname",

@@ -97,6 +97,21 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
         return Err(refuse("its init is gone"));
     }
     let namespaces = joined_namespaces(&bundle.spec);
+    // Without a mount namespace of its own the container's root is its init's chroot, which
+    // joining namespaces does not give (runc and crun leave such a process on the host's root).
+    let init_root = (namespaces & libc::CLONE_NEWNS == 0)
+        .then(|| {
+            let path = format!("/proc/{}/root", record.pid);
+            rustix::fs::open(
+                path.as_str(),
+                rustix::fs::OFlags::PATH
+                    | rustix::fs::OFlags::DIRECTORY
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .context(|| format!("open the root of container {} ({path})", opts.id))
+        })
+        .transpose()?;
     let for_children = namespaces & (libc::CLONE_NEWPID | libc::CLONE_NEWTIME);
     if for_children != 0 {
         sys::setns(init.as_fd(), for_children)
@@ -126,6 +141,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
         child_main(ExecChild {
             channel: child_end,
             init: &init,
+            init_root: init_root.as_ref(),
             namespaces: namespaces & !for_children,
             spec: &bundle.spec,
             process: &process,
@@ -351,6 +367,8 @@ fn parse_user(user: &str) -> Result<(u32, Option<u32>)> {
 struct ExecChild<'a> {
     channel: Channel,
     init: &'a OwnedFd,
+    /// The init's root, to chroot into when the container shares the runtime's mount namespace.
+    init_root: Option<&'a OwnedFd>,
     namespaces: libc::c_int,
     spec: &'a Spec,
     process: &'a Process,
@@ -396,6 +414,12 @@ fn prepare(child: &ExecChild<'_>) -> Result<Program, InitFailure> {
     if child.namespaces != 0 {
         sys::setns(child.init.as_fd(), child.namespaces)
             .map_err(|e| InitFailure::os("join the container's namespaces", &e))?;
+    }
+    // After setns: a chrooted process may not join a user namespace.
+    if let Some(root) = child.init_root {
+        rustix::process::fchdir(root)
+            .and_then(|()| rustix::process::chroot("."))
+            .map_err(|e| InitFailure::os("enter the container's root (chroot)", &e.into()))?;
     }
     let joined_user = child.namespaces & libc::CLONE_NEWUSER != 0;
     if joined_user {

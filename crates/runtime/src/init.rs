@@ -4,7 +4,7 @@
 
 use crate::channel::{Channel, InitFailure, InitMessage, RuntimeMessage};
 use crate::hooks::{self, HookKind};
-use crate::namespaces::{NamespacePlan, clone_flag};
+use crate::namespaces::{MountNamespace, NamespacePlan, clone_flag};
 use crate::rootfs::{self, RootfsSetup};
 use crate::seccomp::{Compiled, LoadPoint};
 use crate::{lsm, scheduling, security, sys, terminal};
@@ -159,25 +159,22 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
             InitFailure::os(format!("process.oomScoreAdj: set {adj}{hint}"), &e)
         })?;
     }
-    if plan.new_mount {
-        RootfsSetup {
-            spec: ctx.spec,
-            rootfs: ctx.rootfs,
-            bundle: ctx.bundle,
-            no_pivot: ctx.no_pivot,
-            in_user_namespace: plan.new_user
-                || plan
-                    .child_join
-                    .iter()
-                    .any(|t| t.kind == LinuxNamespaceType::User),
-            new_cgroup_namespace: plan.new_cgroup,
-            cgroup: ctx.cgroup,
-            idmapped: ctx.idmapped,
-        }
-        .prepare_with(|| run_create_hooks(ctx, &cgroup_placed))?;
-    } else {
-        run_create_hooks(ctx, &cgroup_placed)?;
+    RootfsSetup {
+        spec: ctx.spec,
+        rootfs: ctx.rootfs,
+        bundle: ctx.bundle,
+        no_pivot: ctx.no_pivot,
+        in_callers_mount_namespace: plan.mount == MountNamespace::Inherited,
+        in_user_namespace: plan.new_user
+            || plan
+                .child_join
+                .iter()
+                .any(|t| t.kind == LinuxNamespaceType::User),
+        new_cgroup_namespace: plan.new_cgroup,
+        cgroup: ctx.cgroup,
+        idmapped: ctx.idmapped,
     }
+    .prepare_with(|| run_create_hooks(ctx, &cgroup_placed))?;
     if let Some(name) = ctx.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         sys::sethostname(name).map_err(os(format!("hostname: set {name:?}")))?;
     }
@@ -199,9 +196,7 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
                 .map_err(os(format!("linux.sysctl.{key}: write {path}")))?;
         }
     }
-    if plan.new_mount {
-        rootfs::finalize(ctx.spec)?;
-    }
+    rootfs::finalize(ctx.spec)?;
     let program = prepare_process(ctx.spec, process)?;
     if !cgroup_placed.get() {
         wait_for_cgroup(&ctx.channel)?;

@@ -25,6 +25,18 @@ pub fn clone_flag(kind: LinuxNamespaceType) -> libc::c_int {
     }
 }
 
+/// Where the container's mounts are made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MountNamespace {
+    /// Not listed: the container shares the runtime's (the runtime spec says unlisted namespaces
+    /// are inherited), so its root is set up there and entered with chroot.
+    #[default]
+    Inherited,
+    New,
+    /// Given by path: the root is set up inside it as in a new one (runc and crun do the same).
+    Joined,
+}
+
 pub struct JoinTarget {
     pub kind: LinuxNamespaceType,
     pub path: PathBuf,
@@ -50,7 +62,7 @@ pub struct NamespacePlan {
     pub new_user: bool,
     pub new_pid: bool,
     pub new_cgroup: bool,
-    pub new_mount: bool,
+    pub mount: MountNamespace,
 }
 
 impl NamespacePlan {
@@ -83,6 +95,9 @@ impl NamespacePlan {
                         path: path.clone(),
                         fd,
                     };
+                    if kind == LinuxNamespaceType::Mount {
+                        plan.mount = MountNamespace::Joined;
+                    }
                     if matches!(kind, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
                         plan.parent_join.push(target);
                     } else {
@@ -98,7 +113,9 @@ impl NamespacePlan {
         plan.new_user = new_flags & libc::CLONE_NEWUSER != 0;
         plan.new_pid = new_flags & libc::CLONE_NEWPID != 0;
         plan.new_cgroup = new_flags & libc::CLONE_NEWCGROUP != 0;
-        plan.new_mount = new_flags & libc::CLONE_NEWNS != 0;
+        if new_flags & libc::CLONE_NEWNS != 0 {
+            plan.mount = MountNamespace::New;
+        }
         if plan.child_join.is_empty() {
             plan.clone_flags = new_flags;
         } else {
@@ -159,6 +176,22 @@ mod tests {
             libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUSER
         );
         assert!(plan.parent_new_time && !plan.second_fork && plan.new_user);
+        assert_eq!(plan.mount, MountNamespace::New);
+    }
+
+    #[test]
+    fn mount_namespace_new_joined_or_inherited() {
+        let joined = LinuxNamespaceBuilder::default()
+            .typ(LinuxNamespaceType::Mount)
+            .path("/proc/self/ns/mnt")
+            .build()
+            .unwrap();
+        let plan = NamespacePlan::from_spec(&[joined]).unwrap();
+        assert_eq!(plan.mount, MountNamespace::Joined);
+        assert_eq!(plan.child_unshare & libc::CLONE_NEWNS, 0);
+        let plan = NamespacePlan::from_spec(&[ns(LinuxNamespaceType::Pid)]).unwrap();
+        assert_eq!(plan.mount, MountNamespace::Inherited);
+        assert_eq!(plan.clone_flags, libc::CLONE_NEWPID);
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The container's root filesystem, set up by its init inside the new mount namespace: the spec's
-//! mounts in order, the device nodes, then pivot_root. After the pivot: masked and read-only paths.
+//! The container's root filesystem, set up by its init inside its mount namespace (new or joined):
+//! the spec's mounts in order, the device nodes, then pivot_root. After the pivot: masked and
+//! read-only paths. A container without a mount namespace of its own gets the same mounts in the
+//! runtime's namespace and enters its root with chroot, as runc and crun do.
 
 pub mod cgroupfs;
 pub mod devices;
@@ -24,6 +26,8 @@ pub struct RootfsSetup<'a> {
     pub rootfs: &'a Path,
     pub bundle: &'a Path,
     pub no_pivot: bool,
+    /// No mount namespace listed: the mounts are made (and stay) in the runtime's namespace.
+    pub in_callers_mount_namespace: bool,
     pub in_user_namespace: bool,
     pub new_cgroup_namespace: bool,
     /// The container's cgroup (its path and the host's hierarchies, for the cgroupfs mount).
@@ -50,23 +54,27 @@ impl RootfsSetup<'_> {
     /// still the root (where the createRuntime and createContainer hooks run).
     pub fn prepare_with(&self, before_pivot: impl FnOnce() -> Step) -> Step {
         let linux = self.spec.linux().as_ref();
+        // The caller's / is not ours to change: without a mount namespace rootfsPropagation is
+        // ignored, as crun does (runc makes the caller's whole tree a slave).
         let propagation = linux
             .and_then(|l| l.rootfs_propagation().as_deref())
-            .filter(|p| !p.is_empty())
+            .filter(|p| !p.is_empty() && !self.in_callers_mount_namespace)
             .and_then(options::propagation_flag);
-        // Keep the host from seeing our mounts (and, by default, let host unmounts reach us).
-        sys::mount(
-            None,
-            c"/",
-            None,
-            propagation.unwrap_or(libc::MS_SLAVE | libc::MS_REC),
-            None,
-        )
-        .map_err(os("linux.rootfsPropagation: set propagation of /"))?;
         let rootfs = cpath(self.rootfs)?;
-        if propagation.is_some_and(|p| p & libc::MS_SHARED != 0 || p & libc::MS_REC == 0) {
-            // pivot_root refuses a shared parent mount, and a non-recursive change of / leaves it shared.
-            make_parent_mount_private(self.rootfs)?;
+        if !self.in_callers_mount_namespace {
+            // Keep the host from seeing our mounts (and, by default, let host unmounts reach us).
+            sys::mount(
+                None,
+                c"/",
+                None,
+                propagation.unwrap_or(libc::MS_SLAVE | libc::MS_REC),
+                None,
+            )
+            .map_err(os("linux.rootfsPropagation: set propagation of /"))?;
+            if propagation.is_some_and(|p| p & libc::MS_SHARED != 0 || p & libc::MS_REC == 0) {
+                // pivot_root refuses a shared parent mount, and a non-recursive change of / leaves it shared.
+                make_parent_mount_private(self.rootfs)?;
+            }
         }
         match self.idmapped_root() {
             // An id-mapped bind at "/" is the root itself, seen through its mapping.
@@ -80,6 +88,9 @@ impl RootfsSetup<'_> {
                 attach(tree, &dir)
                     .map_err(os("mounts (destination /): attach the id-mapped root"))?;
             }
+            // chroot needs no mount at the root: in the caller's namespace the root is bound onto
+            // itself only so that root.readonly remounts a mount of ours, not the caller's.
+            None if self.in_callers_mount_namespace && !readonly_root(self.spec) => {}
             None => sys::mount(
                 Some(&rootfs),
                 &rootfs,
@@ -122,7 +133,10 @@ impl RootfsSetup<'_> {
         )?;
         drop(root_fd);
         before_pivot()?;
-        if self.no_pivot {
+        if self.in_callers_mount_namespace {
+            // pivot_root or a move onto / would change the root of everything in the caller's namespace.
+            enter_root_with_chroot(self.rootfs)?;
+        } else if self.no_pivot {
             move_root(self.rootfs)?;
         } else {
             pivot_root(self.rootfs)?;
@@ -176,8 +190,14 @@ impl RootfsSetup<'_> {
             std::fs::symlink_metadata(&source)
                 .map_err(os(format!("{field}: source {}", source.display())))?;
         }
-        let target = open_in_root(root, mount.destination(), kind)
-            .map_err(|e| InitFailure::msg(format!("{field}: destination"), e.to_string()))?;
+        let target = if typ == "proc" || typ == "sysfs" {
+            resolve::open_ordinary_directory_in_root(root, mount.destination()).map_err(|e| {
+                InitFailure::msg(format!("{field}: {typ} destination"), e.to_string())
+            })?
+        } else {
+            open_in_root(root, mount.destination(), kind)
+                .map_err(|e| InitFailure::msg(format!("{field}: destination"), e.to_string()))?
+        };
         let target_path = sys::fd_path(target.as_fd());
         let source_c = cpath(&source)?;
         let idmapped = self.idmapped.iter().find(|m| m.index == index);
@@ -378,6 +398,12 @@ fn pivot_root(rootfs: &Path) -> Step {
     std::env::set_current_dir("/").map_err(os("pivot_root: chdir /"))
 }
 
+fn enter_root_with_chroot(rootfs: &Path) -> Step {
+    std::env::set_current_dir(rootfs).map_err(os("chroot: chdir rootfs"))?;
+    rustix::process::chroot(".").map_err(|e| InitFailure::os("chroot", &e.into()))?;
+    std::env::set_current_dir("/").map_err(os("chroot: chdir /"))
+}
+
 fn move_root(rootfs: &Path) -> Step {
     std::env::set_current_dir(rootfs).map_err(os("no-pivot: chdir rootfs"))?;
     sys::mount(Some(&cpath(rootfs)?), c"/", None, libc::MS_MOVE, None)
@@ -401,12 +427,7 @@ pub fn finalize(spec: &Spec) -> Step {
     {
         mask_path(path)?;
     }
-    if spec
-        .root()
-        .as_ref()
-        .and_then(|r| r.readonly())
-        .unwrap_or(false)
-    {
+    if readonly_root(spec) {
         let root = open_plain("/").map_err(os("root.readonly: open /"))?;
         let flags = mount_flags(&root).map_err(os("root.readonly: statfs /"))?;
         sys::mount(
@@ -419,6 +440,13 @@ pub fn finalize(spec: &Spec) -> Step {
         .map_err(os("root.readonly: remount / read-only"))?;
     }
     Ok(())
+}
+
+fn readonly_root(spec: &Spec) -> bool {
+    spec.root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
 }
 
 fn open_plain(path: &str) -> io::Result<OwnedFd> {

@@ -7,6 +7,9 @@ pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
 pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
 pub const MOUNT_ATTR_NODEV: u64 = 0x4;
 pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+/// The access-time field of mount_setattr(2): one mode of three, not a set of flags.
+pub const MOUNT_ATTR__ATIME: u64 = 0x70;
+pub const MOUNT_ATTR_RELATIME: u64 = 0x0;
 pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
 pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
 pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
@@ -103,10 +106,19 @@ fn recursive_option(name: &str) -> Option<(u64, u64)> {
         "rexec" => (0, MOUNT_ATTR_NOEXEC),
         "rnodiratime" => (MOUNT_ATTR_NODIRATIME, 0),
         "rdiratime" => (0, MOUNT_ATTR_NODIRATIME),
-        "rnoatime" => (MOUNT_ATTR_NOATIME, 0),
-        "rstrictatime" => (MOUNT_ATTR_STRICTATIME, 0),
         "rnosymfollow" => (MOUNT_ATTR_NOSYMFOLLOW, 0),
         "rsymfollow" => (0, MOUNT_ATTR_NOSYMFOLLOW),
+        _ => return None,
+    })
+}
+
+/// The access-time mode of a recursive atime option. `ratime` ("not noatime") is the kernel's
+/// default mode, relatime, as `mount -o atime` gives.
+fn recursive_atime(name: &str) -> Option<u64> {
+    Some(match name {
+        "rnoatime" => MOUNT_ATTR_NOATIME,
+        "rstrictatime" => MOUNT_ATTR_STRICTATIME,
+        "rrelatime" | "ratime" => MOUNT_ATTR_RELATIME,
         _ => return None,
     })
 }
@@ -158,6 +170,8 @@ pub fn known_options() -> Vec<&'static str> {
         "rnodiratime",
         "rdiratime",
         "rnoatime",
+        "ratime",
+        "rrelatime",
         "rstrictatime",
         "rnosymfollow",
         "rsymfollow",
@@ -178,6 +192,7 @@ pub fn known_options() -> Vec<&'static str> {
 pub fn parse(options: &[String]) -> MountOptions {
     let mut out = MountOptions::default();
     let mut data = Vec::new();
+    let mut atime = None;
     for option in options {
         if let Some((set, clear)) = flag_option(option) {
             out.flags = (out.flags & !clear) | set;
@@ -187,6 +202,8 @@ pub fn parse(options: &[String]) -> MountOptions {
         } else if let Some((set, clear)) = recursive_option(option) {
             out.recursive_set = (out.recursive_set & !clear) | set;
             out.recursive_clear = (out.recursive_clear & !set) | clear;
+        } else if let Some(mode) = recursive_atime(option) {
+            atime = Some(mode);
         } else if option == "idmap" || option == "ridmap" {
             out.idmap = true;
             out.idmap_recursive = option == "ridmap";
@@ -195,6 +212,12 @@ pub fn parse(options: &[String]) -> MountOptions {
         } else {
             data.push(option.as_str());
         }
+    }
+    // The kernel takes a new mode only with the whole field cleared (else EINVAL), and the last
+    // mode given wins.
+    if let Some(mode) = atime {
+        out.recursive_set |= mode;
+        out.recursive_clear |= MOUNT_ATTR__ATIME;
     }
     out.data = data.join(",");
     out
@@ -220,6 +243,35 @@ mod tests {
         assert_eq!(o.propagation, vec![libc::MS_PRIVATE | libc::MS_REC]);
         assert_eq!(o.data, "size=64k,mode=755");
         assert_eq!(o.recursive_set, MOUNT_ATTR_RDONLY);
+    }
+
+    #[test]
+    fn recursive_atime_modes_clear_the_whole_field() {
+        for (option, mode) in [
+            ("rnoatime", MOUNT_ATTR_NOATIME),
+            ("rstrictatime", MOUNT_ATTR_STRICTATIME),
+            ("rrelatime", MOUNT_ATTR_RELATIME),
+            ("ratime", MOUNT_ATTR_RELATIME),
+        ] {
+            let o = parse(&strings(&["rbind", option]));
+            assert_eq!(
+                (o.recursive_set, o.recursive_clear),
+                (mode, MOUNT_ATTR__ATIME)
+            );
+        }
+        let o = parse(&strings(&["rnoatime", "rnodiratime", "rstrictatime"]));
+        assert_eq!(
+            (o.recursive_set, o.recursive_clear),
+            (
+                MOUNT_ATTR_STRICTATIME | MOUNT_ATTR_NODIRATIME,
+                MOUNT_ATTR__ATIME
+            )
+        );
+        let o = parse(&strings(&["rdiratime"]));
+        assert_eq!(
+            (o.recursive_set, o.recursive_clear),
+            (0, MOUNT_ATTR_NODIRATIME)
+        );
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub enum ResolveError {
     NotDirectory { path: String },
     #[error("{path:?}: too many levels of symbolic links")]
     Loop { path: String },
+    #[error("{path:?} is {found}, not an ordinary directory")]
+    NotOrdinaryDirectory { path: String, found: &'static str },
     #[error("{path:?}: {source}")]
     Io {
         path: String,
@@ -41,6 +43,25 @@ pub enum Create {
 /// Opens `path` (taken as inside `root`) as an O_PATH descriptor, creating missing directories on
 /// the way, and the final component as `create` says.
 pub fn open_in_root(root: &OwnedFd, path: &Path, create: Create) -> Result<OwnedFd, ResolveError> {
+    resolve(root, path, create, false)
+}
+
+/// As `open_in_root` with `Create::Directory`, but the final component must itself be a directory:
+/// a symlink there is refused, not followed (a proc or sysfs mounted through one lands wherever
+/// the link points, the class of CVE-2023-28642).
+pub fn open_ordinary_directory_in_root(
+    root: &OwnedFd,
+    path: &Path,
+) -> Result<OwnedFd, ResolveError> {
+    resolve(root, path, Create::Directory, true)
+}
+
+fn resolve(
+    root: &OwnedFd,
+    path: &Path,
+    create: Create,
+    last_is_directory: bool,
+) -> Result<OwnedFd, ResolveError> {
     let shown = path.display().to_string();
     let io_err = |source: io::Error| ResolveError::Io {
         path: shown.clone(),
@@ -72,7 +93,14 @@ pub fn open_in_root(root: &OwnedFd, path: &Path, create: Create) -> Result<Owned
             Err(e) => return Err(io_err(e)),
         };
         let stat = rustix::fs::fstat(&fd).map_err(|e| io_err(e.into()))?;
-        match FileType::from_raw_mode(stat.st_mode) {
+        let file_type = FileType::from_raw_mode(stat.st_mode);
+        if is_last && last_is_directory && file_type != FileType::Directory {
+            return Err(ResolveError::NotOrdinaryDirectory {
+                path: shown,
+                found: describe(file_type),
+            });
+        }
+        match file_type {
             FileType::Symlink => {
                 symlinks += 1;
                 if symlinks > MAX_SYMLINKS {
@@ -94,6 +122,18 @@ pub fn open_in_root(root: &OwnedFd, path: &Path, create: Create) -> Result<Owned
         }
     }
     stack.pop().ok_or(ResolveError::Escapes { path: shown })
+}
+
+fn describe(file_type: FileType) -> &'static str {
+    match file_type {
+        FileType::Symlink => "a symbolic link (not followed)",
+        FileType::RegularFile => "a regular file",
+        FileType::Fifo => "a fifo",
+        FileType::Socket => "a socket",
+        FileType::CharacterDevice => "a character device",
+        FileType::BlockDevice => "a block device",
+        _ => "not a directory",
+    }
 }
 
 fn components(path: &Path) -> VecDeque<OsString> {
@@ -182,6 +222,33 @@ mod tests {
         ));
         let file = open_in_root(&fd, Path::new("/etc/file"), Create::File).unwrap();
         assert!(!is_directory(&file).unwrap());
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn ordinary_directory_refuses_a_final_symlink_or_file() {
+        let tmp = std::env::temp_dir().join(format!("berth-resolve-dir-{}", std::process::id()));
+        let root = tmp.join("root");
+        std::fs::create_dir_all(root.join("tmp/x")).unwrap();
+        std::fs::write(root.join("file"), "").unwrap();
+        symlink("/tmp/x", root.join("proc")).unwrap();
+        symlink("tmp", root.join("via")).unwrap();
+        let fd = root_fd(&root);
+        for (path, found) in [
+            ("/proc", "a symbolic link (not followed)"),
+            ("/file", "a regular file"),
+        ] {
+            match open_ordinary_directory_in_root(&fd, Path::new(path)) {
+                Err(ResolveError::NotOrdinaryDirectory { found: f, .. }) => assert_eq!(f, found),
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+        // Links before the final component are still resolved (inside the root); missing
+        // directories are made.
+        let x = open_ordinary_directory_in_root(&fd, Path::new("/via/x")).unwrap();
+        assert!(is_directory(&x).unwrap());
+        let made = open_ordinary_directory_in_root(&fd, Path::new("/sys")).unwrap();
+        assert!(is_directory(&made).unwrap() && root.join("sys").is_dir());
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 }

@@ -377,8 +377,9 @@ fn knob_the_kernel_lacks_is_not_supported() {
     fs::create_dir_all(&probe).unwrap();
     let missing = candidates.into_iter().find(|(_, file, _, _)| {
         // blkio.weight and blkio.bfq.weight are alternatives: both must be missing.
-        !probe.join(file).exists()
-            && !(*file == "blkio.bfq.weight" && probe.join("blkio.weight").exists())
+        let present = probe.join(file).exists();
+        let alternative = *file == "blkio.bfq.weight" && probe.join("blkio.weight").exists();
+        !present && !alternative
     });
     let Some((_, file, res, field)) = missing else {
         eprintln!("SKIP: every candidate knob exists in {}", probe.display());

@@ -1,7 +1,8 @@
 //! Cgroup resource knobs not covered by cgroups.rs: blockIO weight and
 //! throttling, hugepageLimits, unified, memory.swappiness /
-//! disableOOMKiller / checkBeforeUpdate, cpu.idle / burst / realtime,
-//! network.classID and the v1 devices list.
+//! disableOOMKiller / checkBeforeUpdate / kernelTCP, cpu.idle / burst /
+//! realtime, network.classID, the v1 devices list, and a knob the kernel
+//! lacks.
 //!
 //! Each test creates a container with the knob set in `linux.resources` and
 //! `linux.cgroupsPath` under the test's `berth-test-*` parent, then reads the
@@ -292,6 +293,116 @@ fn memory_swappiness() {
     } else {
         let _id = create_ok(&env, &cfg);
         assert_eq!(cg_read("memory", &rel, "memory.swappiness"), "10");
+    }
+}
+
+#[test]
+fn memory_kernel_tcp() {
+    require_root!();
+    if is_reference_runtime() {
+        // runc (1.1 and later) ignores kernelTCP; crun writes it as berth does.
+        return;
+    }
+    let env = TestEnv::new("knob_kmem_tcp");
+    let res = json!({"memory": {"limit": 64 * MIB, "kernelTCP": 8 * MIB}});
+    let (cfg, rel) = cg_config(&env, SLEEP, "ktcp", res);
+    if is_v2() {
+        // No such limit on cgroup v2: berth refuses it by name, as crun does.
+        expect_refused(&env, &cfg, &rel, &["memory.kernelTCP"]);
+        return;
+    }
+    let Some(m) = v1_mount("memory") else {
+        eprintln!("SKIP: memory controller not mounted");
+        return;
+    };
+    if !m.join("memory.kmem.tcp.limit_in_bytes").exists() {
+        eprintln!("SKIP: this kernel has no memory.kmem.tcp.limit_in_bytes");
+        return;
+    }
+    let _id = create_ok(&env, &cfg);
+    assert_eq!(
+        cg_read("memory", &rel, "memory.kmem.tcp.limit_in_bytes"),
+        (8 * MIB).to_string()
+    );
+}
+
+/// A knob whose file this kernel lacks is refused as not supported by the kernel, naming the
+/// field and the file (not as the EACCES cgroupfs gives for creating a file), leaving nothing.
+#[test]
+fn knob_the_kernel_lacks_is_not_supported() {
+    require_root!();
+    let env = TestEnv::new("knob_missing");
+    // (controller, file, resources, field): the first whose file a new cgroup here lacks.
+    let candidates: Vec<(&str, &str, Value, &str)> = if is_v2() {
+        vec![
+            (
+                "",
+                "memory.zswap.writeback",
+                json!({"unified": {"memory.zswap.writeback": "0"}}),
+                "unified.memory.zswap.writeback",
+            ),
+            (
+                "",
+                "memory.berth_no_such_knob",
+                json!({"unified": {"memory.berth_no_such_knob": "1"}}),
+                "unified.memory.berth_no_such_knob",
+            ),
+        ]
+    } else {
+        vec![
+            (
+                "blkio",
+                "blkio.leaf_weight",
+                json!({"blockIO": {"leafWeight": 500}}),
+                "blockIO.leafWeight",
+            ),
+            (
+                "blkio",
+                "blkio.bfq.weight",
+                json!({"blockIO": {"weight": 500}}),
+                "blockIO.weight",
+            ),
+        ]
+    };
+    let probe = if is_v2() {
+        PathBuf::from("/sys/fs/cgroup").join(env.cgroup_parent())
+    } else {
+        let Some(m) = v1_mount("blkio") else {
+            eprintln!("SKIP: blkio controller not mounted");
+            return;
+        };
+        m.join(env.cgroup_parent())
+    };
+    // The fixture removes this parent at the end.
+    fs::create_dir_all(&probe).unwrap();
+    let missing = candidates.into_iter().find(|(_, file, _, _)| {
+        // blkio.weight and blkio.bfq.weight are alternatives: both must be missing.
+        let present = probe.join(file).exists();
+        let alternative = *file == "blkio.bfq.weight" && probe.join("blkio.weight").exists();
+        !present && !alternative
+    });
+    let Some((_, file, res, field)) = missing else {
+        eprintln!("SKIP: every candidate knob exists in {}", probe.display());
+        return;
+    };
+    let (cfg, rel) = cg_config(&env, SLEEP, "miss", res);
+    let o = expect_refused(&env, &cfg, &rel, &[field]);
+    if !is_reference_runtime() {
+        let line = o
+            .stderr
+            .lines()
+            .find(|l| l.contains(field))
+            .unwrap_or_default();
+        assert!(
+            line.contains("not supported by this kernel") && line.contains(file),
+            "expected `{field}: not supported by this kernel: .../{file}`: {}",
+            o.describe()
+        );
+        assert!(
+            !o.stderr.to_lowercase().contains("permission denied"),
+            "{}",
+            o.describe()
+        );
     }
 }
 

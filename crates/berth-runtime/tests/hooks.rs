@@ -425,35 +425,44 @@ fn hook_past_its_timeout_is_killed_and_fails_create() {
     env.assert_nothing_left(&id, &bundle);
 }
 
+/// runtime-spec 1.3: "If any poststart hook fails, the runtime MUST generate an error, stop the
+/// container" (until 1.2 it was a warning). The hooks after it do not run; poststop failures
+/// stay warnings.
 #[test]
-fn poststart_and_poststop_failures_are_warnings() {
+fn poststart_failure_fails_start_and_stops_the_container() {
     require_root!();
     if is_reference_runtime() {
-        // runc 1.1 runs poststart at create, and fails delete on a poststop failure.
+        // spec 1.3 (runc 1.1 runs poststart at create, and fails delete on a poststop failure).
         return;
     }
-    let env = TestEnv::new("hooks_post_warn");
+    let env = TestEnv::new("hooks_post_fail");
+    let out = env.scratch("out");
+    let recorder = host_recorder(&out);
     let mut cfg = env.config(&["sleep", "1000"]);
-    cfg["hooks"] = json!({"poststart": [failing(5), failing(6)], "poststop": [failing(7)]});
+    cfg["hooks"] = json!({
+        "poststart": [failing(5), hook(&recorder, "poststart", &[])],
+        "poststop": [failing(7), hook(&recorder, "poststop", &[])]
+    });
     let bundle = env.bundle(&cfg);
     let id = env.id("c");
     env.create(&bundle, &id).assert_ok();
+    let pid = env.state_pid(&id);
     let o = env.rt(["start", &id]);
-    o.assert_ok();
-    assert!(
-        o.stderr
-            .contains("warning: hooks.poststart[0] /bin/sh: exit status 5"),
-        "{}",
-        o.describe()
+    o.assert_fail();
+    assert_stderr_names(
+        &o,
+        &["hooks.poststart[0] /bin/sh: exit status 5: hook said no"],
     );
     assert!(
-        o.stderr
-            .contains("warning: hooks.poststart[1] /bin/sh: exit status 6"),
-        "{}",
-        o.describe()
+        wait_pid_gone(pid, Duration::from_secs(5)),
+        "the container still runs"
     );
-    assert_eq!(env.state_status(&id), "running");
-    let o = env.rt(["delete", "-f", &id]);
+    assert_eq!(env.state_status(&id), "stopped");
+    assert!(
+        !out.join("poststart.state").exists(),
+        "the poststart hook after the failed one ran"
+    );
+    let o = env.rt(["delete", &id]);
     o.assert_ok();
     assert!(
         o.stderr
@@ -461,7 +470,17 @@ fn poststart_and_poststop_failures_are_warnings() {
         "{}",
         o.describe()
     );
+    assert_eq!(state_of(&out, "poststop")["id"], id.as_str());
     assert!(env.root_entries().is_empty());
+
+    // `run` fails the same way and leaves nothing.
+    fs::remove_file(out.join("poststop.state")).unwrap();
+    let id = env.id("run");
+    let o = env.run(&bundle, &id);
+    o.assert_fail();
+    assert_stderr_names(&o, &["hooks.poststart[0]"]);
+    assert_eq!(state_of(&out, "poststop")["id"], id.as_str());
+    env.assert_nothing_left(&id, &bundle);
 }
 
 #[test]

@@ -33,6 +33,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Unsupported(String),
+    /// A resource knob whose control file this kernel does not have.
+    #[error("linux.resources.{field}: not supported by this kernel: {}", path.display())]
+    NotSupported { field: String, path: PathBuf },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

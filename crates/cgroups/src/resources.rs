@@ -57,6 +57,8 @@ pub struct Resources {
     /// Memory plus swap, as the spec (and v1's memsw) counts it.
     pub memory_swap: Option<Limit>,
     pub swappiness: Option<u64>,
+    /// v1's kernel TCP buffer limit (memory.kmem.tcp.limit_in_bytes); 0 in the spec means unset.
+    pub kernel_tcp: Option<Limit>,
     pub disable_oom_killer: bool,
     pub check_before_update: bool,
     pub cpu_shares: Option<u64>,
@@ -220,6 +222,12 @@ impl Resources {
                 }
                 r.swappiness = Some(s);
             }
+            // 0 leaves it alone, as runc and crun read it.
+            r.kernel_tcp = m
+                .kernel_tcp()
+                .filter(|v| *v != 0)
+                .map(|v| Limit::from_spec("memory.kernelTCP", v))
+                .transpose()?;
             r.disable_oom_killer = m.disable_oom_killer().unwrap_or(false);
             r.check_before_update = m.check_before_update().unwrap_or(false);
         }

@@ -1,6 +1,6 @@
 //! cgroup v1: one directory per controller hierarchy.
 
-use crate::files::{read, write};
+use crate::files::{read, set, write};
 use crate::resources::{Limit, Resources};
 use crate::stats::Stats;
 use crate::{Cgroup, Error, Result};
@@ -33,6 +33,7 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
         || r.memory_reservation.is_some()
         || r.memory_swap.is_some()
         || r.swappiness.is_some()
+        || r.kernel_tcp.is_some()
         || r.disable_oom_killer;
     if memory_set {
         let dir = need(cg, "memory", "memory")?;
@@ -48,13 +49,31 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
         }
         set_memory_limits(&dir, r.memory_limit, r.memory_swap)?;
         if let Some(v) = r.memory_reservation {
-            write(&dir, "memory.soft_limit_in_bytes", &v.v1())?;
+            set(
+                &dir,
+                "memory.reservation",
+                "memory.soft_limit_in_bytes",
+                &v.v1(),
+            )?;
         }
         if let Some(s) = r.swappiness {
-            write(&dir, "memory.swappiness", &s.to_string())?;
+            set(
+                &dir,
+                "memory.swappiness",
+                "memory.swappiness",
+                &s.to_string(),
+            )?;
+        }
+        if let Some(v) = r.kernel_tcp {
+            set(
+                &dir,
+                "memory.kernelTCP",
+                "memory.kmem.tcp.limit_in_bytes",
+                &v.v1(),
+            )?;
         }
         if r.disable_oom_killer {
-            write(&dir, "memory.oom_control", "1")?;
+            set(&dir, "memory.disableOOMKiller", "memory.oom_control", "1")?;
         }
     }
     let cpu_set = r.cpu_shares.is_some()
@@ -67,39 +86,54 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
     if cpu_set {
         let dir = need(cg, "cpu", "cpu")?;
         if let Some(s) = r.cpu_shares {
-            write(&dir, "cpu.shares", &s.to_string())?;
+            set(&dir, "cpu.shares", "cpu.shares", &s.to_string())?;
         }
         // The period first: a quota is checked against the period in force.
         if let Some(p) = r.cpu_period {
-            write(&dir, "cpu.cfs_period_us", &p.to_string())?;
+            set(&dir, "cpu.period", "cpu.cfs_period_us", &p.to_string())?;
         }
         if let Some(q) = r.cpu_quota {
-            write(&dir, "cpu.cfs_quota_us", &q.v1())?;
+            set(&dir, "cpu.quota", "cpu.cfs_quota_us", &q.v1())?;
         }
         if let Some(b) = r.cpu_burst {
-            write(&dir, "cpu.cfs_burst_us", &b.to_string())?;
+            set(&dir, "cpu.burst", "cpu.cfs_burst_us", &b.to_string())?;
         }
         if let Some(p) = r.cpu_rt_period {
-            write(&dir, "cpu.rt_period_us", &p.to_string())?;
+            set(
+                &dir,
+                "cpu.realtimePeriod",
+                "cpu.rt_period_us",
+                &p.to_string(),
+            )?;
         }
         if let Some(rt) = r.cpu_rt_runtime {
-            write(&dir, "cpu.rt_runtime_us", &rt.to_string())?;
+            set(
+                &dir,
+                "cpu.realtimeRuntime",
+                "cpu.rt_runtime_us",
+                &rt.to_string(),
+            )?;
         }
         if let Some(idle) = r.cpu_idle {
-            write(&dir, "cpu.idle", &idle.to_string())?;
+            set(&dir, "cpu.idle", "cpu.idle", &idle.to_string())?;
         }
     }
     if r.cpus.is_some() || r.mems.is_some() {
         let dir = need(cg, "cpuset", "cpu.cpus")?;
         if let Some(cpus) = &r.cpus {
-            write(&dir, "cpuset.cpus", cpus)?;
+            set(&dir, "cpu.cpus", "cpuset.cpus", cpus)?;
         }
         if let Some(mems) = &r.mems {
-            write(&dir, "cpuset.mems", mems)?;
+            set(&dir, "cpu.mems", "cpuset.mems", mems)?;
         }
     }
     if let Some(limit) = r.pids_limit {
-        write(&need(cg, "pids", "pids")?, "pids.max", &limit.v2())?;
+        set(
+            &need(cg, "pids", "pids")?,
+            "pids.limit",
+            "pids.max",
+            &limit.v2(),
+        )?;
     }
     if !r.block_io.is_empty() {
         let dir = need(cg, "blkio", "blockIO")?;
@@ -111,10 +145,15 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
             "blkio.bfq.weight"
         };
         if let Some(w) = b.weight {
-            write(&dir, weight_file, &w.to_string())?;
+            set(&dir, "blockIO.weight", weight_file, &w.to_string())?;
         }
         if let Some(w) = b.leaf_weight {
-            write(&dir, "blkio.leaf_weight", &w.to_string())?;
+            set(
+                &dir,
+                "blockIO.leafWeight",
+                "blkio.leaf_weight",
+                &w.to_string(),
+            )?;
         }
         let device_file = if dir.join("blkio.weight_device").exists() {
             "blkio.weight_device"
@@ -122,20 +161,42 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
             "blkio.bfq.weight_device"
         };
         for d in &b.weight_device {
-            write(
+            set(
                 &dir,
+                "blockIO.weightDevice",
                 device_file,
                 &format!("{}:{} {}", d.major, d.minor, d.value),
             )?;
         }
-        for (file, list) in [
-            ("blkio.throttle.read_bps_device", &b.read_bps),
-            ("blkio.throttle.write_bps_device", &b.write_bps),
-            ("blkio.throttle.read_iops_device", &b.read_iops),
-            ("blkio.throttle.write_iops_device", &b.write_iops),
+        for (field, file, list) in [
+            (
+                "blockIO.throttleReadBpsDevice",
+                "blkio.throttle.read_bps_device",
+                &b.read_bps,
+            ),
+            (
+                "blockIO.throttleWriteBpsDevice",
+                "blkio.throttle.write_bps_device",
+                &b.write_bps,
+            ),
+            (
+                "blockIO.throttleReadIOPSDevice",
+                "blkio.throttle.read_iops_device",
+                &b.read_iops,
+            ),
+            (
+                "blockIO.throttleWriteIOPSDevice",
+                "blkio.throttle.write_iops_device",
+                &b.write_iops,
+            ),
         ] {
             for d in list {
-                write(&dir, file, &format!("{}:{} {}", d.major, d.minor, d.value))?;
+                set(
+                    &dir,
+                    field,
+                    file,
+                    &format!("{}:{} {}", d.major, d.minor, d.value),
+                )?;
             }
         }
     }
@@ -143,8 +204,9 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
         hugepages(cg, r)?;
     }
     if let Some(id) = r.net_class_id {
-        write(
+        set(
             &need(cg, "net_cls", "network.classID")?,
+            "network.classID",
             "net_cls.classid",
             &id.to_string(),
         )?;
@@ -152,13 +214,18 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
     if !r.net_priorities.is_empty() {
         let dir = need(cg, "net_prio", "network.priorities")?;
         for (name, priority) in &r.net_priorities {
-            write(&dir, "net_prio.ifpriomap", &format!("{name} {priority}"))?;
+            set(
+                &dir,
+                "network.priorities",
+                "net_prio.ifpriomap",
+                &format!("{name} {priority}"),
+            )?;
         }
     }
     if !r.rdma.is_empty() {
         let dir = need(cg, "rdma", "rdma")?;
         for (device, limits) in &r.rdma {
-            write(&dir, "rdma.max", &format!("{device} {limits}"))?;
+            set(&dir, "rdma", "rdma.max", &format!("{device} {limits}"))?;
         }
     }
     if !r.unified.is_empty() {
@@ -169,15 +236,12 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
     if !r.devices.is_empty() {
         let dir = need(cg, "devices", "devices")?;
         for rule in &r.devices {
-            write(
-                &dir,
-                if rule.allow {
-                    "devices.allow"
-                } else {
-                    "devices.deny"
-                },
-                &rule.v1_line(),
-            )?;
+            let file = if rule.allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            set(&dir, "devices", file, &rule.v1_line())?;
         }
     }
     Ok(())
@@ -188,7 +252,8 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
 fn hugepages(cg: &Cgroup, r: &Resources) -> Result<()> {
     if let Some(dir) = cg.v1_dir("hugetlb") {
         for (size, limit) in &r.hugepages {
-            write(&dir, &format!("hugetlb.{size}.limit_in_bytes"), &limit.v1())?;
+            let file = format!("hugetlb.{size}.limit_in_bytes");
+            set(&dir, "hugepageLimits", &file, &limit.v1())?;
         }
         return Ok(());
     }
@@ -196,7 +261,9 @@ fn hugepages(cg: &Cgroup, r: &Resources) -> Result<()> {
     for (size, limit) in &r.hugepages {
         let file = format!("hugetlb.{size}.max");
         match &unified {
-            Some(dir) if dir.join(&file).exists() => write(dir, &file, &limit.v2())?,
+            Some(dir) if dir.join(&file).exists() => {
+                set(dir, "hugepageLimits", &file, &limit.v2())?
+            }
             _ => {
                 return Err(Error::Unsupported(format!(
                     "linux.resources.hugepageLimits: no hugetlb controller for {size} pages is available to berth's cgroups on this host"
@@ -234,10 +301,14 @@ fn set_memory_limits(dir: &Path, limit: Option<Limit>, swap: Option<Limit>) -> R
     };
     let write_swap = || {
         swap.map_or(Ok(()), |s| {
-            write(dir, "memory.memsw.limit_in_bytes", &s.v1())
+            set(dir, "memory.swap", "memory.memsw.limit_in_bytes", &s.v1())
         })
     };
-    let write_limit = || limit.map_or(Ok(()), |l| write(dir, "memory.limit_in_bytes", &l.v1()));
+    let write_limit = || {
+        limit.map_or(Ok(()), |l| {
+            set(dir, "memory.limit", "memory.limit_in_bytes", &l.v1())
+        })
+    };
     if grows {
         write_swap()?;
         write_limit()

@@ -1,6 +1,6 @@
 //! cgroup v2: one directory in the unified hierarchy.
 
-use crate::files::{read, write};
+use crate::files::{read, set, write};
 use crate::resources::{blkio_weight_to_io_weight, shares_to_weight, Limit, Resources};
 use crate::stats::Stats;
 use crate::{io_err, Error, Result};
@@ -52,6 +52,9 @@ pub fn apply(dir: &Path, r: &Resources) -> Result<()> {
             "disabling the OOM killer",
         ));
     }
+    if r.kernel_tcp.is_some() {
+        return Err(refuse("memory.kernelTCP", "a kernel TCP buffer limit"));
+    }
     if r.cpu_rt_runtime.is_some() || r.cpu_rt_period.is_some() {
         return Err(refuse(
             "cpu.realtimeRuntime",
@@ -69,10 +72,10 @@ pub fn apply(dir: &Path, r: &Resources) -> Result<()> {
                 }
             }
         }
-        write(dir, "memory.max", &limit.v2())?;
+        set(dir, "memory.limit", "memory.max", &limit.v2())?;
     }
     if let Some(v) = r.memory_reservation {
-        write(dir, "memory.low", &v.v2())?;
+        set(dir, "memory.reservation", "memory.low", &v.v2())?;
     }
     if let Some(swap) = r.memory_swap {
         // The spec counts memory plus swap; v2's swap.max counts swap alone.
@@ -87,7 +90,7 @@ pub fn apply(dir: &Path, r: &Resources) -> Result<()> {
             }
         };
         if dir.join("memory.swap.max").exists() {
-            write(dir, "memory.swap.max", &swap_only.v2())?;
+            set(dir, "memory.swap", "memory.swap.max", &swap_only.v2())?;
         } else if swap_only != Limit::Max && swap_only != Limit::Value(0) {
             return Err(Error::Unsupported(
                 "linux.resources.memory.swap: swap accounting is off on this host".into(),
@@ -95,7 +98,12 @@ pub fn apply(dir: &Path, r: &Resources) -> Result<()> {
         }
     }
     if let Some(shares) = r.cpu_shares {
-        write(dir, "cpu.weight", &shares_to_weight(shares).to_string())?;
+        set(
+            dir,
+            "cpu.shares",
+            "cpu.weight",
+            &shares_to_weight(shares).to_string(),
+        )?;
     }
     if r.cpu_quota.is_some() || r.cpu_period.is_some() {
         let current = read(dir, "cpu.max");
@@ -106,22 +114,27 @@ pub fn apply(dir: &Path, r: &Resources) -> Result<()> {
         );
         let quota = r.cpu_quota.map_or(old_quota, |q| q.v2());
         let period = r.cpu_period.map_or(old_period, |p| p.to_string());
-        write(dir, "cpu.max", &format!("{quota} {period}"))?;
+        let field = if r.cpu_quota.is_some() {
+            "cpu.quota"
+        } else {
+            "cpu.period"
+        };
+        set(dir, field, "cpu.max", &format!("{quota} {period}"))?;
     }
     if let Some(b) = r.cpu_burst {
-        write(dir, "cpu.max.burst", &b.to_string())?;
+        set(dir, "cpu.burst", "cpu.max.burst", &b.to_string())?;
     }
     if let Some(idle) = r.cpu_idle {
-        write(dir, "cpu.idle", &idle.to_string())?;
+        set(dir, "cpu.idle", "cpu.idle", &idle.to_string())?;
     }
     if let Some(cpus) = &r.cpus {
-        write(dir, "cpuset.cpus", cpus)?;
+        set(dir, "cpu.cpus", "cpuset.cpus", cpus)?;
     }
     if let Some(mems) = &r.mems {
-        write(dir, "cpuset.mems", mems)?;
+        set(dir, "cpu.mems", "cpuset.mems", mems)?;
     }
     if let Some(limit) = r.pids_limit {
-        write(dir, "pids.max", &limit.v2())?;
+        set(dir, "pids.limit", "pids.max", &limit.v2())?;
     }
     let b = &r.block_io;
     if b.leaf_weight.is_some() {
@@ -138,24 +151,26 @@ pub fn apply(dir: &Path, r: &Resources) -> Result<()> {
     };
     let weight_file = if bfq { "io.bfq.weight" } else { "io.weight" };
     if let Some(w) = b.weight {
-        write(
+        set(
             dir,
+            "blockIO.weight",
             weight_file,
             &format!("default {}", weight_value(w.into())),
         )?;
     }
     for d in &b.weight_device {
-        write(
+        set(
             dir,
+            "blockIO.weightDevice",
             weight_file,
             &format!("{}:{} {}", d.major, d.minor, weight_value(d.value)),
         )?;
     }
-    for (key, list) in [
-        ("rbps", &b.read_bps),
-        ("wbps", &b.write_bps),
-        ("riops", &b.read_iops),
-        ("wiops", &b.write_iops),
+    for (field, key, list) in [
+        ("blockIO.throttleReadBpsDevice", "rbps", &b.read_bps),
+        ("blockIO.throttleWriteBpsDevice", "wbps", &b.write_bps),
+        ("blockIO.throttleReadIOPSDevice", "riops", &b.read_iops),
+        ("blockIO.throttleWriteIOPSDevice", "wiops", &b.write_iops),
     ] {
         for d in list {
             let value = if d.value == 0 {
@@ -163,15 +178,21 @@ pub fn apply(dir: &Path, r: &Resources) -> Result<()> {
             } else {
                 d.value.to_string()
             };
-            write(
+            set(
                 dir,
+                field,
                 "io.max",
                 &format!("{}:{} {key}={value}", d.major, d.minor),
             )?;
         }
     }
     for (size, limit) in &r.hugepages {
-        write(dir, &format!("hugetlb.{size}.max"), &limit.v2())?;
+        set(
+            dir,
+            "hugepageLimits",
+            &format!("hugetlb.{size}.max"),
+            &limit.v2(),
+        )?;
     }
     if r.net_class_id.is_some() || !r.net_priorities.is_empty() {
         return Err(refuse(
@@ -180,10 +201,10 @@ pub fn apply(dir: &Path, r: &Resources) -> Result<()> {
         ));
     }
     for (device, limits) in &r.rdma {
-        write(dir, "rdma.max", &format!("{device} {limits}"))?;
+        set(dir, "rdma", "rdma.max", &format!("{device} {limits}"))?;
     }
     for (file, value) in &r.unified {
-        write(dir, file, value)?;
+        set(dir, &format!("unified.{file}"), file, value)?;
     }
     if !r.devices.is_empty() {
         crate::devices_bpf::attach(dir, &r.devices)

@@ -22,6 +22,9 @@ pub enum InitMessage {
     /// The mounts are made and the init waits, before pivot_root, for the runtime to run the
     /// prestart and createRuntime hooks. Sent only when the spec has such hooks.
     RunCreateRuntimeHooks,
+    /// The init's namespaces exist: the runtime may move `linux.netDevices` into its network
+    /// namespace, whose descriptor comes with this message (SCM_RIGHTS). Sent only when there are some.
+    MoveNetDevices,
     /// The seccomp filter is loaded; its notify listener fd comes with this message (SCM_RIGHTS)
     /// for the runtime to pass on to the seccomp agent at `linux.seccomp.listenerPath`.
     SeccompListener,
@@ -38,6 +41,8 @@ pub enum RuntimeMessage {
     Proceed,
     /// The prestart and createRuntime hooks succeeded: the init may pivot_root.
     CreateRuntimeHooksDone,
+    /// `linux.netDevices` are in the init's network namespace.
+    NetDevicesMoved,
 }
 
 /// A failure inside the container's init: which step, on which object, and the OS error if any.

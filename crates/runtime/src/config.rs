@@ -306,16 +306,46 @@ fn validate(spec: &Spec, bundle: &Path, file: &Path) -> Result<PathBuf> {
     Ok(rootfs)
 }
 
-/// Hooks, scheduling and security labels: each checked by the module that applies it.
+/// Hooks, scheduling, memory policy, CPU affinity and security labels: each checked by the module
+/// that applies it.
 fn check_features(spec: &Spec) -> Result<(), Invalid> {
     crate::hooks::check(spec)?;
     crate::scheduling::check_personality(spec)?;
+    crate::scheduling::check_memory_policy(spec)?;
+    crate::netdev::check(spec)?;
+    check_intel_rdt(spec)?;
     if let Some(process) = spec.process() {
         crate::scheduling::check_io_priority(process)?;
         crate::scheduling::check_scheduler(process)?;
+        crate::scheduling::check_exec_cpu_affinity(process)?;
         crate::lsm::check(process)?;
     }
     crate::lsm::check_mount_label(spec)
+}
+
+/// `linux.intelRdt`: berth does not manage resctrl groups, so it is refused, and where no resctrl
+/// filesystem is mounted the spec requires that error anyway. Read only when the config asks.
+fn check_intel_rdt(spec: &Spec) -> Result<(), Invalid> {
+    if spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.intel_rdt().as_ref())
+        .is_none()
+    {
+        return Ok(());
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let resctrl = mountinfo.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        (right.split(' ').next() == Some("resctrl")).then(|| left.split(' ').nth(4))?
+    });
+    Err(Invalid::new(
+        "linux.intelRdt",
+        match resctrl {
+            None => "no resctrl filesystem is mounted in the runtime's mount namespace (Intel RDT needs one, e.g. at /sys/fs/resctrl)".to_string(),
+            Some(at) => format!("not supported by berth-runtime (resctrl is mounted at {at}, but berth does not manage RDT groups)"),
+        },
+    ))
 }
 
 /// True when a path climbs above its starting point through `..` (lexically).

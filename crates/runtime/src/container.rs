@@ -73,6 +73,8 @@ pub fn create(root: &StateRoot, opts: &CreateOptions, foreground: bool) -> Resul
     let (console, console_ours) =
         console_socket(opts.console_socket.as_deref(), foreground_terminal)?;
 
+    crate::netdev::check_host(&bundle.spec)
+        .map_err(|e| Error::config(&bundle.config_path, e.field, e.reason))?;
     let idmapped = crate::idmap::prepare(&bundle.spec, &bundle.dir, &bundle.config_path)?;
     let container = root.create_container(&opts.id)?;
     // A failed create is a container destroyed: its poststop hooks run, as after a delete.
@@ -100,7 +102,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions, foreground: bool) -> Resul
         idmapped: &idmapped,
     };
     let spawned = spawn_init(&container, &bundle, &plan, opts, &prepared, foreground);
-    let spawned = spawned.and_then(|record| {
+    let spawned = spawned.and_then(|(record, net_devices)| {
         let master = console_ours
             .map(|socket| crate::console::receive_master(&socket))
             .transpose()
@@ -108,6 +110,9 @@ pub fn create(root: &StateRoot, opts: &CreateOptions, foreground: bool) -> Resul
         match master {
             Ok(master) => Ok((record, master)),
             Err(e) => {
+                if let Some(moved) = net_devices {
+                    moved.restore();
+                }
                 kill_and_reap(record.pid, record.pid);
                 Err(e)
             }
@@ -174,6 +179,8 @@ struct Prepared<'a> {
     idmapped: &'a [crate::idmap::IdmappedMount],
 }
 
+/// Makes the init and waits until it is ready; also returns the `linux.netDevices` it was given,
+/// to move back should the create still fail.
 fn spawn_init(
     container: &LockedContainer,
     bundle: &Bundle,
@@ -181,7 +188,7 @@ fn spawn_init(
     opts: &CreateOptions,
     prepared: &Prepared<'_>,
     for_run: bool,
-) -> Result<ContainerRecord> {
+) -> Result<(ContainerRecord, Option<crate::netdev::Moved>)> {
     let Prepared {
         console,
         cgroup,
@@ -250,6 +257,7 @@ fn spawn_init(
     }
     drop(init_end);
     let mut init_pid = child;
+    let mut net_devices = None;
     let outcome = (|| -> Result<()> {
         if !placed && let Err(e) = cgroup.add_process(child) {
             // An init that failed at once has exited before we could move it: its report says why.
@@ -301,6 +309,17 @@ fn spawn_init(
                 Some(InitMessage::SeccompListener) => {
                     forward_seccomp_listener(bundle, &opts.id, init_pid, Status::Creating, fds)?
                 }
+                Some(InitMessage::MoveNetDevices) => {
+                    let netns = fds.into_iter().next().ok_or_else(|| {
+                        Error::Other(
+                            "container init: net devices request without its namespace".into(),
+                        )
+                    })?;
+                    net_devices = Some(crate::netdev::move_all(&bundle.spec, netns)?);
+                    runtime_end
+                        .send(&RuntimeMessage::NetDevicesMoved)
+                        .context(|| "tell init the net devices are moved".into())?;
+                }
                 Some(InitMessage::Ready) => return Ok(()),
                 Some(InitMessage::Failed(failure)) => return Err(Error::Init(failure)),
                 None => {
@@ -313,14 +332,20 @@ fn spawn_init(
         }
     })();
     if let Err(e) = outcome {
+        if let Some(moved) = net_devices {
+            moved.restore();
+        }
         kill_and_reap(init_pid, child);
         return Err(e);
     }
-    let pid_start_time = process_info::start_time(init_pid).ok_or_else(|| {
-        Error::Other(format!(
+    let Some(pid_start_time) = process_info::start_time(init_pid) else {
+        if let Some(moved) = net_devices {
+            moved.restore();
+        }
+        return Err(Error::Other(format!(
             "container init (pid {init_pid}) vanished right after setup"
-        ))
-    })?;
+        )));
+    };
     let record = ContainerRecord {
         id: opts.id.clone(),
         pid: init_pid,
@@ -346,10 +371,13 @@ fn spawn_init(
             None => Ok(()),
         });
     if let Err(e) = saved {
+        if let Some(moved) = net_devices {
+            moved.restore();
+        }
         kill_and_reap(init_pid, child);
         return Err(e);
     }
-    Ok(record)
+    Ok((record, net_devices))
 }
 
 /// Hands a process's seccomp notify fd to the agent at listenerPath with the container's state
@@ -525,9 +553,23 @@ pub(crate) fn start_locked(container: &LockedContainer, record: &ContainerRecord
     }
     std::fs::remove_file(&fifo_path)
         .context(|| format!("remove exec fifo {}", fifo_path.display()))?;
+    // runtime-spec 1.3: a failed poststart hook is an error, and the container is stopped (the
+    // hooks after it do not run); `delete` then destroys it, running the poststop hooks.
     if hooks::has(record.hooks.as_ref(), HookKind::Poststart) {
         let state = hook_state(record, Status::Running);
-        hooks::run_warning_on_failure(record.hooks.as_ref(), HookKind::Poststart, &state);
+        if let Err(failure) = hooks::run(record.hooks.as_ref(), HookKind::Poststart, &state) {
+            let _ = signal_container(record, libc::SIGKILL, true);
+            let stopped = wait_gone(record.pid, Duration::from_secs(10));
+            return Err(Error::Other(format!(
+                "container {:?}: {failure}; the container {}",
+                record.id,
+                if stopped {
+                    "was stopped"
+                } else {
+                    "did not stop after SIGKILL"
+                }
+            )));
+        }
     }
     Ok(())
 }
@@ -570,7 +612,7 @@ pub fn state(root: &StateRoot, id: &str) -> Result<serde_json::Value> {
     let dir = root.container_dir(id);
     let Some(record) = root.read(id)? else {
         return Ok(
-            serde_json::json!({"ociVersion": "1.2.0", "id": id, "status": "creating", "pid": 0, "bundle": ""}),
+            serde_json::json!({"ociVersion": crate::defaults::OCI_VERSION, "id": id, "status": "creating", "pid": 0, "bundle": ""}),
         );
     };
     Ok(state_json(&record, state::status_of(&dir, &record)))
@@ -578,7 +620,7 @@ pub fn state(root: &StateRoot, id: &str) -> Result<serde_json::Value> {
 
 pub fn state_json(record: &ContainerRecord, status: Status) -> serde_json::Value {
     serde_json::json!({
-        "ociVersion": "1.2.0",
+        "ociVersion": crate::defaults::OCI_VERSION,
         "id": record.id,
         "status": status.as_str(),
         "pid": if status == Status::Stopped { 0 } else { record.pid },

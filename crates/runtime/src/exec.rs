@@ -131,9 +131,11 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
     // A frozen cgroup would freeze the process before it reports: into a paused container it
     // moves only once it is ready, and freezes there (before or after its exec).
     let join_paused = status == Status::Paused;
+    // With an initial CPU affinity the process runs on those CPUs before it joins the cgroup.
+    let initial_affinity = crate::scheduling::has_initial_cpu_affinity(&process, &bundle.spec);
     let leaf = cgroup
         .as_ref()
-        .filter(|_| !join_paused)
+        .filter(|_| !join_paused && !initial_affinity)
         .and_then(|c| c.unified_leaf());
     let (child, placed) = clone_into_leaf(0, leaf).context(|| "fork the exec'd process".into())?;
     if child == 0 {
@@ -162,6 +164,9 @@ pub fn exec(root: &StateRoot, opts: &ExecOptions) -> Result<i32> {
             .map_err(|e| Error::Other(format!("container {:?}: {e}", opts.id)))
     };
     let started = (|| -> Result<()> {
+        if initial_affinity {
+            crate::scheduling::apply_initial_cpu_affinity(child, &process, &bundle.spec)?;
+        }
         if !placed
             && !join_paused
             && let Some(cgroup) = &cgroup
@@ -335,6 +340,7 @@ fn validate_process(process: &Process, source: &Path) -> Result<()> {
     let checks = [
         crate::scheduling::check_io_priority(process),
         crate::scheduling::check_scheduler(process),
+        crate::scheduling::check_exec_cpu_affinity(process),
         crate::lsm::check(process),
     ];
     for check in checks {
@@ -390,6 +396,12 @@ fn child_main(child: ExecChild<'_>) -> ! {
                 sys::exit_now(1);
             }
             if child.wait_after_ready && init::wait_for_cgroup(&child.channel).is_err() {
+                sys::exit_now(1);
+            }
+            if let Err(failure) =
+                crate::scheduling::apply_final_cpu_affinity(child.process, child.spec)
+            {
+                let _ = child.channel.send(&InitMessage::Failed(failure));
                 sys::exit_now(1);
             }
             let (failure, code) = init::exec_program(

@@ -3,7 +3,8 @@
 //! - prestart, createRuntime: the runtime, once the init has its namespaces and mounts, before pivot_root;
 //! - createContainer: the init, in the container's namespaces, before pivot_root;
 //! - startContainer: the init, in the container, after `start`, before exec of the process;
-//! - poststart: the runtime, once the process runs (failures are warnings, as the spec says);
+//! - poststart: the runtime, once the process runs (a failure stops the container and fails
+//!   `start`, as runtime-spec 1.3 says; until 1.2 it was a warning);
 //! - poststop: the runtime, once the container is deleted (failures are warnings).
 
 use crate::config::Invalid;
@@ -108,7 +109,7 @@ pub fn state(
     annotations: &HashMap<String, String>,
 ) -> Value {
     json!({
-        "ociVersion": "1.2.0",
+        "ociVersion": crate::defaults::OCI_VERSION,
         "id": id,
         "status": status,
         "pid": pid,
@@ -193,7 +194,7 @@ fn run_each(
 }
 
 /// Runs every hook of one kind; a failure is printed as a warning and the next hook still runs
-/// (the spec's rule for poststart and poststop).
+/// (the spec's rule for poststop).
 pub fn run_warning_on_failure(hooks: Option<&Hooks>, kind: HookKind, state: &Value) {
     let input = state.to_string();
     for (i, hook) in of_kind(hooks, kind).iter().enumerate() {

@@ -137,6 +137,14 @@ fn setup(ctx: &InitContext<'_>) -> Step<Program> {
             sys::exit_now(if sent.is_ok() { 0 } else { 1 });
         }
     }
+    if crate::netdev::wanted(ctx.spec) {
+        // The runtime's Proceed is queued ahead of its answer to the request.
+        if !cgroup_placed.get() {
+            wait_for_cgroup(&ctx.channel)?;
+            cgroup_placed.set(true);
+        }
+        crate::netdev::request_move(&ctx.channel)?;
+    }
     sys::umask(0);
     if ctx.new_keyring {
         // Fails harmlessly where keyrings are unavailable (e.g. restricted in user namespaces).
@@ -282,12 +290,13 @@ fn request_id_maps(channel: &Channel, pid: i32) -> Step {
 }
 
 /// The process's own settings, for the init and exec'd processes alike: rlimits, personality,
-/// scheduler, I/O priority, LSM exec labels; then the program to exec.
+/// scheduler, I/O priority, NUMA memory policy, LSM exec labels; then the program to exec.
 pub(crate) fn prepare_process(spec: &Spec, process: &oci_spec::runtime::Process) -> Step<Program> {
     security::apply_rlimits(process)?;
     scheduling::apply_personality(spec)?;
     scheduling::apply_scheduler(process)?;
     scheduling::apply_io_priority(process)?;
+    scheduling::apply_memory_policy(spec)?;
     lsm::apply_exec_labels(process)?;
     resolve_program(process)
 }

@@ -16,6 +16,7 @@ pub mod idmap;
 pub mod init;
 pub mod lsm;
 pub mod namespaces;
+pub mod netdev;
 pub mod process_info;
 pub mod protected_exe;
 pub mod rootfs;

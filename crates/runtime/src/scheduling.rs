@@ -1,14 +1,17 @@
-//! The process's execution domain and scheduling: `linux.personality`, `process.ioPriority` and
-//! `process.scheduler`. The `check_*` functions refuse at create what the kernel would refuse later
-//! and less clearly; the `apply_*` functions run in the process about to exec (the container's init,
-//! or a process exec'd into the container), while it still has the privileges to raise priorities.
+//! The process's execution domain and scheduling: `linux.personality`, `process.ioPriority`,
+//! `process.scheduler`, `linux.memoryPolicy` and `process.execCPUAffinity`. The `check_*`
+//! functions refuse at create what the kernel would refuse later and less clearly; the `apply_*`
+//! functions run in the process about to exec (the container's init, or a process exec'd into the
+//! container), while it still has the privileges to raise priorities. execCPUAffinity is for
+//! exec'd processes only (the spec: "not applicable to the container's init process").
 
 use crate::channel::InitFailure;
 use crate::config::Invalid;
 use crate::sys;
 use oci_spec::runtime::{
-    IOPriorityClass, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag,
-    LinuxSchedulerPolicy, Process, Scheduler, Spec,
+    ExecCPUAffinity, IOPriorityClass, LinuxMemoryPolicy, LinuxPersonality, LinuxPersonalityDomain,
+    LinuxSchedulerFlag, LinuxSchedulerPolicy, MemoryPolicyFlagType, MemoryPolicyModeType, Process,
+    Scheduler, Spec,
 };
 
 type Step<T = ()> = Result<T, InitFailure>;
@@ -238,6 +241,304 @@ pub fn apply_scheduler(process: &Process) -> Step {
     })
 }
 
+/// A list of ids like "0-3,7" (CPUs or NUMA nodes) as a bitmask in 64-bit words. Refuses ids at
+/// or above `limit` (`what` names them in the error) and a list without members.
+fn id_mask(field: &str, list: &str, what: &str, limit: usize) -> Result<Vec<u64>, Invalid> {
+    let malformed = || Invalid::new(field, format!("{list:?} is not a list like \"0-3,7\""));
+    let mut mask: Vec<u64> = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+        let parse = |s: &str| s.trim().parse::<usize>().map_err(|_| malformed());
+        let (lo, hi) = (parse(lo)?, parse(hi)?);
+        if lo > hi {
+            return Err(Invalid::new(
+                field,
+                format!("{list:?}: range {part:?} is reversed"),
+            ));
+        }
+        if hi >= limit {
+            let have = match limit {
+                0 | 1 => format!("{what} 0"),
+                n => format!("{what}s 0-{}", n - 1),
+            };
+            return Err(Invalid::new(
+                field,
+                format!("{list:?} names {what} {hi}, but this host has only {have}"),
+            ));
+        }
+        if mask.len() <= hi / 64 {
+            mask.resize(hi / 64 + 1, 0);
+        }
+        for id in lo..=hi {
+            mask[id / 64] |= 1 << (id % 64);
+        }
+    }
+    if mask.is_empty() {
+        return Err(Invalid::new(field, format!("{list:?} names no {what}")));
+    }
+    Ok(mask)
+}
+
+/// How many ids a sysfs list file ("0-3") covers: its highest id plus one (1 when unreadable, as on
+/// a kernel without NUMA, whose only node is 0).
+fn ids_in(list_file: &str) -> usize {
+    std::fs::read_to_string(list_file)
+        .unwrap_or_default()
+        .trim()
+        .split(',')
+        .filter_map(|p| p.split('-').next_back()?.trim().parse::<usize>().ok())
+        .max()
+        .map_or(1, |m| m + 1)
+}
+
+/// The highest node number set_mempolicy takes with MPOL_F_RELATIVE_NODES (node numbers are
+/// relative to the allowed set there, so they may exceed the host's count).
+const RELATIVE_NODES_LIMIT: usize = 1024;
+
+const MPOL_DEFAULT: i32 = 0;
+const MPOL_PREFERRED: i32 = 1;
+const MPOL_BIND: i32 = 2;
+const MPOL_INTERLEAVE: i32 = 3;
+const MPOL_LOCAL: i32 = 4;
+const MPOL_PREFERRED_MANY: i32 = 5;
+const MPOL_WEIGHTED_INTERLEAVE: i32 = 6;
+const MPOL_F_NUMA_BALANCING: i32 = 1 << 13;
+const MPOL_F_RELATIVE_NODES: i32 = 1 << 14;
+const MPOL_F_STATIC_NODES: i32 = 1 << 15;
+
+/// The modes and flags `features` reports.
+pub const MEMORY_POLICY_MODES: [&str; 7] = [
+    "MPOL_DEFAULT",
+    "MPOL_BIND",
+    "MPOL_INTERLEAVE",
+    "MPOL_WEIGHTED_INTERLEAVE",
+    "MPOL_PREFERRED",
+    "MPOL_PREFERRED_MANY",
+    "MPOL_LOCAL",
+];
+pub const MEMORY_POLICY_FLAGS: [&str; 3] = [
+    "MPOL_F_NUMA_BALANCING",
+    "MPOL_F_RELATIVE_NODES",
+    "MPOL_F_STATIC_NODES",
+];
+
+/// set_mempolicy's arguments for `linux.memoryPolicy`: the mode with its flags, and the nodemask.
+struct MemoryPolicy {
+    mode: i32,
+    nodes: Vec<u64>,
+}
+
+fn memory_policy(policy: &LinuxMemoryPolicy) -> Result<MemoryPolicy, Invalid> {
+    let mode_type = policy.mode();
+    let mode = match mode_type {
+        MemoryPolicyModeType::MpolDefault => MPOL_DEFAULT,
+        MemoryPolicyModeType::MpolPreferred => MPOL_PREFERRED,
+        MemoryPolicyModeType::MpolBind => MPOL_BIND,
+        MemoryPolicyModeType::MpolInterleave => MPOL_INTERLEAVE,
+        MemoryPolicyModeType::MpolLocal => MPOL_LOCAL,
+        MemoryPolicyModeType::MpolPreferredMany => MPOL_PREFERRED_MANY,
+        MemoryPolicyModeType::MpolWeightedInterleave => MPOL_WEIGHTED_INTERLEAVE,
+    };
+    let mut flags = 0;
+    for flag in policy.flags().iter().flatten() {
+        flags |= match flag {
+            MemoryPolicyFlagType::MpolFNumaBalancing => MPOL_F_NUMA_BALANCING,
+            MemoryPolicyFlagType::MpolFRelativeNodes => MPOL_F_RELATIVE_NODES,
+            MemoryPolicyFlagType::MpolFStaticNodes => MPOL_F_STATIC_NODES,
+        };
+    }
+    if flags & MPOL_F_RELATIVE_NODES != 0 && flags & MPOL_F_STATIC_NODES != 0 {
+        return Err(Invalid::new(
+            "linux.memoryPolicy.flags",
+            "MPOL_F_RELATIVE_NODES and MPOL_F_STATIC_NODES exclude each other",
+        ));
+    }
+    if flags & MPOL_F_NUMA_BALANCING != 0 && mode != MPOL_BIND && mode != MPOL_PREFERRED_MANY {
+        return Err(Invalid::new(
+            "linux.memoryPolicy.flags",
+            format!(
+                "MPOL_F_NUMA_BALANCING needs MPOL_BIND or MPOL_PREFERRED_MANY, not {mode_type}"
+            ),
+        ));
+    }
+    let list = policy.nodes().as_deref().unwrap_or("").trim();
+    let nodes = if list.is_empty() {
+        Vec::new()
+    } else {
+        let limit = if flags & MPOL_F_RELATIVE_NODES != 0 {
+            RELATIVE_NODES_LIMIT
+        } else {
+            ids_in("/sys/devices/system/node/possible")
+        };
+        id_mask("linux.memoryPolicy.nodes", list, "node", limit)?
+    };
+    match mode {
+        MPOL_DEFAULT | MPOL_LOCAL if !nodes.is_empty() => Err(Invalid::new(
+            "linux.memoryPolicy.nodes",
+            format!("{mode_type} takes no nodes, got {list:?}"),
+        )),
+        MPOL_DEFAULT | MPOL_LOCAL if flags & (MPOL_F_RELATIVE_NODES | MPOL_F_STATIC_NODES) != 0 => {
+            Err(Invalid::new(
+                "linux.memoryPolicy.flags",
+                format!("{mode_type} takes no node flags"),
+            ))
+        }
+        MPOL_BIND | MPOL_INTERLEAVE | MPOL_PREFERRED_MANY | MPOL_WEIGHTED_INTERLEAVE
+            if nodes.is_empty() =>
+        {
+            Err(Invalid::new(
+                "linux.memoryPolicy.nodes",
+                format!("{mode_type} needs at least one node"),
+            ))
+        }
+        _ => Ok(MemoryPolicy {
+            mode: mode | flags,
+            nodes,
+        }),
+    }
+}
+
+fn memory_policy_of(spec: &Spec) -> Option<&LinuxMemoryPolicy> {
+    spec.linux().as_ref()?.memory_policy().as_ref()
+}
+
+pub fn check_memory_policy(spec: &Spec) -> Result<(), Invalid> {
+    memory_policy_of(spec)
+        .map(memory_policy)
+        .transpose()
+        .map(drop)
+}
+
+/// set_mempolicy(2) with `linux.memoryPolicy` for the process about to exec (the policy survives
+/// execve); nothing when the spec has none.
+pub fn apply_memory_policy(spec: &Spec) -> Step {
+    let Some(policy) = memory_policy_of(spec) else {
+        return Ok(());
+    };
+    let MemoryPolicy { mode, nodes } = memory_policy(policy).map_err(Invalid::into_failure)?;
+    sys::set_mempolicy(mode, &nodes).map_err(|e| {
+        let hint = match (policy.mode(), e.raw_os_error()) {
+            (MemoryPolicyModeType::MpolWeightedInterleave, Some(libc::EINVAL)) => {
+                " (MPOL_WEIGHTED_INTERLEAVE needs Linux 6.9)"
+            }
+            (MemoryPolicyModeType::MpolPreferredMany, Some(libc::EINVAL)) => {
+                " (MPOL_PREFERRED_MANY needs Linux 5.15)"
+            }
+            (_, Some(libc::EINVAL)) => " (are the nodes in the container's cpuset.mems?)",
+            _ => "",
+        };
+        let flags: Vec<String> = policy
+            .flags()
+            .iter()
+            .flatten()
+            .map(ToString::to_string)
+            .collect();
+        InitFailure::os(
+            format!(
+                "linux.memoryPolicy: set_mempolicy {} nodes {:?} flags [{}]{hint}",
+                policy.mode(),
+                policy.nodes().as_deref().unwrap_or(""),
+                flags.join(", ")
+            ),
+            &e,
+        )
+    })
+}
+
+/// The CPU masks of an exec'd process's `execCPUAffinity`: (initial, final).
+type AffinityMasks = (Option<Vec<u64>>, Option<Vec<u64>>);
+
+fn affinity_masks(affinity: &ExecCPUAffinity) -> Result<AffinityMasks, Invalid> {
+    let cpus = ids_in("/sys/devices/system/cpu/possible");
+    let mask = |field: &str, list: &Option<String>| {
+        list.as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| id_mask(field, l, "CPU", cpus))
+            .transpose()
+    };
+    Ok((
+        mask("process.execCPUAffinity.initial", affinity.initial())?,
+        mask(
+            "process.execCPUAffinity.final",
+            affinity.cpu_affinity_final(),
+        )?,
+    ))
+}
+
+pub fn check_exec_cpu_affinity(process: &Process) -> Result<(), Invalid> {
+    process
+        .exec_cpu_affinity()
+        .as_ref()
+        .map(affinity_masks)
+        .transpose()
+        .map(drop)
+}
+
+/// An exec'd process's `execCPUAffinity`: its own, else the container's (as runc takes it).
+pub fn exec_cpu_affinity<'a>(process: &'a Process, spec: &'a Spec) -> Option<&'a ExecCPUAffinity> {
+    process.exec_cpu_affinity().as_ref().or_else(|| {
+        spec.process()
+            .as_ref()
+            .and_then(|p| p.exec_cpu_affinity().as_ref())
+    })
+}
+
+/// Whether the exec'd process must be placed in its cgroup after birth, on the `initial` CPUs.
+pub fn has_initial_cpu_affinity(process: &Process, spec: &Spec) -> bool {
+    exec_cpu_affinity(process, spec)
+        .and_then(|a| a.initial().as_deref())
+        .is_some_and(|l| !l.trim().is_empty())
+}
+
+/// `execCPUAffinity.initial`, set by the runtime on the exec'd process `pid` before it joins the
+/// container's cgroup; nothing when unset.
+pub fn apply_initial_cpu_affinity(
+    pid: libc::pid_t,
+    process: &Process,
+    spec: &Spec,
+) -> Result<(), crate::Error> {
+    let Some(affinity) = exec_cpu_affinity(process, spec) else {
+        return Ok(());
+    };
+    let invalid = |i: Invalid| crate::Error::Usage(format!("{}: {}", i.field, i.reason));
+    let (Some(initial), _) = affinity_masks(affinity).map_err(invalid)? else {
+        return Ok(());
+    };
+    sys::sched_setaffinity(pid, &initial).map_err(|source| crate::Error::Sys {
+        what: format!(
+            "process.execCPUAffinity.initial: set CPUs {:?} of the exec'd process {pid}",
+            affinity.initial().as_deref().unwrap_or("")
+        ),
+        source,
+    })
+}
+
+/// `execCPUAffinity.final`, set by the exec'd process on itself once in the container's cgroup,
+/// right before exec; nothing when unset.
+pub fn apply_final_cpu_affinity(process: &Process, spec: &Spec) -> Step {
+    let Some(affinity) = exec_cpu_affinity(process, spec) else {
+        return Ok(());
+    };
+    let (_, Some(cpus)) = affinity_masks(affinity).map_err(Invalid::into_failure)? else {
+        return Ok(());
+    };
+    sys::sched_setaffinity(0, &cpus).map_err(|e| {
+        let hint = if e.raw_os_error() == Some(libc::EINVAL) {
+            " (none of them in the container's cpuset?)"
+        } else {
+            ""
+        };
+        InitFailure::os(
+            format!(
+                "process.execCPUAffinity.final: set CPUs {:?}{hint}",
+                affinity.cpu_affinity_final().as_deref().unwrap_or("")
+            ),
+            &e,
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +580,66 @@ mod tests {
             ),
         ] {
             let err = sched_attr(&scheduler(bad.clone())).expect_err(&bad.to_string());
+            assert_eq!(err.field, field, "{bad}");
+        }
+    }
+
+    #[test]
+    fn id_lists() {
+        assert_eq!(
+            id_mask("f", "0-1,3", "node", 4).expect("valid"),
+            vec![0b1011]
+        );
+        assert_eq!(
+            id_mask("f", " 70 ,", "CPU", 128).expect("valid"),
+            vec![0, 1 << 6]
+        );
+        for bad in ["", "x", "2-1", "0-4", "1,,-"] {
+            assert!(id_mask("f", bad, "node", 4).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn memory_policies() {
+        let policy = |json: serde_json::Value| -> LinuxMemoryPolicy {
+            serde_json::from_value(json).expect("memory policy json")
+        };
+        let bind = memory_policy(&policy(
+            serde_json::json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}),
+        ))
+        .expect("valid");
+        assert_eq!(
+            (bind.mode, bind.nodes),
+            (MPOL_BIND | MPOL_F_STATIC_NODES, vec![1])
+        );
+        let local =
+            memory_policy(&policy(serde_json::json!({"mode": "MPOL_LOCAL"}))).expect("valid");
+        assert_eq!((local.mode, local.nodes.len()), (MPOL_LOCAL, 0));
+        for (bad, field) in [
+            (
+                serde_json::json!({"mode": "MPOL_BIND"}),
+                "linux.memoryPolicy.nodes",
+            ),
+            (
+                serde_json::json!({"mode": "MPOL_DEFAULT", "nodes": "0"}),
+                "linux.memoryPolicy.nodes",
+            ),
+            (
+                serde_json::json!({"mode": "MPOL_BIND", "nodes": "0-1x"}),
+                "linux.memoryPolicy.nodes",
+            ),
+            (
+                serde_json::json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"]}),
+                "linux.memoryPolicy.flags",
+            ),
+            (
+                serde_json::json!({"mode": "MPOL_INTERLEAVE", "nodes": "0", "flags": ["MPOL_F_NUMA_BALANCING"]}),
+                "linux.memoryPolicy.flags",
+            ),
+        ] {
+            let Err(err) = memory_policy(&policy(bad.clone())) else {
+                panic!("accepted: {bad}");
+            };
             assert_eq!(err.field, field, "{bad}");
         }
     }

@@ -696,3 +696,25 @@ pub fn seccomp_filter_flags_known(flags: libc::c_ulong) -> bool {
     };
     ret == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
 }
+
+/// set_mempolicy(2) for the calling thread: `mode` with its MPOL_F_* flags, `nodes` a bitmask of
+/// NUMA nodes in 64-bit words (empty: no nodemask).
+pub fn set_mempolicy(mode: libc::c_int, nodes: &[u64]) -> io::Result<()> {
+    let (mask, maxnode) = if nodes.is_empty() {
+        (std::ptr::null(), 0)
+    } else {
+        // The kernel reads maxnode - 1 bits.
+        (nodes.as_ptr(), nodes.len() as libc::c_ulong * 64 + 1)
+    };
+    // SAFETY: mask is null or points at nodes.len() words, the bits maxnode covers; the kernel copies them.
+    check_long(unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, mask, maxnode) }).map(drop)
+}
+
+/// sched_setaffinity(2) of `pid` (0: the calling thread) to the CPUs of `cpus`, a bitmask in
+/// 64-bit words.
+pub fn sched_setaffinity(pid: libc::pid_t, cpus: &[u64]) -> io::Result<()> {
+    let len = std::mem::size_of_val(cpus);
+    // SAFETY: the mask points at `len` readable bytes; the kernel copies them.
+    check_long(unsafe { libc::syscall(libc::SYS_sched_setaffinity, pid, len, cpus.as_ptr()) })
+        .map(drop)
+}

@@ -244,7 +244,7 @@ impl Compiled {
     /// (runtime-spec `ContainerProcessState`); `state` is the container's OCI state.
     pub fn listener_message(&self, pid: i32, state: Value) -> Value {
         json!({
-            "ociVersion": "1.2.0",
+            "ociVersion": crate::defaults::OCI_VERSION,
             "fds": ["seccompFd"],
             "pid": pid,
             "metadata": self.listener_metadata,

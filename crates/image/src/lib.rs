@@ -1,0 +1,6 @@
+//! berth-image: images on disk for the berth engine.
+pub mod content;
+pub mod digest;
+
+#[cfg(test)]
+mod testutil;

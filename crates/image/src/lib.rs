@@ -1,6 +1,9 @@
 //! berth-image: images on disk for the berth engine.
 pub mod content;
 pub mod digest;
+pub mod layer;
+pub mod manifest;
 
+mod fsutil;
 #[cfg(test)]
 mod testutil;

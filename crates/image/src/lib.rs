@@ -3,6 +3,8 @@ pub mod content;
 pub mod digest;
 pub mod layer;
 pub mod manifest;
+pub mod mount;
+pub mod snapshot;
 
 mod fsutil;
 #[cfg(test)]

@@ -88,10 +88,15 @@ impl<'r> Unpacker<'r> {
                 )
                 .map_err(EntryError::sys("creating the file"))?;
                 let mut file = File::from(fd);
-                io::copy(item, &mut file).map_err(|source| EntryError::Io {
+                let expected = item.size();
+                let copied = io::copy(item, &mut file).map_err(|source| EntryError::Io {
                     op: "writing the file's data",
                     source,
                 })?;
+                // The tar reader ends an entry quietly at the end of the stream.
+                if copied != expected {
+                    return Err(EntryError::Truncated { expected, copied });
+                }
                 // After the data: a write drops security.capability and the setuid bits.
                 apply_to_fd(&file, &meta, true)
             }

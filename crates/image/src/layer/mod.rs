@@ -100,6 +100,8 @@ pub enum EntryError {
     LinkTarget { target: String, source: Errno },
     #[error("a {kind} entry cannot replace the layer root")]
     ReplacesRoot { kind: &'static str },
+    #[error("the layer stream ends inside the file: {copied} of its {expected} bytes")]
+    Truncated { expected: u64, copied: u64 },
     #[error("unsupported tar entry type {0:?}")]
     UnsupportedType(char),
     #[error("{op}: {source}")]

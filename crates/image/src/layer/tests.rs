@@ -157,8 +157,9 @@ fn unpacks_every_entry_type_with_owner_mode_times_and_xattrs() {
             mtime: 1000,
             ..dir("etc/")
         })
+        // trusted.*, not user.*: tmpfs (the test root) has user xattrs only from kernel 6.6.
         .pax(&[
-            ("SCHILY.xattr.user.note", b"hi"),
+            ("SCHILY.xattr.trusted.note", b"hi"),
             ("SCHILY.xattr.security.capability", &NET_BIND_CAP),
             ("SCHILY.xattr.trusted.overlay.redirect", b"/elsewhere"),
             ("mtime", b"1700000000.123456789"),
@@ -227,7 +228,7 @@ fn unpacks_every_entry_type_with_owner_mode_times_and_xattrs() {
     );
     assert_eq!(app.nlink(), 2);
     assert_eq!(
-        xattr(&root.join("etc/app"), "user.note").as_deref(),
+        xattr(&root.join("etc/app"), "trusted.note").as_deref(),
         Some(&b"hi"[..])
     );
     assert_eq!(
@@ -662,6 +663,18 @@ fn the_root_entry_sets_the_roots_metadata_and_cannot_be_replaced() {
                 ..
             }
         ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_stream_that_ends_inside_a_file_is_an_error_naming_it() {
+    let tmp = TempDir::new("layer-truncated");
+    let tar = TarBuilder::new().add(file("big", &[1u8; 5000])).finish();
+    // Cut inside the data, after the header: the header's size is a promise the stream breaks.
+    let err = unpack_plain(&tar[..512 + 1000], tmp.path()).unwrap_err();
+    assert!(
+        matches!(&err, LayerError::Entry { entry, reason: EntryError::Truncated { expected: 5000, copied: 1000 } } if entry == "big"),
         "{err}"
     );
 }

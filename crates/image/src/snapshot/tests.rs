@@ -42,7 +42,7 @@ fn three_layers() -> Vec<Vec<u8>> {
             .dir("opq")
             .file("opq/old", b"o")
             .file("l0", b"l0")
-            .owned_file("bin/tool", b"tool", 7, ("user.origin", b"l0"))
+            .owned_file("bin/tool", b"tool", 7, ("trusted.origin", b"l0"))
             .hardlink("bin/tool-link", "bin/tool")
             .bytes(),
         Tar::new()
@@ -80,7 +80,8 @@ fn assert_merged_view(rootfs: &Path) {
         (7, 0o4750, 2)
     );
     let mut origin = [0u8; 8];
-    let n = rustix::fs::getxattr(rootfs.join("bin/tool"), "user.origin", &mut origin[..]).unwrap();
+    let n =
+        rustix::fs::getxattr(rootfs.join("bin/tool"), "trusted.origin", &mut origin[..]).unwrap();
     assert_eq!(&origin[..n], b"l0");
 }
 
@@ -248,6 +249,11 @@ fn a_130_layer_image_mounts_and_shows_every_layer() {
     {
         crate::mount::overlay_with_one_page(lower, Some(upper), Some(work), &rootfs).unwrap();
         let _mounted = MountGuard::adopt(&rootfs);
+        let shown = mounts_under(&rootfs).join("\n");
+        assert!(
+            shown.contains("lowerdir=129/fs:128/fs:"),
+            "not mounted with relative paths: {shown}"
+        );
         assert_every_layer_visible(&rootfs, 130);
         assert!(rootfs.join("top").exists());
     }

@@ -12,6 +12,7 @@
 //! the image config. On error the target is left half-written; the caller removes it (for a
 //! snapshot: [`crate::snapshot::Snapshotter::remove`]).
 
+mod attrs;
 mod entry;
 mod path;
 

@@ -158,7 +158,12 @@ impl Store {
         // A leftover of a crashed attempt with this id would be in the way.
         remove_tree(&dir)?;
         fs::create_dir(&dir).map_err(io_err("creating", &dir))?;
-        if let Err(e) = fill(&dir, parent_snap.as_ref()) {
+        // The record must not reach the disk before the dir it names (a power cut, not a
+        // crash, could otherwise leave a record without its dir).
+        let made = fill(&dir, parent_snap.as_ref())
+            .and_then(|()| sync_dir(&dir))
+            .and_then(|()| sync_dir(&self.snapshots));
+        if let Err(e) = made {
             let _ = remove_tree(&dir);
             return Err(e);
         }
@@ -301,9 +306,7 @@ impl Store {
         file.sync_all().map_err(io_err("syncing", &temp))?;
         drop(file);
         fs::rename(&temp, &target).map_err(io_err("renaming into place", &target))?;
-        File::open(&self.root)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err("syncing", &self.root))
+        sync_dir(&self.root)
     }
 }
 
@@ -313,6 +316,12 @@ fn info(key: &str, record: &Record) -> Info {
         kind: record.kind,
         parent: record.parent.clone(),
     }
+}
+
+fn sync_dir(path: &Path) -> Result<(), SnapshotError> {
+    File::open(path)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("syncing", path))
 }
 
 /// Removes a snapshot dir and everything in it, not following symlinks; missing is fine.

@@ -16,9 +16,11 @@ mod attrs;
 mod entry;
 mod path;
 
+use std::cell::Cell;
 use std::ffi::CString;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
@@ -138,19 +140,33 @@ pub fn unpack(
         path: target.to_owned(),
         source,
     })?;
-    let tar = DigestingReader::new(decompress(source, compression).map_err(stream_err)?);
+    let budget = HeaderBudget::default();
+    let decompressed = decompress(source, compression).map_err(stream_err)?;
+    let tar = DigestingReader::new(budget.wrap(decompressed));
     let mut archive = tar::Archive::new(tar);
     let mut unpacker = entry::Unpacker::new(&root, whiteouts);
-    for item in archive.entries().map_err(stream_err)? {
+    let mut entries = archive.entries().map_err(stream_err)?;
+    loop {
+        budget.limit(MAX_HEADER_BYTES);
+        let Some(item) = entries.next() else { break };
         let mut item = item.map_err(stream_err)?;
+        budget.limit(u64::MAX);
         let name = String::from_utf8_lossy(&item.path_bytes()).into_owned();
-        unpacker
-            .apply(&mut item)
-            .map_err(|reason| LayerError::Entry {
-                entry: name,
-                reason,
-            })?;
+        let entry_err = |reason| LayerError::Entry {
+            entry: name.clone(),
+            reason,
+        };
+        unpacker.apply(&mut item).map_err(entry_err)?;
+        // Data of entries that were skipped (whiteouts, aufs metadata) is read here, inside
+        // the entry's unlimited budget, rather than by the next header read.
+        io::copy(&mut item, &mut io::sink()).map_err(|source| {
+            entry_err(EntryError::Io {
+                op: "skipping the entry's data",
+                source,
+            })
+        })?;
     }
+    budget.limit(u64::MAX);
     unpacker
         .finish()
         .map_err(|(entry, reason)| LayerError::Entry { entry, reason })?;
@@ -161,6 +177,50 @@ pub fn unpack(
         source,
     })?;
     Ok(Unpacked { diff_id, size })
+}
+
+/// The tar reader holds each GNU long name, long link name and PAX header whole in memory, and
+/// a layer can claim gigabytes for one. This is the most it may read from the end of one
+/// entry's data to the start of the next's: headers, extension records, padding.
+const MAX_HEADER_BYTES: u64 = 1 << 20;
+
+/// Counts down the bytes the tar reader may still take; shared with the reader it wraps.
+#[derive(Default, Clone)]
+struct HeaderBudget {
+    remaining: Rc<Cell<u64>>,
+}
+
+impl HeaderBudget {
+    fn limit(&self, bytes: u64) {
+        self.remaining.set(bytes);
+    }
+
+    fn wrap<R: Read>(&self, inner: R) -> Budgeted<R> {
+        Budgeted {
+            inner,
+            budget: self.clone(),
+        }
+    }
+}
+
+struct Budgeted<R> {
+    inner: R,
+    budget: HeaderBudget,
+}
+
+impl<R: Read> Read for Budgeted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let remaining = self.budget.remaining.get();
+        if n as u64 > remaining {
+            return Err(io::Error::other(format!(
+                "more than {MAX_HEADER_BYTES} bytes of tar headers before one entry \
+                 (an oversized GNU long name or PAX header)"
+            )));
+        }
+        self.budget.remaining.set(remaining - n as u64);
+        Ok(n)
+    }
 }
 
 fn decompress<'a>(

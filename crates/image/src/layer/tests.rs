@@ -678,3 +678,30 @@ fn a_stream_that_ends_inside_a_file_is_an_error_naming_it() {
         "{err}"
     );
 }
+
+#[test]
+fn an_oversized_long_name_header_is_refused_before_it_is_buffered() {
+    let sandbox = Sandbox::new("layer-huge-header");
+    let mut tar = TarBuilder::new();
+    let mut long_name = Header::new_gnu();
+    long_name.set_entry_type(EntryType::GNULongName);
+    long_name.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+    let name = vec![b'a'; 4 << 20];
+    long_name.set_size(name.len() as u64);
+    long_name.set_cksum();
+    tar.builder.append(&long_name, &name[..]).unwrap();
+    let tar = tar.add(file("x", b"")).finish();
+    let err = unpack_plain(&tar, &sandbox.root).unwrap_err();
+    assert!(matches!(err, LayerError::Stream { .. }), "{err}");
+    assert!(err.to_string().contains("bytes of tar headers"), "{err}");
+    sandbox.assert_outside_untouched();
+
+    // File data is not limited.
+    let big = vec![7u8; 3 << 20];
+    let tar = TarBuilder::new().add(file("big", &big)).finish();
+    unpack_plain(&tar, &sandbox.root).unwrap();
+    assert_eq!(
+        fs::metadata(sandbox.root.join("big")).unwrap().len(),
+        big.len() as u64
+    );
+}

@@ -290,3 +290,24 @@ fn docker_image_config_parses_every_field_and_go_nulls() {
         Err(ManifestError::RootfsType(_))
     ));
 }
+
+#[test]
+fn a_docker_manifest_list_is_an_index_of_kind_docker() {
+    let platform = r#","platform":{"os":"linux","architecture":"arm64","variant":"v8"}"#;
+    let entry = descriptor_json(DOCKER_MANIFEST, D1, platform);
+    let body = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST_LIST}","manifests":[{entry}]}}"#
+    );
+    let Document::Index(index) = parse_document(None, body.as_bytes()).unwrap() else {
+        panic!()
+    };
+    assert_eq!(index.kind, MediaKind::Docker);
+    let chosen = index
+        .select(&PlatformWanted::new("linux", "arm64", None))
+        .unwrap();
+    assert_eq!(
+        (chosen.media_type.as_str(), chosen.digest.to_string()),
+        (DOCKER_MANIFEST, D1.to_string())
+    );
+    assert!(index.select(&PlatformWanted::linux_amd64()).is_err());
+}

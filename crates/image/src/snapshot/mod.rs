@@ -136,8 +136,19 @@ pub fn overlay_works_in(dir: &Path) -> Result<bool, SnapshotError> {
     result
 }
 
+/// Mounts a tiny stack the way the overlay snapshotter makes them: the upper dir must take an
+/// opaque xattr and a whiteout device (as unpacked layers carry them), overlay must honour both,
+/// and a write through the mount must land in the upper dir. Some filesystems (9p) mount as an
+/// upper dir but cannot hold the xattr.
 fn try_overlay(probe: &Path) -> Result<bool, SnapshotError> {
-    let dirs = ["lower", "upper", "work", "merged"].map(|d| probe.join(d));
+    let dirs = [
+        "lower/opaque",
+        "lower/gone",
+        "upper/opaque",
+        "work",
+        "merged",
+    ]
+    .map(|d| probe.join(d));
     for d in &dirs {
         fs::create_dir_all(d).map_err(|source| SnapshotError::Io {
             op: "creating",
@@ -145,7 +156,30 @@ fn try_overlay(probe: &Path) -> Result<bool, SnapshotError> {
             source,
         })?;
     }
-    let [lower, upper, work, merged] = dirs;
+    let [lower_opaque, _, upper_opaque, work, merged] = dirs;
+    let hidden = lower_opaque.join("hidden");
+    fs::write(&hidden, b"").map_err(|source| SnapshotError::Io {
+        op: "creating",
+        path: hidden,
+        source,
+    })?;
+    let (lower, upper) = (probe.join("lower"), probe.join("upper"));
+    let opaque = rustix::fs::setxattr(
+        &upper_opaque,
+        "trusted.overlay.opaque",
+        b"y",
+        rustix::fs::XattrFlags::empty(),
+    );
+    let whiteout = rustix::fs::mknodat(
+        rustix::fs::CWD,
+        upper.join("gone"),
+        rustix::fs::FileType::CharacterDevice,
+        rustix::fs::Mode::empty(),
+        rustix::fs::makedev(0, 0),
+    );
+    if opaque.is_err() || whiteout.is_err() {
+        return Ok(false);
+    }
     let overlay = Mount::Overlay {
         lower: vec![lower],
         upper: Some(upper.clone()),
@@ -154,10 +188,13 @@ fn try_overlay(probe: &Path) -> Result<bool, SnapshotError> {
     if crate::mount::mount_all(&[overlay], &merged).is_err() {
         return Ok(false);
     }
-    // Some filesystems mount as upper but fail on the first write (no xattrs, no O_TMPFILE).
+    let honoured = fs::read_dir(merged.join("opaque"))
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(false)
+        && fs::symlink_metadata(merged.join("gone")).is_err();
     let wrote = fs::write(merged.join("probe"), b"").is_ok() && upper.join("probe").is_file();
     crate::mount::unmount(&merged)?;
-    Ok(wrote)
+    Ok(honoured && wrote)
 }
 
 /// Walks `dir` without following symlinks, counting blocks and inodes once per inode.

@@ -449,3 +449,50 @@ fn kill_9_at_any_instant_leaves_a_consistent_store() {
         "the victim made too little progress to test anything ({committed} commits)"
     );
 }
+
+/// Inside vm-run the crate dir is a 9p share, which overlay refuses as an upper dir.
+#[test]
+fn on_9p_the_copying_snapshotter_is_chosen() {
+    if std::env::var_os("VM_RUN").is_none() {
+        eprintln!("skipped: needs the 9p share of vm-run (VM_RUN=1)");
+        return;
+    }
+    let root = std::env::current_dir()
+        .unwrap()
+        .join(format!("berth-test-9p-{}", std::process::id()));
+    struct Cleanup<'a>(&'a Path);
+    impl Drop for Cleanup<'_> {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(self.0);
+        }
+    }
+    fs::create_dir_all(&root).unwrap();
+    let _cleanup = Cleanup(&root);
+    assert!(!overlay_works_in(&root).unwrap());
+    let snapshotter = open(&root.join("s")).unwrap();
+    snapshotter.prepare("base", None).unwrap();
+    snapshotter
+        .unpack(
+            "base",
+            &mut &Tar::new().dir("d").file("d/f", b"9p").bytes()[..],
+            None,
+        )
+        .unwrap();
+    snapshotter.commit("c", "base").unwrap();
+    let mounts = snapshotter.prepare("ctr", Some("c")).unwrap();
+    let [
+        Mount::Bind {
+            source,
+            readonly: false,
+        },
+    ] = &mounts[..]
+    else {
+        panic!("{mounts:?}")
+    };
+    assert_eq!(fs::read(source.join("d/f")).unwrap(), b"9p");
+    assert!(
+        names(&root)
+            .iter()
+            .all(|n| !n.starts_with(".overlay-probe"))
+    );
+}

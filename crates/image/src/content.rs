@@ -394,6 +394,28 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_writers_of_one_blob_all_succeed_and_store_it_once() {
+        let tmp = TempDir::new("content-race");
+        let store = ContentStore::open(tmp.path()).unwrap();
+        let data = vec![42u8; 1 << 20];
+        let digest = Digest::of(&data);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    store
+                        .write(&digest, Some(data.len() as u64), &data[..])
+                        .unwrap()
+                });
+            }
+        });
+        assert_eq!(
+            names_in(&tmp.path().join("blobs/sha256")),
+            vec![digest.hex().to_owned()]
+        );
+        assert_eq!(store.read(&digest).unwrap(), data);
+    }
+
+    #[test]
     fn read_detects_a_corrupted_blob() {
         let tmp = TempDir::new("content-corrupt");
         let store = ContentStore::open(tmp.path()).unwrap();

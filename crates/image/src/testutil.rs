@@ -1,4 +1,5 @@
-//! Test roots: a unique dir under /run (tmpfs, so overlay upper dirs work) or, inside vm-run
+//! Test roots: a unique dir under /run (a filesystem overlay takes as upper dir: tmpfs, ext4,
+//! xfs...) or, inside vm-run
 //! (`VM_RUN=1`), under /mnt (pass `--tmpfs /mnt`). Removed on drop.
 
 use std::path::{Path, PathBuf};
@@ -124,6 +125,20 @@ impl Tar {
     pub fn hardlink(mut self, path: &str, target: &str) -> Tar {
         let mut h = Tar::header(tar::EntryType::Link, 0o644, 0);
         self.builder.append_link(&mut h, path, target).unwrap();
+        self
+    }
+
+    pub fn symlink(mut self, path: &str, target: &str) -> Tar {
+        let mut h = Tar::header(tar::EntryType::Symlink, 0o777, 0);
+        self.builder.append_link(&mut h, path, target).unwrap();
+        self
+    }
+
+    pub fn node(mut self, path: &str, kind: tar::EntryType, major: u32, minor: u32) -> Tar {
+        let mut h = Tar::header(kind, 0o620, 0);
+        h.set_device_major(major).unwrap();
+        h.set_device_minor(minor).unwrap();
+        self.builder.append_data(&mut h, path, &[][..]).unwrap();
         self
     }
 

@@ -44,6 +44,9 @@ fn three_layers() -> Vec<Vec<u8>> {
             .file("l0", b"l0")
             .owned_file("bin/tool", b"tool", 7, ("trusted.origin", b"l0"))
             .hardlink("bin/tool-link", "bin/tool")
+            .symlink("bin/sh", "/bin/tool")
+            .node("dev/tty0", tar::EntryType::Char, 4, 0)
+            .node("run/fifo", tar::EntryType::Fifo, 0, 0)
             .bytes(),
         Tar::new()
             .file("etc/.wh.gone", b"")
@@ -83,6 +86,22 @@ fn assert_merged_view(rootfs: &Path) {
     let n =
         rustix::fs::getxattr(rootfs.join("bin/tool"), "trusted.origin", &mut origin[..]).unwrap();
     assert_eq!(&origin[..n], b"l0");
+    assert_eq!(
+        fs::read_link(rootfs.join("bin/sh")).unwrap(),
+        Path::new("/bin/tool")
+    );
+    let tty = fs::symlink_metadata(rootfs.join("dev/tty0")).unwrap();
+    assert!(tty.file_type().is_char_device());
+    assert_eq!(
+        (tty.rdev(), tty.mode() & 0o7777),
+        (rustix::fs::makedev(4, 0), 0o620)
+    );
+    assert!(
+        fs::symlink_metadata(rootfs.join("run/fifo"))
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
 }
 
 #[test]
@@ -494,5 +513,27 @@ fn on_9p_the_copying_snapshotter_is_chosen() {
         names(&root)
             .iter()
             .all(|n| !n.starts_with(".overlay-probe"))
+    );
+}
+
+#[test]
+fn usage_counts_one_layers_blocks_and_inodes_with_hard_links_once() {
+    let tmp = TempDir::new("snap-usage");
+    let snapshotter = OverlaySnapshotter::open(&tmp.path().join("s")).unwrap();
+    let layer = Tar::new()
+        .file("f", &[1u8; 8192])
+        .hardlink("g", "f")
+        .dir("d")
+        .bytes();
+    let chain = unpack_image(&snapshotter, &[layer]);
+    let usage = snapshotter.usage(&chain[0]).unwrap();
+    // The layer root, d, and f (g is the same inode); directories take a block on ext4.
+    assert_eq!(usage.inodes, 3);
+    assert!((8192..8192 + 3 * 4096).contains(&usage.bytes), "{usage:?}");
+    let mounts = snapshotter.prepare("ctr", Some(&chain[0])).unwrap();
+    let empty = snapshotter.usage("ctr").unwrap();
+    assert!(
+        empty.inodes == 1 && empty.bytes <= 4096,
+        "{empty:?} for {mounts:?}"
     );
 }

@@ -1,6 +1,6 @@
-//! Test roots: a unique dir under /run (a filesystem overlay takes as upper dir: tmpfs, ext4,
-//! xfs...) or, inside vm-run
-//! (`VM_RUN=1`), under /mnt (pass `--tmpfs /mnt`). Removed on drop.
+//! Test roots: a unique dir under /run (on a filesystem overlay takes as an upper dir: tmpfs,
+//! ext4, xfs) or, inside vm-run (`VM_RUN=1`), under /mnt (pass `--tmpfs /mnt`, since the
+//! guest's shares are 9p). Removed on drop.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};

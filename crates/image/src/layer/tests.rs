@@ -705,3 +705,139 @@ fn an_oversized_long_name_header_is_refused_before_it_is_buffered() {
         big.len() as u64
     );
 }
+
+/// Every entry under `dir` with what unpacking must preserve, for comparing two trees.
+fn tree_facts(dir: &Path) -> Vec<String> {
+    let mut facts = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let meta = fs::symlink_metadata(&path).unwrap();
+        let rel = path.strip_prefix(dir).unwrap().display().to_string();
+        let kind = meta.file_type();
+        let detail = if kind.is_symlink() {
+            format!("-> {}", fs::read_link(&path).unwrap().display())
+        } else if kind.is_file() {
+            format!(
+                "{:?} nlink={}",
+                crate::digest::Digest::of(&fs::read(&path).unwrap()),
+                meta.nlink()
+            )
+        } else {
+            format!("rdev={}", meta.rdev())
+        };
+        let mode = if kind.is_symlink() { 0 } else { meta.mode() };
+        // Directory mtimes are set from the archive only for directories below the root.
+        let mtime = if rel.is_empty() { 0 } else { meta.mtime() };
+        facts.push(format!(
+            "{rel:?} mode={mode:o} {}:{} mtime={mtime} {detail} xattr={:?}",
+            meta.uid(),
+            meta.gid(),
+            xattr(&path, "trusted.origin")
+        ));
+        if kind.is_dir() {
+            for entry in fs::read_dir(&path).unwrap() {
+                pending.push(entry.unwrap().path());
+            }
+        }
+    }
+    facts.sort();
+    facts
+}
+
+#[test]
+fn layers_written_by_gnu_tar_unpack_to_an_identical_tree() {
+    if std::process::Command::new("tar")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: GNU tar is not installed");
+        return;
+    }
+    let tmp = TempDir::new("layer-gnu-tar");
+    let src = tmp.path().join("src");
+    let long = src.join("d".repeat(120)).join("e".repeat(120));
+    fs::create_dir_all(&long).unwrap();
+    fs::write(long.join("f".repeat(200)), b"deep").unwrap();
+    fs::create_dir_all(src.join("bin")).unwrap();
+    fs::write(src.join("bin/tool"), b"#!/bin/sh\n").unwrap();
+    rustix::fs::chown(
+        &src.join("bin/tool"),
+        Some(rustix::fs::Uid::from_raw(123)),
+        Some(rustix::fs::Gid::from_raw(45)),
+    )
+    .unwrap();
+    fs::set_permissions(
+        src.join("bin/tool"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o6755),
+    )
+    .unwrap();
+    rustix::fs::setxattr(
+        &src.join("bin/tool"),
+        "trusted.origin",
+        b"gnu",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
+    fs::hard_link(src.join("bin/tool"), src.join("bin/tool2")).unwrap();
+    std::os::unix::fs::symlink("tool", src.join("bin/sh")).unwrap();
+    std::os::unix::fs::symlink(format!("/{}", "x/".repeat(80)), src.join("bin/long-target"))
+        .unwrap();
+    fs::create_dir(src.join("tmp")).unwrap();
+    fs::set_permissions(
+        src.join("tmp"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )
+    .unwrap();
+    fs::create_dir(src.join("dev")).unwrap();
+    let dev = |name: &str, kind, major, minor| {
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &src.join("dev").join(name),
+            kind,
+            rustix::fs::Mode::from_raw_mode(0o640),
+            rustix::fs::makedev(major, minor),
+        )
+        .unwrap()
+    };
+    dev("null", rustix::fs::FileType::CharacterDevice, 1, 3);
+    dev("sda", rustix::fs::FileType::BlockDevice, 8, 0);
+    dev("fifo", rustix::fs::FileType::Fifo, 0, 0);
+
+    for format in ["posix", "gnu"] {
+        let xattrs: &[&str] = if format == "posix" {
+            &["--xattrs", "--xattrs-include=*"]
+        } else {
+            &[]
+        };
+        let out = std::process::Command::new("tar")
+            .args(xattrs)
+            .args(["--numeric-owner", "-C"])
+            .arg(&src)
+            .args([&format!("--format={format}"), "-cf", "-", "."])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dst = tmp.path().join(format!("dst-{format}"));
+        fs::create_dir(&dst).unwrap();
+        let unpacked = unpack(&out.stdout[..], None, &dst, Whiteouts::Overlay).unwrap();
+        assert_eq!(unpacked.diff_id, crate::digest::Digest::of(&out.stdout));
+        let (want, got) = (tree_facts(&src), tree_facts(&dst));
+        if format == "posix" {
+            assert_eq!(got, want);
+        } else {
+            // The GNU format has no xattrs: everything else must match.
+            let strip = |facts: Vec<String>| -> Vec<String> {
+                facts
+                    .into_iter()
+                    .map(|f| f.replace("xattr=Some([103, 110, 117])", "xattr=None"))
+                    .collect()
+            };
+            assert_eq!(strip(got), strip(want));
+        }
+    }
+}

@@ -762,7 +762,7 @@ fn layers_written_by_gnu_tar_unpack_to_an_identical_tree() {
     fs::create_dir_all(src.join("bin")).unwrap();
     fs::write(src.join("bin/tool"), b"#!/bin/sh\n").unwrap();
     rustix::fs::chown(
-        &src.join("bin/tool"),
+        src.join("bin/tool"),
         Some(rustix::fs::Uid::from_raw(123)),
         Some(rustix::fs::Gid::from_raw(45)),
     )
@@ -773,7 +773,7 @@ fn layers_written_by_gnu_tar_unpack_to_an_identical_tree() {
     )
     .unwrap();
     rustix::fs::setxattr(
-        &src.join("bin/tool"),
+        src.join("bin/tool"),
         "trusted.origin",
         b"gnu",
         rustix::fs::XattrFlags::empty(),
@@ -793,7 +793,7 @@ fn layers_written_by_gnu_tar_unpack_to_an_identical_tree() {
     let dev = |name: &str, kind, major, minor| {
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &src.join("dev").join(name),
+            src.join("dev").join(name),
             kind,
             rustix::fs::Mode::from_raw_mode(0o640),
             rustix::fs::makedev(major, minor),

@@ -155,7 +155,7 @@ fn overlay(
 /// `lowerdir+` came with overlay's move to the new mount API in 6.8. It cannot be probed: on
 /// older kernels overlay takes fsconfig strings through the legacy shim, which accepts any
 /// key and fails only at create time, indistinguishably from other option errors.
-fn kernel_has_lowerdir_plus() -> bool {
+pub(crate) fn kernel_has_lowerdir_plus() -> bool {
     static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *HAS.get_or_init(|| {
         let uname = rustix::system::uname();

@@ -13,6 +13,9 @@ if [ -x "$vm_run" ]; then
   echo "== integration tests in a pure cgroup v2 VM"
   # The guest hides the host's /tmp except its working directory: share the whole checkout.
   CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$vm_run --timeout 900 --bind $PWD --" cargo test -p berth-runtime --tests
+  echo "== image tests in the VM (kernel 6.1: overlay without lowerdir+, a 9p root for the copying snapshotter)"
+  # Overlay upper dirs must be on a tmpfs there; --lib: rustdoc's doctest binaries sit in the host's hidden /tmp.
+  CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$vm_run --timeout 900 --tmpfs /mnt --bind $PWD --" cargo test -p berth-image --lib
 else
   echo "== skipped: pure cgroup v2 run ($vm_run not found)"
 fi

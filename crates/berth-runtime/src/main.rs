@@ -13,18 +13,54 @@ use cli::{Cli, Command, ListFormat};
 use std::io::Write;
 
 fn main() {
-    let cli = Cli::parse();
-    let logger = logging::Logger::new(cli.log.as_deref(), cli.log_format, cli.debug);
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(err) => usage_error(&args, err),
+    };
+    let logger = match logging::Logger::new(cli.log.as_deref(), cli.log_format, cli.debug) {
+        Ok(logger) => logger,
+        Err(message) => {
+            logging::Logger::stderr(cli.log_format).error(&message);
+            std::process::exit(1);
+        }
+    };
     match execute(&cli, &logger) {
         Ok(code) => std::process::exit(code),
         Err(err) => {
-            // One line, whatever the IDs and paths in it contain.
-            let message = format!("{err:#}").replace('\n', "\\n");
-            logger.error(&message);
-            eprintln!("berth-runtime: {message}");
+            // The whole chain, on one line whatever the IDs and paths in it contain.
+            logger.error(&format!("{err:#}"));
             std::process::exit(1);
         }
     }
+}
+
+/// A command line the parser refuses: clap's message (`error: ...` and the usage) on stderr and,
+/// as runc does, the error in the `--log` file; exit status 1. Help and version exit 0.
+fn usage_error(args: &[std::ffi::OsString], err: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        err.exit();
+    }
+    let (log, format) = logging::scan_log_args(args);
+    if log.is_some() {
+        let rendered = err.render().to_string();
+        let first: Vec<&str> = rendered
+            .lines()
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        let message = first.join(" ");
+        let message = message.strip_prefix("error: ").unwrap_or(&message);
+        if let Ok(logger) = logging::Logger::new(log.as_deref(), format, false) {
+            logger.log_only(message);
+        }
+    }
+    let _ = err.print();
+    std::process::exit(1);
 }
 
 fn execute(cli: &Cli, logger: &logging::Logger) -> Result<i32> {

@@ -8,15 +8,22 @@ use anyhow::Result;
 use berth_runtime_core::container::{self, CreateOptions};
 use berth_runtime_core::state::StateRoot;
 use berth_runtime_core::{control, defaults, exec, foreground, protected_exe};
-use clap::Parser;
-use cli::{Cli, Command, ListFormat};
+use cli::{Cli, Command, ListFormat, Parsed};
 use std::io::Write;
 
 fn main() {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let cli = match Cli::try_parse_from(&args) {
-        Ok(cli) => cli,
-        Err(err) => usage_error(&args, err),
+    let cli = match Cli::parse_from(&args) {
+        Ok(Parsed::Run(cli)) => cli,
+        Ok(Parsed::Help(text)) => {
+            print!("{text}");
+            std::process::exit(0);
+        }
+        Ok(Parsed::Version) => {
+            println!("berth-runtime version {}", env!("CARGO_PKG_VERSION"));
+            std::process::exit(0);
+        }
+        Err(err) => usage_error(&args, &err),
     };
     let logger = match logging::Logger::new(cli.log.as_deref(), cli.log_format, cli.debug) {
         Ok(logger) => logger,
@@ -35,31 +42,16 @@ fn main() {
     }
 }
 
-/// A command line the parser refuses: clap's message (`error: ...` and the usage) on stderr and,
-/// as runc does, the error in the `--log` file; exit status 1. Help and version exit 0.
-fn usage_error(args: &[std::ffi::OsString], err: clap::Error) -> ! {
-    use clap::error::ErrorKind;
-    if matches!(
-        err.kind(),
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-    ) {
-        err.exit();
-    }
+/// A command line the parser refuses: `error: ...` and the usage on stderr and, as runc does, the
+/// error in the `--log` file; exit status 1.
+fn usage_error(args: &[std::ffi::OsString], err: &cli::UsageError) -> ! {
     let (log, format) = logging::scan_log_args(args);
-    if log.is_some() {
-        let rendered = err.render().to_string();
-        let first: Vec<&str> = rendered
-            .lines()
-            .take_while(|l| !l.trim().is_empty())
-            .map(str::trim)
-            .collect();
-        let message = first.join(" ");
-        let message = message.strip_prefix("error: ").unwrap_or(&message);
-        if let Ok(logger) = logging::Logger::new(log.as_deref(), format, false) {
-            logger.log_only(message);
-        }
+    if log.is_some()
+        && let Ok(logger) = logging::Logger::new(log.as_deref(), format, false)
+    {
+        logger.log_only(&err.message);
     }
-    let _ = err.print();
+    eprintln!("{err}");
     std::process::exit(1);
 }
 

@@ -1,8 +1,9 @@
 //! runc's command line, parsed by hand from a table of flags per command.
 //!
 //! A hand-written parser rather than clap: clap builds its whole command tree (every subcommand
-//! and flag) on each start, which cost about 190 KiB of heap and 0.8 MiB of code pages per run,
-//! a third of the runtime's peak RSS.
+//! and flag) on each start; its parse took the process from 1.7 to 2.8 MiB resident (190 KiB of
+//! heap, the rest code pages), and without it the peak RSS of a `run` is 300-400 KiB lower and
+//! the start about 0.3 ms shorter.
 //!
 //! Rules (a superset of what runc's urfave/cli accepts): `--flag value`, `--flag=value`, `-f
 //! value`, `-f=value`, runc's single-dash long form (`-bundle value`), bundled short booleans

@@ -8,23 +8,51 @@ use anyhow::Result;
 use berth_runtime_core::container::{self, CreateOptions};
 use berth_runtime_core::state::StateRoot;
 use berth_runtime_core::{control, defaults, exec, foreground, protected_exe};
-use clap::Parser;
-use cli::{Cli, Command, ListFormat};
+use cli::{Cli, Command, ListFormat, Parsed};
 use std::io::Write;
 
 fn main() {
-    let cli = Cli::parse();
-    let logger = logging::Logger::new(cli.log.as_deref(), cli.log_format, cli.debug);
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::parse_from(&args) {
+        Ok(Parsed::Run(cli)) => cli,
+        Ok(Parsed::Help(text)) => {
+            print!("{text}");
+            std::process::exit(0);
+        }
+        Ok(Parsed::Version) => {
+            println!("berth-runtime version {}", env!("CARGO_PKG_VERSION"));
+            std::process::exit(0);
+        }
+        Err(err) => usage_error(&args, &err),
+    };
+    let logger = match logging::Logger::new(cli.log.as_deref(), cli.log_format, cli.debug) {
+        Ok(logger) => logger,
+        Err(message) => {
+            logging::Logger::stderr(cli.log_format).error(&message);
+            std::process::exit(1);
+        }
+    };
     match execute(&cli, &logger) {
         Ok(code) => std::process::exit(code),
         Err(err) => {
-            // One line, whatever the IDs and paths in it contain.
-            let message = format!("{err:#}").replace('\n', "\\n");
-            logger.error(&message);
-            eprintln!("berth-runtime: {message}");
+            // The whole chain, on one line whatever the IDs and paths in it contain.
+            logger.error(&format!("{err:#}"));
             std::process::exit(1);
         }
     }
+}
+
+/// A command line the parser refuses: `error: ...` and the usage on stderr and, as runc does, the
+/// error in the `--log` file; exit status 1.
+fn usage_error(args: &[std::ffi::OsString], err: &cli::UsageError) -> ! {
+    let (log, format) = logging::scan_log_args(args);
+    if log.is_some()
+        && let Ok(logger) = logging::Logger::new(log.as_deref(), format, false)
+    {
+        logger.log_only(&err.message);
+    }
+    eprintln!("{err}");
+    std::process::exit(1);
 }
 
 fn execute(cli: &Cli, logger: &logging::Logger) -> Result<i32> {

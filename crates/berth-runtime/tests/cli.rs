@@ -186,3 +186,214 @@ fn checkpoint_and_restore_are_refused_clearly() {
         );
     }
 }
+
+/// What runc 1.1 writes for a failing command, and so berth-runtime, because clients read it:
+/// without `--log`, one logrus line on stderr, `time="<RFC 3339>" level=error msg="<message>"`.
+#[test]
+fn error_without_log_is_a_logrus_line_on_stderr() {
+    require_root!();
+    let env = TestEnv::new("cli_err_stderr");
+    let o = env.rt(["state", "no-such-container"]);
+    o.assert_fail();
+    assert_eq!(o.code(), 1, "{}", o.describe());
+    let last = o.stderr.lines().last().unwrap_or_default();
+    let line = parse_logrus_line(last)
+        .unwrap_or_else(|| panic!("stderr's last line is not a logrus line: {}", o.describe()));
+    assert_eq!(line.level, "error", "{line:?}");
+    assert!(is_rfc3339_seconds(&line.time), "time {:?}", line.time);
+    assert!(line.msg.contains("does not exist"), "{line:?}");
+    assert!(
+        last.starts_with("time=\"") && last.contains("\" level=error msg="),
+        "{last:?}"
+    );
+
+    // --log-format json without --log: the JSON object goes to stderr instead.
+    let o = env.rt(["--log-format", "json", "state", "no-such-container"]);
+    o.assert_fail();
+    let v = json_log_line(o.stderr.lines().last().unwrap_or_default());
+    assert!(
+        v["msg"]
+            .as_str()
+            .is_some_and(|m| m.contains("does not exist")),
+        "{v}"
+    );
+}
+
+/// Parses one line of a JSON log and checks it is exactly logrus's object: `level`, `msg`, `time`
+/// in that order, time RFC 3339 in whole seconds.
+#[track_caller]
+fn json_log_line(line: &str) -> Value {
+    assert!(
+        line.starts_with("{\"level\":") && line.ends_with('}'),
+        "not a JSON log line: {line:?}"
+    );
+    let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+    let obj = v.as_object().expect("a JSON object");
+    let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["level", "msg", "time"], "{line}");
+    let (msg_at, time_at) = (line.find("\"msg\":"), line.find("\"time\":"));
+    assert!(msg_at < time_at, "keys out of runc's order: {line}");
+    assert!(
+        v["time"].as_str().is_some_and(is_rfc3339_seconds),
+        "time is not RFC 3339 in seconds: {line}"
+    );
+    v
+}
+
+/// The lines of a log file (it must exist).
+fn log_lines(path: &std::path::Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// `--log FILE --log-format json`: each failure is one line `{"level":"error","msg":...,"time":...}`
+/// appended to FILE (containerd's shim shows the last one; podman decodes a fresh file as one
+/// object), and stderr has the bare message.
+#[test]
+fn error_with_json_log_is_one_line_in_the_file() {
+    require_root!();
+    let env = TestEnv::new("cli_err_json");
+    let log = env.base.join("log.json");
+    let log_arg = log.display().to_string();
+    let o = env.rt([
+        "--log",
+        log_arg.as_str(),
+        "--log-format",
+        "json",
+        "state",
+        "no-such-container",
+    ]);
+    o.assert_fail();
+    assert_eq!(o.code(), 1, "{}", o.describe());
+    let lines = log_lines(&log);
+    assert_eq!(lines.len(), 1, "one line per failure: {lines:?}");
+    let v = json_log_line(&lines[0]);
+    assert_eq!(v["level"], "error");
+    let msg = v["msg"].as_str().unwrap_or_default();
+    assert!(msg.contains("does not exist"), "{v}");
+    assert_eq!(o.stderr, format!("{msg}\n"), "stderr is the bare message");
+
+    // A create that fails (a relative process.cwd) is logged the same way, appended.
+    let mut cfg = env.config(&["true"]);
+    cfg["process"]["cwd"] = serde_json::json!("relative/dir");
+    let b = env.bundle(&cfg);
+    let id = env.id("badcwd");
+    let b_arg = b.display().to_string();
+    let o = env.rt([
+        "--log",
+        log_arg.as_str(),
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        b_arg.as_str(),
+        id.as_str(),
+    ]);
+    o.assert_fail();
+    let lines = log_lines(&log);
+    assert_eq!(lines.len(), 2, "appended: {lines:?}");
+    let v = json_log_line(&lines[1]);
+    assert_eq!(v["level"], "error");
+    assert!(
+        v["msg"]
+            .as_str()
+            .is_some_and(|m| m.to_lowercase().contains("cwd")),
+        "the create failure names cwd: {v}"
+    );
+
+    // A command line the parser refuses is logged too (runc: `"state" requires exactly 1 argument`).
+    let o = env.rt(["--log", log_arg.as_str(), "--log-format", "json", "state"]);
+    o.assert_fail();
+    assert_eq!(o.code(), 1, "{}", o.describe());
+    let lines = log_lines(&log);
+    assert_eq!(lines.len(), 3, "usage error logged: {lines:?}");
+    assert_eq!(json_log_line(&lines[2])["level"], "error");
+}
+
+/// `--log FILE` in the text format: the logrus text line goes to FILE.
+#[test]
+fn error_with_text_log_is_a_logrus_line_in_the_file() {
+    require_root!();
+    let env = TestEnv::new("cli_err_text");
+    let log = env.base.join("log.txt");
+    let log_arg = log.display().to_string();
+    for format in [None, Some("text")] {
+        let mut args = vec!["--log", log_arg.as_str()];
+        if let Some(f) = format {
+            args.extend(["--log-format", f]);
+        }
+        args.extend(["kill", "no-such-container", "9"]);
+        let o = env.rt(&args);
+        o.assert_fail();
+        assert!(
+            !o.stderr.contains("level="),
+            "stderr is the bare message: {}",
+            o.describe()
+        );
+    }
+    let lines = log_lines(&log);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for l in &lines {
+        let line = parse_logrus_line(l).unwrap_or_else(|| panic!("not a logrus line: {l:?}"));
+        assert_eq!(line.level, "error");
+        assert!(is_rfc3339_seconds(&line.time), "{l}");
+        assert!(line.msg.contains("does not exist"), "{l}");
+    }
+}
+
+/// A `--log` file that cannot be opened is itself an error (exit 1, the path named on stderr).
+#[test]
+fn unopenable_log_file_fails_the_command() {
+    require_root!();
+    let env = TestEnv::new("cli_err_logfile");
+    let log = env.base.join("no-such-dir/log.json");
+    let log_arg = log.display().to_string();
+    let o = env.rt(["--log", log_arg.as_str(), "state", "x"]);
+    o.assert_fail();
+    assert_eq!(o.code(), 1, "{}", o.describe());
+    assert!(
+        error_messages(&o.stderr)
+            .iter()
+            .any(|m| m.contains(&log_arg)),
+        "{}",
+        o.describe()
+    );
+}
+
+/// Messages are escaped as Go writes JSON (HTML-safe), so the line is one line whatever the ID.
+#[test]
+fn json_log_escapes_like_go() {
+    require_root!();
+    if is_reference_runtime() {
+        return; // runc names no ID in "container does not exist"
+    }
+    let env = TestEnv::new("cli_err_escape");
+    let log = env.base.join("log.json");
+    let log_arg = log.display().to_string();
+    let o = env.rt([
+        "--log",
+        log_arg.as_str(),
+        "--log-format",
+        "json",
+        "state",
+        "a<b>&c",
+    ]);
+    o.assert_fail();
+    let lines = log_lines(&log);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("\\u003c")
+            && lines[0].contains("\\u003e")
+            && lines[0].contains("\\u0026"),
+        "<, > and & as Go escapes them: {}",
+        lines[0]
+    );
+    let v = json_log_line(&lines[0]);
+    assert!(
+        v["msg"].as_str().is_some_and(|m| m.contains("a<b>&c")),
+        "{v}"
+    );
+}

@@ -364,3 +364,201 @@ fn ctr_task_exec_pause_kill_delete() {
         "task pid {pid} still alive"
     );
 }
+
+/// `podman run --rm ... IMAGE ARGS...` with the runtime under test; `opts` go before the image.
+fn podman_run(p: &Podman, opts: &[&str], args: &[&str]) -> Out {
+    let mut v = p.run_args();
+    v.extend(strings(opts));
+    v.push(PODMAN_IMAGE.into());
+    v.extend(strings(args));
+    p.podman(&refs(&v))
+}
+
+/// None of podman's default host paths appeared during the test (see PODMAN_HOST_PATHS).
+#[track_caller]
+fn assert_podman_stayed_private(before: &[&str]) {
+    let new: Vec<&str> = podman_host_paths_present()
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    assert!(new.is_empty(), "podman wrote outside its test dir: {new:?}");
+}
+
+#[test]
+fn podman_run_prints_output_and_passes_the_exit_code() {
+    require_podman!();
+    let before = podman_host_paths_present();
+    let p = Podman::new("pod_run");
+    let o = podman_run(&p, &["--rm"], &["echo", "hi"]);
+    o.assert_ok();
+    assert_eq!(o.stdout, "hi\n", "podman run echo hi: {}", o.describe());
+
+    let o = podman_run(&p, &["--rm"], &["sh", "-c", "exit 3"]);
+    assert_eq!(o.code(), 3, "podman run sh -c 'exit 3': {}", o.describe());
+
+    // A program that is not there: podman reads the runtime's error from its JSON --log file
+    // (oci-log), shows it, and maps "executable file not found" to 127 as a shell would.
+    let o = podman_run(&p, &["--rm"], &["no-such-program"]);
+    assert_eq!(
+        o.code(),
+        127,
+        "podman run no-such-program: {}",
+        o.describe()
+    );
+    assert!(
+        o.stderr.contains("no-such-program") && o.stderr.contains("executable file not found"),
+        "podman shows the runtime's message: {}",
+        o.describe()
+    );
+
+    // run -t: the container gets a terminal through conmon's console socket.
+    let mut v = p.run_args();
+    v.extend(strings(&[
+        "--rm",
+        "-t",
+        PODMAN_IMAGE,
+        "sh",
+        "-c",
+        "tty; echo tty-ok",
+    ]));
+    let o = p.pty_podman(&refs(&v));
+    o.assert_ok();
+    assert!(
+        o.output.contains("/dev/pts/0\n") && o.output.contains("tty-ok"),
+        "podman run -t: expected /dev/pts/0 and tty-ok: {o:?}"
+    );
+
+    let o = p.podman(&["ps", "-aq"]);
+    assert!(
+        o.stdout.trim().is_empty(),
+        "containers left after --rm: {}",
+        o.describe()
+    );
+    assert!(
+        p.runtime_root_entries().is_empty(),
+        "the runtime still has containers: {:?}",
+        p.runtime_root_entries()
+    );
+    drop(p);
+    assert_podman_stayed_private(&before);
+}
+
+/// One detached podman container through its whole life: logs, exec (output, exit code, pid
+/// namespace, a terminal), pause/unpause, update, stop, rm. The steps depend on each other.
+#[test]
+fn podman_detached_container_lifecycle() {
+    require_podman!();
+    let before = podman_host_paths_present();
+    let p = Podman::new("pod_life");
+    let name = format!("life-{}", unique());
+    let o = podman_run(
+        &p,
+        &["-d", "--name", &name],
+        &["sh", "-c", "echo log-line-1; exec sleep 1000"],
+    );
+    o.assert_ok();
+    let init_pid: i32 = p
+        .inspect(&name, "{{.State.Pid}}")
+        .parse()
+        .expect("podman inspect .State.Pid");
+    assert!(init_pid > 0, "no init pid for {name}");
+    let mem_dir = controller_dir(init_pid, "memory");
+    assert!(
+        mem_dir.to_string_lossy().contains(&p.env.cgroup_parent()),
+        "container cgroup {} is not under {}",
+        mem_dir.display(),
+        p.env.cgroup_parent()
+    );
+
+    // logs: the init's stdout, through conmon's log file.
+    let logs = wait_for(Duration::from_secs(20), || {
+        let o = p.podman(&["logs", &name]);
+        o.stdout.contains("log-line-1").then_some(o)
+    });
+    assert!(logs.is_some(), "podman logs {name} never showed log-line-1");
+
+    // exec: output, exit code, the container's pid namespace, a terminal.
+    let o = p.podman(&["exec", &name, "echo", "from-exec"]);
+    o.assert_ok();
+    assert_eq!(
+        o.stdout,
+        "from-exec\n",
+        "podman exec echo: {}",
+        o.describe()
+    );
+    let o = p.podman(&["exec", &name, "sh", "-c", "exit 7"]);
+    assert_eq!(o.code(), 7, "podman exec sh -c 'exit 7': {}", o.describe());
+    let o = p.podman(&["exec", &name, "readlink", "/proc/self/ns/pid"]);
+    o.assert_ok();
+    assert_eq!(
+        o.stdout.trim(),
+        ns_link(&init_pid.to_string(), "pid"),
+        "exec'd process is not in the container's pid namespace"
+    );
+    let o = p.pty_podman(&["exec", "-t", &name, "tty"]);
+    o.assert_ok();
+    assert!(o.output.contains("/dev/pts/"), "podman exec -t tty: {o:?}");
+    let o = p.podman(&["exec", &name, "no-such-program"]);
+    assert_eq!(
+        o.code(),
+        127,
+        "podman exec no-such-program: {}",
+        o.describe()
+    );
+
+    // pause / unpause: podman's view and the freezer's.
+    p.podman(&["pause", &name]).assert_ok();
+    assert_eq!(p.inspect(&name, "{{.State.Status}}"), "paused");
+    assert!(
+        is_frozen(init_pid),
+        "after podman pause, pid {init_pid} is not frozen"
+    );
+    p.podman(&["unpause", &name]).assert_ok();
+    assert_eq!(p.inspect(&name, "{{.State.Status}}"), "running");
+    assert!(!is_frozen(init_pid), "after podman unpause, still frozen");
+
+    // update: podman writes the resources to a file (`update --resources=FILE`).
+    p.podman(&["update", "--memory", "64m", &name]).assert_ok();
+    let file = if common::cgroupfs::is_v2() {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    };
+    let path = controller_dir(init_pid, "memory").join(file);
+    let got = fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        got.trim(),
+        "67108864",
+        "{} after podman update --memory 64m",
+        path.display()
+    );
+
+    // stop: sleep as PID 1 ignores SIGTERM, so podman SIGKILLs it after the 2 s grace.
+    let start = Instant::now();
+    p.podman(&["stop", "-t", "2", &name]).assert_ok();
+    let took = start.elapsed();
+    assert!(
+        took < common::cgroupfs::scaled(20),
+        "podman stop took {took:?}"
+    );
+    assert_eq!(p.inspect(&name, "{{.State.Status}}"), "exited");
+    assert!(
+        wait_pid_gone(init_pid, Duration::from_secs(5)),
+        "init {init_pid} still alive"
+    );
+
+    p.podman(&["rm", &name]).assert_ok();
+    let o = p.podman(&["ps", "-aq"]);
+    assert!(
+        o.stdout.trim().is_empty(),
+        "containers left after rm: {}",
+        o.stdout
+    );
+    assert!(
+        p.runtime_root_entries().is_empty(),
+        "the runtime still has containers: {:?}",
+        p.runtime_root_entries()
+    );
+    drop(p);
+    assert_podman_stayed_private(&before);
+}

@@ -641,7 +641,13 @@ pub fn kill(root: &StateRoot, id: &str, signal: libc::c_int, all: bool) -> Resul
         .ok_or_else(|| wrong_state(id, Status::Creating, "cannot be signalled yet"))?;
     let status = state::status_of(&container.dir, &record);
     if status == Status::Stopped {
-        return Err(wrong_state(id, status, "no process to signal"));
+        // "container not running" as runc says it: containerd's shim matches those words and
+        // takes the kill as done (the process already finished).
+        return Err(wrong_state(
+            id,
+            status,
+            "container not running (no process to signal)",
+        ));
     }
     signal_container(&record, signal, all)
 }

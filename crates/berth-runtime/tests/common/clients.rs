@@ -305,22 +305,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt"
         }
     }
 
-    /// A busybox rootfs with the applets the client tests use, tarred: the image's single layer.
     fn rootfs_tar(&self) -> PathBuf {
-        let dir = self.env.base.join("image-rootfs");
-        build_rootfs(&dir);
-        for a in EXTRA_APPLETS {
-            let link = dir.join("bin").join(a);
-            if !link.exists() {
-                std::os::unix::fs::symlink("busybox", &link)
-                    .unwrap_or_else(|e| panic!("symlink applet {a}: {e}"));
-            }
-        }
-        let tar = self.env.base.join("rootfs.tar");
-        let mut c = Command::new("tar");
-        c.arg("-C").arg(&dir).arg("-cf").arg(&tar).arg(".");
-        self.host_cmd(c, scaled(30)).assert_ok();
-        tar
+        rootfs_tar(&self.env)
     }
 
     fn import_docker_image(&self) {
@@ -561,6 +547,25 @@ impl Drop for Clients {
         // cgroups and the base dir), then `_host_dirs`.
         self.teardown_clients();
     }
+}
+
+/// A busybox rootfs with the applets the client tests use, tarred under the base dir: the image's
+/// single layer.
+fn rootfs_tar(env: &TestEnv) -> PathBuf {
+    let dir = env.base.join("image-rootfs");
+    build_rootfs(&dir);
+    for a in EXTRA_APPLETS {
+        let link = dir.join("bin").join(a);
+        if !link.exists() {
+            std::os::unix::fs::symlink("busybox", &link)
+                .unwrap_or_else(|e| panic!("symlink applet {a}: {e}"));
+        }
+    }
+    let tar = env.base.join("rootfs.tar");
+    let mut c = Command::new("tar");
+    c.arg("-C").arg(&dir).arg("-cf").arg(&tar).arg(".");
+    env.rt_cmd(c, vec!["tar".into()], scaled(30)).assert_ok();
+    tar
 }
 
 /// One user of the shared host dirs; the last one to go removes those it created.
@@ -815,4 +820,307 @@ pub fn controller_dir(pid: i32, controller: &str) -> PathBuf {
     dirs.get(key)
         .cloned()
         .unwrap_or_else(|| panic!("pid {pid} has no {controller:?} cgroup: {dirs:?}"))
+}
+
+/// Image name for podman (imported with `podman import`).
+pub const PODMAN_IMAGE: &str = "localhost/berth-test/busybox:latest";
+
+/// Host paths a rootful podman uses by default (its store, run dir, SHM lock, CNI lock, the blob
+/// info cache of `podman import`). The podman tests must create none of them.
+pub const PODMAN_HOST_PATHS: &[&str] = &[
+    "/var/lib/containers",
+    "/run/containers",
+    "/run/libpod",
+    "/run/podman",
+    "/dev/shm/libpod_lock",
+    "/etc/cni/net.d/cni.lock",
+    "/etc/containers/networks",
+];
+
+/// Why the podman tests cannot run here, if they cannot.
+pub fn podman_skip_reason() -> Option<String> {
+    if !is_root() {
+        return Some("needs root".into());
+    }
+    if std::env::var_os("BERTH_SKIP_REAL_CLIENTS").is_some() {
+        return Some("BERTH_SKIP_REAL_CLIENTS is set".into());
+    }
+    let missing: Vec<&str> = ["podman", "conmon", "tar", "unshare", "mount"]
+        .into_iter()
+        .filter(|t| find_in_path(t).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Some(format!(
+            "not installed: {} (apt-get install podman)",
+            missing.join(", ")
+        ));
+    }
+    None
+}
+
+/// Skip the test (return early, printing why) when podman cannot run here.
+#[macro_export]
+macro_rules! require_podman {
+    () => {
+        if let Some(reason) = $crate::common::clients::podman_skip_reason() {
+            eprintln!("SKIP: {}: {reason}", module_path!());
+            return;
+        }
+    };
+}
+
+/// A private podman (Debian's 4.3) told to use the runtime under test, with nothing of the host's
+/// podman setup used or written:
+///
+/// * store, run root, tmp dir (locks, exit files, events) under `<base>/p/`: `--root`,
+///   `--runroot`, `--tmpdir`, the vfs driver (no layer mounts to clean up);
+/// * its own containers.conf, storage.conf and registries.conf through `CONTAINERS_CONF`,
+///   `CONTAINERS_STORAGE_CONF`, `CONTAINERS_REGISTRIES_CONF` (file locks instead of the
+///   `/dev/shm/libpod_lock` segment, the file events backend, CNI config dir, hooks dir and
+///   mounts file of its own), `HOME` in the test dir (the signature policy for `import`);
+/// * `--cgroup-manager cgroupfs`, every container with `--network none`, `--cgroup-parent
+///   /berth-test-<tag>` and `--cgroups=no-conmon` (conmon stays where podman started it, no
+///   process is moved into a cgroup but the containers');
+/// * conmon carries the test's tag (`conmon_env_vars`), so the `TestEnv` finds every conmon and
+///   `podman container cleanup` left.
+///
+/// podman calls `state` and `delete` without its `--runtime-flag`s, so a `--root` given that way
+/// would not reach them: the runtime is a wrapper script `<base>/p/berth-runtime` that adds
+/// `--root <base>/p/runtime-root` (and `$BERTH_RUNTIME_ARGS`) to every call. It is named
+/// `berth-runtime` and listed in `runtime_supports_json`, so podman passes `--log FILE
+/// --log-format json` as it does for runc and crun.
+///
+/// No podman command starts a service; nothing runs after teardown (`Drop`): `podman rm -af`,
+/// then the `TestEnv` kills what is left with the tag or in the cgroups, unmounts everything
+/// under the base dir (containers' shm) and removes it.
+pub struct Podman {
+    pub env: TestEnv,
+    /// The wrapper podman runs as its OCI runtime.
+    pub runtime: PathBuf,
+    dir: PathBuf,
+}
+
+impl Podman {
+    /// A private podman with the busybox image imported as [`PODMAN_IMAGE`].
+    pub fn new(name: &str) -> Podman {
+        let env = TestEnv::new(name);
+        // podman refuses a --runroot longer than 50 characters: short names.
+        let dir = env.scratch("p");
+        for d in [
+            "root",
+            "rr",
+            "tmp",
+            "hooks.d",
+            "net",
+            "runtime-root",
+            "home/.config/containers",
+        ] {
+            fs::create_dir_all(dir.join(d)).unwrap_or_else(|e| panic!("mkdir podman/{d}: {e}"));
+        }
+        let runtime = dir.join("berth-runtime");
+        let mut args: Vec<String> = extra_global_args().iter().map(|a| shell_quote(a)).collect();
+        args.push("--root".into());
+        args.push(shell_quote(&dir.join("runtime-root").display().to_string()));
+        fs::write(
+            &runtime,
+            format!(
+                "#!/bin/sh\nexec {} {} \"$@\"\n",
+                shell_quote(&runtime_bin().display().to_string()),
+                args.join(" ")
+            ),
+        )
+        .expect("write podman runtime wrapper");
+        fs::set_permissions(&runtime, fs::Permissions::from_mode(0o755))
+            .expect("chmod podman runtime wrapper");
+        fs::write(dir.join("mounts.conf"), "").expect("write mounts.conf");
+        let d = |p: &str| dir.join(p).display().to_string();
+        let containers_conf = format!(
+            r#"[containers]
+default_mounts_file = "{mounts}"
+log_driver = "k8s-file"
+netns = "none"
+
+[engine]
+cgroup_manager = "cgroupfs"
+conmon_env_vars = ["PATH={path}", "BERTH_TEST_TAG={tag}"]
+events_logger = "file"
+events_logfile_path = "{events}"
+hooks_dir = ["{hooks}"]
+image_copy_tmp_dir = "{tmp}"
+lock_type = "file"
+runtime = "berth-runtime"
+runtime_supports_json = ["berth-runtime"]
+static_dir = "{static_dir}"
+tmp_dir = "{tmp}"
+volume_path = "{volumes}"
+
+[engine.runtimes]
+berth-runtime = ["{runtime}"]
+
+[network]
+network_config_dir = "{net}"
+"#,
+            mounts = d("mounts.conf"),
+            path = PATH_ENV.trim_start_matches("PATH="),
+            tag = env.tag,
+            events = d("events.log"),
+            hooks = d("hooks.d"),
+            tmp = d("tmp"),
+            static_dir = d("root/libpod"),
+            volumes = d("root/volumes"),
+            runtime = runtime.display(),
+            net = d("net"),
+        );
+        fs::write(dir.join("containers.conf"), containers_conf).expect("write containers.conf");
+        let storage_conf = format!(
+            "[storage]\ndriver = \"vfs\"\nrunroot = \"{}\"\ngraphroot = \"{}\"\n",
+            d("rr"),
+            d("root")
+        );
+        fs::write(dir.join("storage.conf"), storage_conf).expect("write storage.conf");
+        fs::write(
+            dir.join("registries.conf"),
+            "unqualified-search-registries = []\n",
+        )
+        .expect("write registries.conf");
+        // `podman import` checks the signature policy: $HOME/.config/containers/policy.json
+        // comes before /etc/containers/policy.json.
+        fs::write(
+            dir.join("home/.config/containers/policy.json"),
+            r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+        )
+        .expect("write policy.json");
+        let p = Podman { env, runtime, dir };
+        p.import_image();
+        p
+    }
+
+    /// `podman import` of the busybox rootfs. c/image 5.23 writes its blob info cache to
+    /// /var/lib/containers/cache for root, whatever the store: the import runs in a private mount
+    /// namespace with a tmpfs on /var/lib, so that cache goes away with it.
+    fn import_image(&self) {
+        let tar = rootfs_tar(&self.env);
+        let mut c = Command::new("unshare");
+        c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+            .arg("mount -t tmpfs -o size=4m,mode=0755 berth-test-podman /var/lib && exec \"$@\"")
+            .arg("sh")
+            .arg("podman");
+        self.podman_env(&mut c);
+        c.arg("import").arg(&tar).arg(PODMAN_IMAGE);
+        let o = self
+            .env
+            .rt_cmd(c, vec!["podman import".into()], client_timeout());
+        o.assert_ok();
+        let images = self.podman(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+        assert!(
+            images.stdout.lines().any(|l| l == PODMAN_IMAGE),
+            "{PODMAN_IMAGE} not among podman's images: {}",
+            images.describe()
+        );
+    }
+
+    /// podman's environment and global flags: everything private (see the type's docs).
+    fn podman_env(&self, c: &mut Command) {
+        let d = &self.dir;
+        c.env("CONTAINERS_CONF", d.join("containers.conf"))
+            .env("CONTAINERS_STORAGE_CONF", d.join("storage.conf"))
+            .env("CONTAINERS_REGISTRIES_CONF", d.join("registries.conf"))
+            .env("HOME", d.join("home"))
+            .env("XDG_CONFIG_HOME", d.join("home/.config"))
+            .env("XDG_DATA_HOME", d.join("home/.local/share"))
+            .env("TMPDIR", d.join("tmp"))
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("CONTAINER_HOST")
+            .env_remove("CONTAINER_CONNECTION")
+            .env_remove("CONTAINERS_STORAGE_CONF_OVERRIDE")
+            .env("BERTH_TEST_TAG", &self.env.tag);
+        c.arg("--root")
+            .arg(d.join("root"))
+            .arg("--runroot")
+            .arg(d.join("rr"))
+            .arg("--tmpdir")
+            .arg(d.join("tmp"))
+            .args(["--storage-driver", "vfs"])
+            .args(["--cgroup-manager", "cgroupfs"])
+            .args(["--events-backend", "file"])
+            .arg("--runtime")
+            .arg(&self.runtime);
+    }
+
+    fn podman_command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("podman");
+        self.podman_env(&mut c);
+        c.args(args);
+        c
+    }
+
+    /// `podman ARGS` (private, see the type's docs), bounded by [`client_timeout`].
+    pub fn podman(&self, args: &[&str]) -> Out {
+        let c = self.podman_command(args);
+        let described = describe_command(&c);
+        self.env.rt_cmd(c, described, client_timeout())
+    }
+
+    /// `podman ARGS` on a pty (stdin, stdout, stderr and controlling terminal).
+    pub fn pty_podman(&self, args: &[&str]) -> PtyOut {
+        run_in_pty(self.podman_command(args), client_timeout())
+    }
+
+    /// The first arguments of every `podman run` here: no network, the test's cgroup parent,
+    /// conmon left in place, and limits no higher than this host lets a process set. podman's
+    /// default for root is RLIMIT_NOFILE and RLIMIT_NPROC of 1048576, which needs
+    /// CAP_SYS_RESOURCE to raise a hard limit, and this machine's root does not have it.
+    pub fn run_args(&self) -> Vec<String> {
+        vec![
+            "run".into(),
+            "--network".into(),
+            "none".into(),
+            "--cgroup-parent".into(),
+            format!("/{}", self.env.cgroup_parent()),
+            "--cgroups=no-conmon".into(),
+            "--ulimit".into(),
+            "nofile=1024:1024".into(),
+            "--ulimit".into(),
+            "nproc=4096:4096".into(),
+        ]
+    }
+
+    /// `podman inspect -f FORMAT C`, trimmed; panics (naming the container) when it fails.
+    #[track_caller]
+    pub fn inspect(&self, container: &str, format: &str) -> String {
+        let o = self.podman(&["inspect", "-f", format, container]);
+        o.assert_ok();
+        o.stdout.trim().to_string()
+    }
+
+    /// The containers' state under the wrapper's `--root` (what the runtime still keeps).
+    pub fn runtime_root_entries(&self) -> Vec<String> {
+        match fs::read_dir(self.dir.join("runtime-root")) {
+            Ok(rd) => rd
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name != "@seccomp-cache")
+                .collect(),
+            Err(_) => vec![],
+        }
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        // Then `env` drops: kills what is left (conmon carries the tag), unmounts, removes the
+        // cgroups and the base dir.
+        let c = self.podman_command(&["rm", "--all", "--force", "--time", "0"]);
+        let described = describe_command(&c);
+        let _ = self.env.rt_cmd(c, described, scaled(30));
+    }
+}
+
+/// Which of [`PODMAN_HOST_PATHS`] exist now.
+pub fn podman_host_paths_present() -> Vec<&'static str> {
+    PODMAN_HOST_PATHS
+        .iter()
+        .copied()
+        .filter(|p| Path::new(p).exists())
+        .collect()
 }

@@ -818,11 +818,10 @@ pub fn mountinfo_line<'a>(mountinfo: &'a str, mnt: &str) -> Option<&'a str> {
         .rfind(|l| l.split(' ').nth(4) == Some(mnt))
 }
 
-/// Assert a failed command's error follows the CLI contract: a line on
-/// stderr starting `berth-runtime: ` that names at least one of `words`
-/// (case-insensitive). The message format is berth's own contract, so when the
-/// binary under test is a reference runtime (runc) only a non-empty stderr is
-/// required.
+/// Assert a failed command's error follows the CLI contract (runc's): without `--log`, an error
+/// is a logrus line on stderr, `time="<RFC 3339>" level=error msg="<message>"`, whose message names
+/// at least one of `words` (case-insensitive). The wording is berth's own, so when the binary under
+/// test is a reference runtime (runc) only a non-empty stderr is required.
 #[track_caller]
 pub fn assert_stderr_names(o: &Out, words: &[&str]) {
     assert!(
@@ -833,15 +832,109 @@ pub fn assert_stderr_names(o: &Out, words: &[&str]) {
     if is_reference_runtime() {
         return;
     }
-    let ok = o.stderr.lines().any(|l| {
-        let l = l.to_lowercase();
-        l.starts_with("berth-runtime: ") && words.iter().any(|w| l.contains(&w.to_lowercase()))
+    let ok = error_messages(&o.stderr).iter().any(|m| {
+        let m = m.to_lowercase();
+        words.iter().any(|w| m.contains(&w.to_lowercase()))
     });
     assert!(
         ok,
-        "stderr should have a line `berth-runtime: ...` naming one of {words:?}: {}",
+        "stderr should have a line `time=\"...\" level=error msg=\"...\"` naming one of {words:?}: {}",
         o.describe()
     );
+}
+
+/// The messages of the `level=error` logrus lines in `text` (stderr, or a `--log` file in the
+/// text format).
+pub fn error_messages(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(parse_logrus_line)
+        .filter(|l| l.level == "error")
+        .map(|l| l.msg)
+        .collect()
+}
+
+/// One line of logrus's text format, `time="T" level=L msg="M"`, as runc writes it.
+#[derive(Debug)]
+pub struct LogrusLine {
+    pub time: String,
+    pub level: String,
+    pub msg: String,
+}
+
+pub fn parse_logrus_line(line: &str) -> Option<LogrusLine> {
+    let rest = line.strip_prefix("time=")?;
+    let (time, rest) = logfmt_value(rest)?;
+    let rest = rest.strip_prefix(" level=")?;
+    let (level, rest) = logfmt_value(rest)?;
+    let rest = rest.strip_prefix(" msg=")?;
+    let (msg, rest) = logfmt_value(rest)?;
+    rest.is_empty().then_some(LogrusLine { time, level, msg })
+}
+
+/// A logfmt value at the start of `s` (bare, or Go-quoted as by `%q`) and the rest of `s`.
+fn logfmt_value(s: &str) -> Option<(String, &str)> {
+    let Some(quoted) = s.strip_prefix('"') else {
+        let end = s.find(' ').unwrap_or(s.len());
+        return Some((s[..end].to_string(), &s[end..]));
+    };
+    let mut out = String::new();
+    let mut chars = quoted.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((out, &quoted[i + 1..])),
+            '\\' => {
+                let (_, e) = chars.next()?;
+                match e {
+                    'n' => out.push('\n'),
+                    't' => out.push('\t'),
+                    'r' => out.push('\r'),
+                    'a' => out.push('\x07'),
+                    'b' => out.push('\x08'),
+                    'f' => out.push('\x0c'),
+                    'v' => out.push('\x0b'),
+                    'x' | 'u' | 'U' => {
+                        let n = match e {
+                            'x' => 2,
+                            'u' => 4,
+                            _ => 8,
+                        };
+                        let hex: String = (0..n)
+                            .filter_map(|_| chars.next().map(|(_, h)| h))
+                            .collect();
+                        out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                    }
+                    other => out.push(other),
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// An RFC 3339 time in whole seconds as runc's logs have it: `2026-12-02T18:17:46Z` (or with a
+/// `+hh:mm` offset).
+pub fn is_rfc3339_seconds(t: &str) -> bool {
+    let b = t.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    let zone = &t[t.len().min(19)..];
+    b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && (zone == "Z"
+            || (zone.len() == 6
+                && (zone.starts_with('+') || zone.starts_with('-'))
+                && zone.as_bytes()[3] == b':'))
 }
 
 /// Remove namespace `ns` from the config.

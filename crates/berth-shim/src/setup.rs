@@ -201,6 +201,9 @@ fn open_log(cfg: &Config, made: &mut Made) -> Result<Option<std::fs::File>, Spaw
         .map_err(|e| failed(FailedStage::Setup, format!("--log-path {}: {e}", path.display())))?;
     if !existed {
         made.0.push(path.clone());
+        // Docker's mode for container logs; our umask (077) took the group bit off.
+        use std::os::unix::fs::PermissionsExt;
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o640));
     }
     Ok(Some(file))
 }

@@ -134,11 +134,18 @@ impl TestEnv {
 
     /// Spawns a shim as berthd does (sync pipe on fd 3) and returns its report.
     pub fn spawn(&self, spot: &Spot, extra: &[&str]) -> SpawnReport {
-        let mut args = self.shim_args(spot, extra);
+        self.spawn_via(&[], spot, extra)
+    }
+
+    /// Spawns the shim through `prefix` (a command that execs its arguments, e.g. `unshare`).
+    pub fn spawn_via(&self, prefix: &[&str], spot: &Spot, extra: &[&str]) -> SpawnReport {
+        let mut args: Vec<String> = prefix.iter().map(|s| s.to_string()).collect();
+        args.push(SHIM.into());
+        args.extend(self.shim_args(spot, extra));
         args.extend(["--sync-fd".into(), "3".into()]);
         let (read, write) = pipe();
-        let mut cmd = Command::new(SHIM);
-        cmd.args(&args).env("BERTH_TEST_TAG", &self.tag);
+        let mut cmd = Command::new(&args[0]);
+        cmd.args(&args[1..]).env("BERTH_TEST_TAG", &self.tag);
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
         let w = write.as_raw_fd();
         unsafe {

@@ -1,0 +1,737 @@
+//! The monitor: one poll loop over the container's output, its stdin, SIGCHLD, the control
+//! socket and its clients, until the container has exited and been deleted.
+
+use crate::args::Config;
+use crate::conn::{Attach, Conn, Read};
+use crate::helper::{self, Helper};
+use crate::logfile::{JsonLog, Stream};
+use crate::{files, ops, sys, timefmt};
+use berth_shim_protocol::{
+    self as proto, ErrorKind, Exit, Request, Response, STREAM_STDERR, STREAM_STDOUT, State, Status,
+};
+use rustix::event::{PollFd, PollFlags};
+use std::collections::VecDeque;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+/// After the init exited, how long the output may take to reach end of file (processes left
+/// without a PID namespace of their own can hold the pipes open).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+/// Input queued for the container's stdin before attached clients are read no further.
+const MAX_PENDING_STDIN: usize = 64 * 1024;
+const MAX_CLIENTS: usize = 256;
+/// One read of the container's output.
+const READ_CHUNK: usize = 8192;
+/// Reads of one output per wake-up, so one busy stream cannot starve the rest.
+const READS_PER_WAKE: usize = 8;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    Created,
+    Running,
+    /// The init was reaped; the output is being drained.
+    Exiting,
+    Stopped,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Job {
+    Start,
+    Kill { signal: i32, all: bool },
+    Pids,
+    Delete,
+}
+
+/// What `setup` made for the monitor.
+pub struct Parts {
+    pub listener: OwnedFd,
+    pub signals: OwnedFd,
+    pub init_pid: i32,
+    pub created_at: String,
+    /// Read ends of the container's stdout and stderr; with a terminal, the pty master as stdout.
+    pub outputs: [Option<OwnedFd>; 2],
+    pub pty: Option<OwnedFd>,
+    /// Write end of the container's stdin pipe (`-i` without `-t`).
+    pub stdin: Option<OwnedFd>,
+    pub log: JsonLog,
+}
+
+pub struct Monitor {
+    cfg: Config,
+    listener: OwnedFd,
+    signals: OwnedFd,
+    init_pid: i32,
+    shim_pid: i32,
+    phase: Phase,
+    created_at: String,
+    started_at: Option<String>,
+    exit: Option<Exit>,
+    drain_deadline: Option<Instant>,
+    delete_deadline: Option<Instant>,
+    outputs: [Option<OwnedFd>; 2],
+    pty: Option<OwnedFd>,
+    stdin: Option<OwnedFd>,
+    stdin_open: bool,
+    stdin_buf: Vec<u8>,
+    stdin_close_pending: bool,
+    log: JsonLog,
+    conns: Vec<Conn>,
+    next_conn: u64,
+    jobs: VecDeque<(Option<u64>, Job)>,
+    running: Option<(Helper, Option<u64>, Job)>,
+    done: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Listener,
+    Signals,
+    Output(usize),
+    Stdin,
+    Conn(u64),
+}
+
+impl Monitor {
+    pub fn new(cfg: Config, parts: Parts) -> Monitor {
+        let stdin_open = cfg.stdin;
+        Monitor {
+            cfg,
+            listener: parts.listener,
+            signals: parts.signals,
+            init_pid: parts.init_pid,
+            shim_pid: rustix::process::getpid().as_raw_nonzero().get(),
+            phase: Phase::Created,
+            created_at: parts.created_at,
+            started_at: None,
+            exit: None,
+            drain_deadline: None,
+            delete_deadline: None,
+            outputs: parts.outputs,
+            pty: parts.pty,
+            stdin: parts.stdin,
+            stdin_open,
+            stdin_buf: Vec::new(),
+            stdin_close_pending: false,
+            log: parts.log,
+            conns: Vec::new(),
+            next_conn: 1,
+            jobs: VecDeque::new(),
+            running: None,
+            done: false,
+        }
+    }
+
+    /// Runs until the container is deleted.
+    pub fn run(mut self) {
+        while !self.done {
+            let ready = self.poll_once();
+            for (slot, revents) in ready {
+                self.handle(slot, revents);
+            }
+            self.after_events();
+        }
+    }
+
+    fn poll_once(&mut self) -> Vec<(Slot, PollFlags)> {
+        let mut slots = Vec::with_capacity(4 + self.conns.len());
+        let mut fds = Vec::with_capacity(4 + self.conns.len());
+        slots.push(Slot::Listener);
+        fds.push(PollFd::new(&self.listener, PollFlags::IN));
+        slots.push(Slot::Signals);
+        fds.push(PollFd::new(&self.signals, PollFlags::IN));
+        for (i, out) in self.outputs.iter().enumerate() {
+            if let Some(fd) = out {
+                slots.push(Slot::Output(i));
+                fds.push(PollFd::new(fd, PollFlags::IN));
+            }
+        }
+        if !self.stdin_buf.is_empty()
+            && let Some(fd) = self.stdin_target()
+        {
+            slots.push(Slot::Stdin);
+            fds.push(PollFd::from_borrowed_fd(fd, PollFlags::OUT));
+        }
+        let stdin_room = self.stdin_buf.len() < MAX_PENDING_STDIN;
+        for conn in &self.conns {
+            let mut events = PollFlags::empty();
+            if self.wants_input(conn, stdin_room) {
+                events |= PollFlags::IN;
+            }
+            if conn.has_output() {
+                events |= PollFlags::OUT;
+            }
+            slots.push(Slot::Conn(conn.id));
+            fds.push(PollFd::new(&conn.fd, events));
+        }
+        let timeout = self.next_deadline().map(|at| {
+            let left = at.saturating_duration_since(Instant::now());
+            rustix::event::Timespec {
+                tv_sec: left.as_secs() as i64,
+                tv_nsec: i64::from(left.subsec_nanos()),
+            }
+        });
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => return Vec::new(),
+            Err(e) => {
+                // Nothing here can make poll fail but a kernel out of memory: wait and retry.
+                eprintln!("berth-shim: poll: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+                return Vec::new();
+            }
+        }
+        slots
+            .into_iter()
+            .zip(fds.iter().map(PollFd::revents))
+            .filter(|(_, r)| !r.is_empty())
+            .collect()
+    }
+
+    fn wants_input(&self, conn: &Conn, stdin_room: bool) -> bool {
+        if conn.read_closed || conn.dead {
+            return false;
+        }
+        match conn.attach {
+            None => !conn.busy,
+            Some(a) if a.stdin && self.stdin_open => stdin_room,
+            // Read and dropped: only to notice the client going away.
+            Some(_) => true,
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        match (self.drain_deadline, self.delete_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn handle(&mut self, slot: Slot, revents: PollFlags) {
+        match slot {
+            Slot::Listener => self.accept(),
+            Slot::Signals => self.reap(),
+            Slot::Output(i) => self.read_output(i),
+            Slot::Stdin => self.flush_stdin(),
+            Slot::Conn(id) => self.conn_event(id, revents),
+        }
+    }
+
+    fn after_events(&mut self) {
+        let now = Instant::now();
+        if self.phase == Phase::Exiting
+            && (self.outputs.iter().all(Option::is_none)
+                || self.drain_deadline.is_some_and(|d| now >= d))
+        {
+            self.finalize();
+        }
+        if self.delete_deadline.is_some_and(|d| now >= d)
+            && self.running.is_none()
+            && self.jobs.is_empty()
+        {
+            self.delete_deadline = None;
+            eprintln!(
+                "berth-shim: {}: no delete within --exit-timeout: deleting",
+                self.cfg.id
+            );
+            self.jobs.push_back((None, Job::Delete));
+        }
+        self.conns.retain(|c| !c.dead);
+        self.next_job();
+    }
+
+    // --- the container's side ---
+
+    fn stdin_target(&self) -> Option<BorrowedFd<'_>> {
+        if !self.stdin_open {
+            return None;
+        }
+        self.stdin.as_ref().or(self.pty.as_ref()).map(AsFd::as_fd)
+    }
+
+    fn read_output(&mut self, index: usize) {
+        let stream = if index == 0 {
+            Stream::Stdout
+        } else {
+            Stream::Stderr
+        };
+        let mut buf = [0u8; READ_CHUNK];
+        for _ in 0..READS_PER_WAKE {
+            let Some(fd) = &self.outputs[index] else {
+                return;
+            };
+            match rustix::io::read(fd, &mut buf) {
+                Ok(0) => {}
+                Ok(n) => {
+                    self.log.write(stream, &buf[..n]);
+                    self.broadcast(stream, &buf[..n]);
+                    continue;
+                }
+                Err(rustix::io::Errno::AGAIN) => return,
+                Err(rustix::io::Errno::INTR) => continue,
+                // EIO: the pty's last slave descriptor closed. Anything else ends the stream too.
+                Err(_) => {}
+            }
+            self.outputs[index] = None;
+            self.log.finish(stream);
+            return;
+        }
+    }
+
+    fn broadcast(&mut self, stream: Stream, data: &[u8]) {
+        let (number, header) = match stream {
+            Stream::Stdout => (
+                STREAM_STDOUT,
+                proto::frame_header(STREAM_STDOUT, data.len()),
+            ),
+            Stream::Stderr => (
+                STREAM_STDERR,
+                proto::frame_header(STREAM_STDERR, data.len()),
+            ),
+        };
+        let tty = self.cfg.tty;
+        for conn in &mut self.conns {
+            let Some(a) = conn.attach else { continue };
+            let wanted = if number == STREAM_STDOUT {
+                a.stdout
+            } else {
+                a.stderr
+            };
+            if !wanted || conn.close_after_flush {
+                continue;
+            }
+            if tty {
+                conn.send(data);
+            } else {
+                let mut frame = Vec::with_capacity(8 + data.len());
+                frame.extend_from_slice(&header);
+                frame.extend_from_slice(data);
+                conn.send(&frame);
+            }
+        }
+    }
+
+    fn flush_stdin(&mut self) {
+        while !self.stdin_buf.is_empty() {
+            let Some(fd) = self.stdin_target() else {
+                self.stdin_buf.clear();
+                break;
+            };
+            match rustix::io::write(fd, &self.stdin_buf) {
+                Ok(n) => {
+                    self.stdin_buf.drain(..n);
+                }
+                Err(rustix::io::Errno::AGAIN) => return,
+                Err(rustix::io::Errno::INTR) => continue,
+                // EPIPE: the container closed its stdin.
+                Err(_) => {
+                    self.close_stdin_now();
+                    return;
+                }
+            }
+        }
+        self.stdin_buf = Vec::new();
+        if self.stdin_close_pending {
+            self.close_stdin_now();
+        }
+    }
+
+    fn close_stdin_now(&mut self) {
+        self.stdin_open = false;
+        self.stdin_close_pending = false;
+        self.stdin = None;
+        self.stdin_buf = Vec::new();
+    }
+
+    fn reap(&mut self) {
+        while berth_runtime_core::sys::read_signal(self.signals.as_fd()).is_ok() {}
+        while let Some((pid, status)) = sys::reap_one() {
+            if pid == self.init_pid && self.exit.is_none() {
+                self.init_exited(status);
+            } else if self.running.as_ref().is_some_and(|(h, _, _)| h.pid == pid)
+                && let Some((helper, conn, job)) = self.running.take()
+            {
+                let answer = helper.answer(status);
+                self.job_done(conn, job, answer);
+            }
+            // Anything else is an orphan of the container that came to us as its subreaper.
+        }
+    }
+
+    fn init_exited(&mut self, status: libc::c_int) {
+        let signal = libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status));
+        self.exit = Some(Exit {
+            exit_code: berth_runtime_core::sys::exit_code(status),
+            signal,
+            started_at: self.started_at.clone(),
+            finished_at: timefmt::now(),
+            shim_lost: false,
+        });
+        self.phase = Phase::Exiting;
+        self.drain_deadline = Some(Instant::now() + DRAIN_TIMEOUT);
+        self.close_stdin_now();
+    }
+
+    /// The container exited and its output is drained: record it, answer the waiters, end the
+    /// attach streams.
+    fn finalize(&mut self) {
+        for index in 0..2 {
+            if self.outputs[index].is_some() {
+                // What is already in the pipe still counts; a writer left behind does not.
+                self.read_output(index);
+                self.outputs[index] = None;
+            }
+        }
+        self.log.finish(Stream::Stdout);
+        self.log.finish(Stream::Stderr);
+        self.pty = None;
+        self.phase = Phase::Stopped;
+        self.drain_deadline = None;
+        let Some(exit) = self.exit.clone() else {
+            return;
+        };
+        if let Err(e) = files::write_json_atomic(&self.cfg.state_dir, proto::EXIT_FILE, &exit) {
+            eprintln!(
+                "berth-shim: write {}: {e}",
+                self.cfg.state_dir.join(proto::EXIT_FILE).display()
+            );
+        }
+        for conn in &mut self.conns {
+            if conn.waiting {
+                conn.waiting = false;
+                conn.answer(&Response::Exited(exit.clone()));
+            }
+            if conn.attach.is_some() {
+                conn.close_after_flush = true;
+                conn.flush();
+            }
+        }
+        self.delete_deadline = self.cfg.exit_timeout.map(|t| Instant::now() + t);
+    }
+
+    // --- clients ---
+
+    fn accept(&mut self) {
+        loop {
+            let fd = match rustix::net::accept_with(
+                &self.listener,
+                rustix::net::SocketFlags::NONBLOCK | rustix::net::SocketFlags::CLOEXEC,
+            ) {
+                Ok(fd) => fd,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(_) => return,
+            };
+            if self.conns.len() >= MAX_CLIENTS {
+                eprintln!("berth-shim: {MAX_CLIENTS} clients connected: refusing another");
+                continue;
+            }
+            let id = self.next_conn;
+            self.next_conn += 1;
+            self.conns.push(Conn::new(id, fd));
+        }
+    }
+
+    fn conn_index(&self, id: u64) -> Option<usize> {
+        self.conns.iter().position(|c| c.id == id)
+    }
+
+    fn conn_event(&mut self, id: u64, revents: PollFlags) {
+        let Some(i) = self.conn_index(id) else {
+            return;
+        };
+        if revents.contains(PollFlags::OUT) {
+            self.conns[i].flush();
+        }
+        let stdin_room = self.stdin_buf.len() < MAX_PENDING_STDIN;
+        let reading = self.wants_input(&self.conns[i], stdin_room);
+        if revents.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) && reading {
+            self.conn_read(i);
+        } else if revents.intersects(PollFlags::HUP | PollFlags::ERR) {
+            self.conns[i].dead = true;
+        }
+    }
+
+    fn conn_read(&mut self, i: usize) {
+        let mut buf = [0u8; 4096];
+        let n = match self.conns[i].read(&mut buf) {
+            Read::Again => return,
+            Read::Eof => {
+                let (attach, busy) = (self.conns[i].attach, self.conns[i].busy);
+                if attach.is_some_and(|a| a.stdin && a.close_stdin_on_eof) && self.stdin_open {
+                    self.request_stdin_close();
+                }
+                if attach.is_none() && !busy {
+                    // A control client that said all it had to say and has no answer pending.
+                    self.conns[i].close_after_flush = true;
+                    self.conns[i].flush();
+                }
+                return;
+            }
+            Read::Data(n) => n,
+        };
+        match self.conns[i].attach {
+            Some(a) => {
+                if a.stdin && self.stdin_open {
+                    self.stdin_buf.extend_from_slice(&buf[..n]);
+                    self.flush_stdin();
+                }
+            }
+            None => {
+                self.conns[i].inbuf.extend_from_slice(&buf[..n]);
+                self.process_requests(i);
+            }
+        }
+    }
+
+    fn process_requests(&mut self, i: usize) {
+        while !self.conns[i].busy && self.conns[i].attach.is_none() && !self.conns[i].dead {
+            let line = match self.conns[i].next_line() {
+                None => return,
+                Some(Ok(line)) => line,
+                Some(Err(())) => {
+                    let conn = &mut self.conns[i];
+                    conn.inbuf = Vec::new();
+                    conn.close_after_flush = true;
+                    let message = format!("request longer than {} bytes", proto::MAX_LINE);
+                    conn.answer(&error(ErrorKind::BadRequest, message));
+                    return;
+                }
+            };
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<Request>(&line) {
+                Ok(request) => self.request(i, request),
+                Err(e) => self.conns[i]
+                    .answer(&error(ErrorKind::BadRequest, format!("not a request: {e}"))),
+            }
+        }
+        // Bytes after an `attach` line are the client's first input.
+        if self.conns[i].attach.is_some() && !self.conns[i].inbuf.is_empty() {
+            let early = std::mem::take(&mut self.conns[i].inbuf);
+            if self.conns[i].attach.is_some_and(|a| a.stdin) && self.stdin_open {
+                self.stdin_buf.extend_from_slice(&early);
+                self.flush_stdin();
+            }
+        }
+    }
+
+    fn request(&mut self, i: usize, request: Request) {
+        let id = self.conns[i].id;
+        let stopped = self.phase == Phase::Stopped;
+        let answer = match request {
+            Request::Start if self.phase != Phase::Created => wrong_state(format!(
+                "container is {}: only a created container starts",
+                self.status_name()
+            )),
+            Request::Kill { signal, .. } if !(1..=64).contains(&signal) => error(
+                ErrorKind::BadRequest,
+                format!("signal {signal}: not a signal number (1-64)"),
+            ),
+            Request::Kill { .. }
+                if self.phase != Phase::Created && self.phase != Phase::Running =>
+            {
+                wrong_state(format!(
+                    "container is {}: nothing to signal",
+                    self.status_name()
+                ))
+            }
+            Request::Start => return self.queue(id, Job::Start),
+            Request::Kill { signal, all } => return self.queue(id, Job::Kill { signal, all }),
+            Request::State if !stopped => return self.queue(id, Job::Pids),
+            Request::State => Response::State(self.state(Vec::new())),
+            Request::Delete if !stopped => wrong_state(format!(
+                "container is {}: kill it and wait for its exit first",
+                self.status_name()
+            )),
+            Request::Delete => return self.queue(id, Job::Delete),
+            Request::Wait => match &self.exit {
+                Some(exit) if stopped => Response::Exited(exit.clone()),
+                _ => {
+                    self.conns[i].busy = true;
+                    self.conns[i].waiting = true;
+                    return;
+                }
+            },
+            Request::Resize { rows, cols } => self.resize(rows, cols),
+            Request::CloseStdin => {
+                if !self.cfg.stdin {
+                    error(
+                        ErrorKind::NotSupported,
+                        "the container has no stdin (-i)".into(),
+                    )
+                } else {
+                    self.request_stdin_close();
+                    Response::Ok
+                }
+            }
+            Request::Attach {
+                stdin,
+                stdout,
+                stderr,
+                close_stdin_on_eof,
+            } => {
+                if stopped {
+                    wrong_state("container has exited: its output is in the log".into())
+                } else if stdin && !self.cfg.stdin {
+                    error(
+                        ErrorKind::NotSupported,
+                        "stdin: the container has no stdin (-i)".into(),
+                    )
+                } else {
+                    let conn = &mut self.conns[i];
+                    conn.answer(&Response::Attached { tty: self.cfg.tty });
+                    conn.attach = Some(Attach {
+                        stdin,
+                        stdout,
+                        stderr,
+                        close_stdin_on_eof,
+                    });
+                    return;
+                }
+            }
+        };
+        self.conns[i].answer(&answer);
+    }
+
+    fn request_stdin_close(&mut self) {
+        if self.stdin.is_none() {
+            // A terminal cannot be half-closed: input just stops being forwarded.
+            self.close_stdin_now();
+            return;
+        }
+        self.stdin_close_pending = true;
+        self.flush_stdin();
+    }
+
+    fn resize(&mut self, rows: u16, cols: u16) -> Response {
+        let Some(pty) = &self.pty else {
+            return error(
+                ErrorKind::NotSupported,
+                "the container has no terminal (-t)".into(),
+            );
+        };
+        let size = rustix::termios::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        match rustix::termios::tcsetwinsize(pty, size) {
+            Ok(()) => Response::Ok,
+            Err(e) => error(
+                ErrorKind::Failed,
+                format!("set the terminal size to {rows}x{cols}: {e}"),
+            ),
+        }
+    }
+
+    fn status(&self) -> Status {
+        match self.phase {
+            Phase::Created => Status::Created,
+            Phase::Exiting if self.started_at.is_none() => Status::Created,
+            Phase::Running | Phase::Exiting => Status::Running,
+            Phase::Stopped => Status::Stopped,
+        }
+    }
+
+    fn status_name(&self) -> &'static str {
+        match self.status() {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+        }
+    }
+
+    fn state(&self, pids: Vec<i32>) -> State {
+        State {
+            id: self.cfg.id.clone(),
+            status: self.status(),
+            shim_pid: self.shim_pid,
+            init_pid: self.init_pid,
+            pids,
+            tty: self.cfg.tty,
+            stdin_open: self.stdin_open,
+            created_at: self.created_at.clone(),
+            started_at: self.started_at.clone(),
+            exit: if self.phase == Phase::Stopped {
+                self.exit.clone()
+            } else {
+                None
+            },
+        }
+    }
+
+    // --- jobs: operations run by a helper, one at a time, in request order ---
+
+    fn queue(&mut self, conn: u64, job: Job) {
+        if let Some(i) = self.conn_index(conn) {
+            self.conns[i].busy = true;
+        }
+        self.jobs.push_back((Some(conn), job));
+    }
+
+    fn next_job(&mut self) {
+        if self.running.is_some() {
+            return;
+        }
+        let Some((conn, job)) = self.jobs.pop_front() else {
+            return;
+        };
+        let cfg = &self.cfg;
+        let spawned = helper::spawn(None, || match job {
+            Job::Start => ops::start(cfg).map(|()| String::new()),
+            Job::Kill { signal, all } => ops::kill(cfg, signal, all).map(|()| String::new()),
+            Job::Pids => ops::pids(cfg),
+            Job::Delete => ops::delete(cfg, false).map(|()| String::new()),
+        });
+        match spawned {
+            Ok(helper) => self.running = Some((helper, conn, job)),
+            Err(e) => self.job_done(conn, job, Err(format!("fork a shim helper: {e}"))),
+        }
+    }
+
+    fn job_done(&mut self, conn: Option<u64>, job: Job, answer: Result<String, String>) {
+        let response = match (job, answer) {
+            (Job::Start, Ok(_)) => {
+                if self.phase == Phase::Created {
+                    self.phase = Phase::Running;
+                }
+                self.started_at.get_or_insert_with(timefmt::now);
+                Response::Ok
+            }
+            (Job::Kill { .. }, Ok(_)) => Response::Ok,
+            (Job::Pids, answer) => {
+                let pids = answer
+                    .map_err(|e| eprintln!("berth-shim: {e}"))
+                    .ok()
+                    .and_then(|text| serde_json::from_str(&text).ok())
+                    .unwrap_or_default();
+                Response::State(self.state(pids))
+            }
+            (Job::Delete, Ok(_)) => return self.deleted(conn),
+            (_, Err(message)) => error(ErrorKind::Failed, message),
+        };
+        if let Some(i) = conn.and_then(|c| self.conn_index(c)) {
+            self.conns[i].answer(&response);
+        }
+    }
+
+    /// The runtime's state and the cgroup are gone: remove our sockets, answer, and exit.
+    fn deleted(&mut self, conn: Option<u64>) {
+        files::remove(&self.cfg.state_dir.join(proto::CONTROL_SOCKET));
+        files::remove(&self.cfg.state_dir.join(proto::SHIM_FILE));
+        if let Some(i) = conn.and_then(|c| self.conn_index(c)) {
+            self.conns[i].answer(&Response::Ok);
+            self.conns[i].flush_blocking();
+        }
+        self.done = true;
+    }
+}
+
+fn error(kind: ErrorKind, message: String) -> Response {
+    Response::Error { kind, message }
+}
+
+fn wrong_state(message: String) -> Response {
+    error(ErrorKind::WrongState, message)
+}

@@ -358,6 +358,10 @@ impl Monitor {
     }
 
     fn init_exited(&mut self, status: libc::c_int) {
+        // A quick program can exit, and be reaped, before the start helper that let it run.
+        if matches!(self.running, Some((_, _, Job::Start))) {
+            self.started_at.get_or_insert_with(timefmt::now);
+        }
         let signal = libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status));
         self.exit = Some(Exit {
             exit_code: berth_runtime_core::sys::exit_code(status),

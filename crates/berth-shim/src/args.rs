@@ -85,7 +85,9 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             }
             "--sync-fd" => {
                 let v = it.value(&flag)?;
-                let fd: i32 = v.parse().map_err(|_| format!("--sync-fd {v:?}: not a number"))?;
+                let fd: i32 = v
+                    .parse()
+                    .map_err(|_| format!("--sync-fd {v:?}: not a number"))?;
                 if fd < 0 {
                     return Err(format!("--sync-fd {fd}: not a descriptor"));
                 }
@@ -94,8 +96,9 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--shim-log" => config.shim_log = Some(absolute(&flag, it.value(&flag)?)?),
             "--exit-timeout" => {
                 let v = it.value(&flag)?;
-                let secs: u64 =
-                    v.parse().map_err(|_| format!("--exit-timeout {v:?}: not a number of seconds"))?;
+                let secs: u64 = v
+                    .parse()
+                    .map_err(|_| format!("--exit-timeout {v:?}: not a number of seconds"))?;
                 config.exit_timeout = Some(Duration::from_secs(secs));
             }
             "-h" | "--help" => return Err(USAGE.into()),
@@ -165,7 +168,10 @@ impl<'a> Args<'a> {
         if let Some(v) = self.inline.take() {
             return Ok(v);
         }
-        let (first, rest) = self.rest.split_first().ok_or_else(|| format!("{flag} needs a value"))?;
+        let (first, rest) = self
+            .rest
+            .split_first()
+            .ok_or_else(|| format!("{flag} needs a value"))?;
         self.rest = rest;
         Ok(first)
     }
@@ -209,6 +215,11 @@ mod tests {
             };
             assert!(e.contains(needle), "{extra}: {e}");
         }
-        assert!(parse(&argv("--id ../x --bundle /b --state-dir /s --runtime-root /r")).is_err());
+        assert!(
+            parse(&argv(
+                "--id ../x --bundle /b --state-dir /s --runtime-root /r"
+            ))
+            .is_err()
+        );
     }
 }

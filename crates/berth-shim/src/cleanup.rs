@@ -25,25 +25,34 @@ pub fn run(dir: &Path) -> i32 {
 fn clean(dir: &Path) -> Result<Exit, String> {
     let socket = dir.join(proto::CONTROL_SOCKET);
     if UnixStream::connect(&socket).is_ok() {
-        return Err(format!("the shim is alive ({} answers): ask it to delete", socket.display()));
+        return Err(format!(
+            "the shim is alive ({} answers): ask it to delete",
+            socket.display()
+        ));
     }
     let exit_path = dir.join(proto::EXIT_FILE);
     let record_path = dir.join(proto::SHIM_FILE);
     let record: ShimRecord = match std::fs::read(&record_path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{}: {e}", record_path.display()))?,
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", record_path.display()))?
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             // Deleted already, or never created: nothing of the container is left to remove.
-            return read_exit(&exit_path)
-                .ok_or_else(|| format!("no {} and no {}: nothing to clean", proto::SHIM_FILE, proto::EXIT_FILE));
+            return read_exit(&exit_path).ok_or_else(|| {
+                format!(
+                    "no {} and no {}: nothing to clean",
+                    proto::SHIM_FILE,
+                    proto::EXIT_FILE
+                )
+            });
         }
         Err(e) => return Err(format!("{}: {e}", record_path.display())),
     };
     // A shim frozen or stuck, not dead: it must not act on the container behind our back.
-    if berth_runtime_core::process_info::is_same_process(record.shim_pid, record.shim_start_time) {
-        if let Some(pid) = rustix::process::Pid::from_raw(record.shim_pid) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-        }
+    if berth_runtime_core::process_info::is_same_process(record.shim_pid, record.shim_start_time)
+        && let Some(pid) = rustix::process::Pid::from_raw(record.shim_pid)
+    {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
     }
     let cfg = Config {
         id: record.id.clone(),
@@ -60,7 +69,9 @@ fn clean(dir: &Path) -> Result<Exit, String> {
         exit_timeout: None,
     };
     if let Err(e) = ops::delete(&cfg, true) {
-        let gone = ["does not exist", "not found", "No such"].iter().any(|s| e.contains(s));
+        let gone = ["does not exist", "not found", "No such"]
+            .iter()
+            .any(|s| e.contains(s));
         if !gone {
             return Err(e);
         }

@@ -94,7 +94,10 @@ impl Conn {
             return;
         }
         if self.outbuf.len() + bytes.len() > MAX_PENDING_OUTPUT {
-            eprintln!("berth-shim: client {} does not read its output: disconnected", self.id);
+            eprintln!(
+                "berth-shim: client {} does not read its output: disconnected",
+                self.id
+            );
             self.dead = true;
             return;
         }
@@ -104,7 +107,11 @@ impl Conn {
 
     pub fn flush(&mut self) {
         while !self.outbuf.is_empty() && !self.dead {
-            match rustix::net::send(&self.fd, &self.outbuf, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
+            match rustix::net::send(
+                &self.fd,
+                &self.outbuf,
+                SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+            ) {
                 Ok(n) => {
                     self.outbuf.drain(..n);
                 }

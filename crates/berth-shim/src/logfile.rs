@@ -124,7 +124,9 @@ impl JsonLog {
         };
         if let Err(e) = file.write_all(&self.entry) {
             if !self.failed {
-                eprintln!("berth-shim: write to the container log: {e}; dropping output until it works");
+                eprintln!(
+                    "berth-shim: write to the container log: {e}; dropping output until it works"
+                );
             }
             self.failed = true;
         } else {
@@ -223,7 +225,10 @@ mod tests {
         let e = entries(&path);
         let logs: Vec<&str> = e.iter().map(|v| v["log"].as_str().unwrap()).collect();
         assert_eq!(logs[0], "one\n");
-        assert_eq!((logs[1], e[1]["stream"].as_str().unwrap()), ("err\n", "stderr"));
+        assert_eq!(
+            (logs[1], e[1]["stream"].as_str().unwrap()),
+            ("err\n", "stderr")
+        );
         assert_eq!(logs[2], "two\n");
         assert_eq!(logs[3].len(), MAX_ENTRY);
         assert_eq!(logs[4], "xxxxxxxxxx\n");

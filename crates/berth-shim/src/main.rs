@@ -11,11 +11,16 @@ mod ops;
 mod setup;
 mod sys;
 mod timefmt;
+mod trim;
 
 use berth_shim_protocol::FailedStage;
 
 fn main() {
-    let argv: Vec<String> = match std::env::args_os().skip(1).map(|a| a.into_string()).collect() {
+    let argv: Vec<String> = match std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string())
+        .collect()
+    {
         Ok(argv) => argv,
         Err(bad) => usage_error(None, format!("argument {bad:?} is not UTF-8")),
     };
@@ -27,7 +32,11 @@ fn main() {
     // The container's init is a clone of this process until it execs: like berth-runtime, run
     // from a copy of the binary nobody can write, so /proc/<init>/exe cannot reach the host's file.
     if let Err(e) = berth_runtime_core::protected_exe::ensure_protected() {
-        fail_early(cfg.sync_fd, FailedStage::Setup, format!("protect the shim binary: {e}"));
+        fail_early(
+            cfg.sync_fd,
+            FailedStage::Setup,
+            format!("protect the shim binary: {e}"),
+        );
     }
     sys::ignore_sigpipe();
     let sync = match setup::sync_channel(cfg.sync_fd) {
@@ -42,11 +51,13 @@ fn main() {
 
 /// The value of --sync-fd in a command line that did not parse, to report the error there too.
 fn sync_fd_of(argv: &[String]) -> Option<i32> {
-    argv.iter().enumerate().find_map(|(i, a)| match a.strip_prefix("--sync-fd") {
-        Some("") => argv.get(i + 1)?.parse().ok(),
-        Some(v) => v.strip_prefix('=')?.parse().ok(),
-        None => None,
-    })
+    argv.iter()
+        .enumerate()
+        .find_map(|(i, a)| match a.strip_prefix("--sync-fd") {
+            Some("") => argv.get(i + 1)?.parse().ok(),
+            Some(v) => v.strip_prefix('=')?.parse().ok(),
+            None => None,
+        })
 }
 
 fn usage_error(sync_fd: Option<i32>, message: String) -> ! {

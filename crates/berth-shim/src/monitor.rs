@@ -24,6 +24,8 @@ const MAX_CLIENTS: usize = 256;
 const READ_CHUNK: usize = 8192;
 /// Reads of one output per wake-up, so one busy stream cannot starve the rest.
 const READS_PER_WAKE: usize = 8;
+/// Quiet time after which the code pages that handling events mapped are given back (see trim).
+const IDLE_TRIM: Duration = Duration::from_secs(2);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
@@ -80,6 +82,8 @@ pub struct Monitor {
     jobs: VecDeque<(Option<u64>, Job)>,
     running: Option<(Helper, Option<u64>, Job)>,
     done: bool,
+    /// Events were handled since the last trim.
+    touched: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -118,6 +122,7 @@ impl Monitor {
             jobs: VecDeque::new(),
             running: None,
             done: false,
+            touched: false,
         }
     }
 
@@ -125,6 +130,11 @@ impl Monitor {
     pub fn run(mut self) {
         while !self.done {
             let ready = self.poll_once();
+            if ready.is_empty() && self.touched && self.next_deadline().is_none() {
+                crate::trim::drop_setup_pages();
+                self.touched = false;
+            }
+            self.touched |= !ready.is_empty();
             for (slot, revents) in ready {
                 self.handle(slot, revents);
             }
@@ -163,7 +173,12 @@ impl Monitor {
             slots.push(Slot::Conn(conn.id));
             fds.push(PollFd::new(&conn.fd, events));
         }
-        let timeout = self.next_deadline().map(|at| {
+        let idle = self.touched.then(|| Instant::now() + IDLE_TRIM);
+        let deadline = match (self.next_deadline(), idle) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = deadline.map(|at| {
             let left = at.saturating_duration_since(Instant::now());
             rustix::event::Timespec {
                 tv_sec: left.as_secs() as i64,
@@ -219,13 +234,20 @@ impl Monitor {
     fn after_events(&mut self) {
         let now = Instant::now();
         if self.phase == Phase::Exiting
-            && (self.outputs.iter().all(Option::is_none) || self.drain_deadline.is_some_and(|d| now >= d))
+            && (self.outputs.iter().all(Option::is_none)
+                || self.drain_deadline.is_some_and(|d| now >= d))
         {
             self.finalize();
         }
-        if self.delete_deadline.is_some_and(|d| now >= d) && self.running.is_none() && self.jobs.is_empty() {
+        if self.delete_deadline.is_some_and(|d| now >= d)
+            && self.running.is_none()
+            && self.jobs.is_empty()
+        {
             self.delete_deadline = None;
-            eprintln!("berth-shim: {}: no delete within --exit-timeout: deleting", self.cfg.id);
+            eprintln!(
+                "berth-shim: {}: no delete within --exit-timeout: deleting",
+                self.cfg.id
+            );
             self.jobs.push_back((None, Job::Delete));
         }
         self.conns.retain(|c| !c.dead);
@@ -242,7 +264,11 @@ impl Monitor {
     }
 
     fn read_output(&mut self, index: usize) {
-        let stream = if index == 0 { Stream::Stdout } else { Stream::Stderr };
+        let stream = if index == 0 {
+            Stream::Stdout
+        } else {
+            Stream::Stderr
+        };
         let mut buf = [0u8; READ_CHUNK];
         for _ in 0..READS_PER_WAKE {
             let Some(fd) = &self.outputs[index] else {
@@ -268,13 +294,23 @@ impl Monitor {
 
     fn broadcast(&mut self, stream: Stream, data: &[u8]) {
         let (number, header) = match stream {
-            Stream::Stdout => (STREAM_STDOUT, proto::frame_header(STREAM_STDOUT, data.len())),
-            Stream::Stderr => (STREAM_STDERR, proto::frame_header(STREAM_STDERR, data.len())),
+            Stream::Stdout => (
+                STREAM_STDOUT,
+                proto::frame_header(STREAM_STDOUT, data.len()),
+            ),
+            Stream::Stderr => (
+                STREAM_STDERR,
+                proto::frame_header(STREAM_STDERR, data.len()),
+            ),
         };
         let tty = self.cfg.tty;
         for conn in &mut self.conns {
             let Some(a) = conn.attach else { continue };
-            let wanted = if number == STREAM_STDOUT { a.stdout } else { a.stderr };
+            let wanted = if number == STREAM_STDOUT {
+                a.stdout
+            } else {
+                a.stderr
+            };
             if !wanted || conn.close_after_flush {
                 continue;
             }
@@ -326,11 +362,11 @@ impl Monitor {
         while let Some((pid, status)) = sys::reap_one() {
             if pid == self.init_pid && self.exit.is_none() {
                 self.init_exited(status);
-            } else if self.running.as_ref().is_some_and(|(h, _, _)| h.pid == pid) {
-                if let Some((helper, conn, job)) = self.running.take() {
-                    let answer = helper.answer(status);
-                    self.job_done(conn, job, answer);
-                }
+            } else if self.running.as_ref().is_some_and(|(h, _, _)| h.pid == pid)
+                && let Some((helper, conn, job)) = self.running.take()
+            {
+                let answer = helper.answer(status);
+                self.job_done(conn, job, answer);
             }
             // Anything else is an orphan of the container that came to us as its subreaper.
         }
@@ -480,7 +516,8 @@ impl Monitor {
             }
             match serde_json::from_slice::<Request>(&line) {
                 Ok(request) => self.request(i, request),
-                Err(e) => self.conns[i].answer(&error(ErrorKind::BadRequest, format!("not a request: {e}"))),
+                Err(e) => self.conns[i]
+                    .answer(&error(ErrorKind::BadRequest, format!("not a request: {e}"))),
             }
         }
         // Bytes after an `attach` line are the client's first input.
@@ -497,14 +534,21 @@ impl Monitor {
         let id = self.conns[i].id;
         let stopped = self.phase == Phase::Stopped;
         let answer = match request {
-            Request::Start if self.phase != Phase::Created => {
-                wrong_state(format!("container is {}: only a created container starts", self.status_name()))
-            }
-            Request::Kill { signal, .. } if !(1..=64).contains(&signal) => {
-                error(ErrorKind::BadRequest, format!("signal {signal}: not a signal number (1-64)"))
-            }
-            Request::Kill { .. } if self.phase != Phase::Created && self.phase != Phase::Running => {
-                wrong_state(format!("container is {}: nothing to signal", self.status_name()))
+            Request::Start if self.phase != Phase::Created => wrong_state(format!(
+                "container is {}: only a created container starts",
+                self.status_name()
+            )),
+            Request::Kill { signal, .. } if !(1..=64).contains(&signal) => error(
+                ErrorKind::BadRequest,
+                format!("signal {signal}: not a signal number (1-64)"),
+            ),
+            Request::Kill { .. }
+                if self.phase != Phase::Created && self.phase != Phase::Running =>
+            {
+                wrong_state(format!(
+                    "container is {}: nothing to signal",
+                    self.status_name()
+                ))
             }
             Request::Start => return self.queue(id, Job::Start),
             Request::Kill { signal, all } => return self.queue(id, Job::Kill { signal, all }),
@@ -526,21 +570,37 @@ impl Monitor {
             Request::Resize { rows, cols } => self.resize(rows, cols),
             Request::CloseStdin => {
                 if !self.cfg.stdin {
-                    error(ErrorKind::NotSupported, "the container has no stdin (-i)".into())
+                    error(
+                        ErrorKind::NotSupported,
+                        "the container has no stdin (-i)".into(),
+                    )
                 } else {
                     self.request_stdin_close();
                     Response::Ok
                 }
             }
-            Request::Attach { stdin, stdout, stderr, close_stdin_on_eof } => {
+            Request::Attach {
+                stdin,
+                stdout,
+                stderr,
+                close_stdin_on_eof,
+            } => {
                 if stopped {
                     wrong_state("container has exited: its output is in the log".into())
                 } else if stdin && !self.cfg.stdin {
-                    error(ErrorKind::NotSupported, "stdin: the container has no stdin (-i)".into())
+                    error(
+                        ErrorKind::NotSupported,
+                        "stdin: the container has no stdin (-i)".into(),
+                    )
                 } else {
                     let conn = &mut self.conns[i];
                     conn.answer(&Response::Attached { tty: self.cfg.tty });
-                    conn.attach = Some(Attach { stdin, stdout, stderr, close_stdin_on_eof });
+                    conn.attach = Some(Attach {
+                        stdin,
+                        stdout,
+                        stderr,
+                        close_stdin_on_eof,
+                    });
                     return;
                 }
             }
@@ -560,12 +620,23 @@ impl Monitor {
 
     fn resize(&mut self, rows: u16, cols: u16) -> Response {
         let Some(pty) = &self.pty else {
-            return error(ErrorKind::NotSupported, "the container has no terminal (-t)".into());
+            return error(
+                ErrorKind::NotSupported,
+                "the container has no terminal (-t)".into(),
+            );
         };
-        let size = rustix::termios::Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        let size = rustix::termios::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         match rustix::termios::tcsetwinsize(pty, size) {
             Ok(()) => Response::Ok,
-            Err(e) => error(ErrorKind::Failed, format!("set the terminal size to {rows}x{cols}: {e}")),
+            Err(e) => error(
+                ErrorKind::Failed,
+                format!("set the terminal size to {rows}x{cols}: {e}"),
+            ),
         }
     }
 
@@ -597,7 +668,11 @@ impl Monitor {
             stdin_open: self.stdin_open,
             created_at: self.created_at.clone(),
             started_at: self.started_at.clone(),
-            exit: if self.phase == Phase::Stopped { self.exit.clone() } else { None },
+            exit: if self.phase == Phase::Stopped {
+                self.exit.clone()
+            } else {
+                None
+            },
         }
     }
 

@@ -30,7 +30,9 @@ pub fn create(cfg: &Config, console_socket: Option<&Path>) -> Result<i32, String
             let pid_file = cfg.state_dir.join("init.pid");
             let log = cfg.state_dir.join("runtime-create.log");
             let mut cmd = runtime_command(cfg, binary);
-            cmd.arg("--log").arg(&log).args(["--log-format", "json", "create", "--bundle"]);
+            cmd.arg("--log")
+                .arg(&log)
+                .args(["--log-format", "json", "create", "--bundle"]);
             cmd.arg(&cfg.bundle).arg("--pid-file").arg(&pid_file);
             if let Some(socket) = console_socket {
                 cmd.arg("--console-socket").arg(socket);
@@ -141,7 +143,9 @@ fn root(cfg: &Config) -> StateRoot {
 
 fn runtime_command(cfg: &Config, binary: &PathBuf) -> Command {
     let mut cmd = Command::new(binary);
-    cmd.args(&cfg.runtime_args).arg("--root").arg(&cfg.runtime_root);
+    cmd.args(&cfg.runtime_args)
+        .arg("--root")
+        .arg(&cfg.runtime_root);
     cmd
 }
 
@@ -161,7 +165,11 @@ fn run(cfg: &Config, binary: &PathBuf, args: &[&str]) -> Result<String, String> 
         "{} {}: {}",
         binary.display(),
         args.join(" "),
-        if reason.is_empty() { format!("failed ({})", out.status) } else { reason.replace('\n', "; ") }
+        if reason.is_empty() {
+            format!("failed ({})", out.status)
+        } else {
+            reason.replace('\n', "; ")
+        }
     ))
 }
 
@@ -169,8 +177,8 @@ fn run(cfg: &Config, binary: &PathBuf, args: &[&str]) -> Result<String, String> 
 fn runtime_error(log: &Path) -> Option<String> {
     let text = std::fs::read_to_string(log).ok()?;
     text.lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["level"] == "error" || v["level"] == "fatal")
-        .filter_map(|v| v["msg"].as_str().map(String::from))
-        .last()
+        .find_map(|v| v["msg"].as_str().map(String::from))
 }

@@ -49,7 +49,10 @@ pub fn spawn(cfg: Config, sync: OwnedFd) -> ! {
     // child, is reparented (to the nearest subreaper or init) and outlives the spawner.
     match sys::fork() {
         Err(e) => {
-            report(&sync, &failed(FailedStage::Setup, format!("fork the shim: {e}")));
+            report(
+                &sync,
+                &failed(FailedStage::Setup, format!("fork the shim: {e}")),
+            );
             berth_runtime_core::sys::exit_now(1)
         }
         Ok(0) => {}
@@ -59,9 +62,17 @@ pub fn spawn(cfg: Config, sync: OwnedFd) -> ! {
     match outcome {
         Ok(parts) => {
             let shim_pid = rustix::process::getpid().as_raw_nonzero().get();
-            report(&sync, &SpawnReport::Created { shim_pid, init_pid: parts.init_pid });
+            report(
+                &sync,
+                &SpawnReport::Created {
+                    shim_pid,
+                    init_pid: parts.init_pid,
+                },
+            );
             drop(sync);
-            Monitor::new(cfg, parts).run();
+            let monitor = Monitor::new(cfg, parts);
+            crate::trim::drop_setup_pages();
+            monitor.run();
             berth_runtime_core::sys::exit_now(0)
         }
         Err(failure) => {
@@ -88,10 +99,14 @@ fn detach(cfg: &Config) -> Result<(), SpawnReport> {
             .open(path)
             .map_err(|e| fail(&format!("--shim-log {}", path.display()), e))?
             .into(),
-        None => null.try_clone().map_err(|e| fail("dup /dev/null", e))?.into(),
+        None => null
+            .try_clone()
+            .map_err(|e| fail("dup /dev/null", e))?
+            .into(),
     };
     for (fd, number) in [(null.as_fd(), 0), (null.as_fd(), 1), (err.as_fd(), 2)] {
-        berth_runtime_core::sys::dup2(fd, number).map_err(|e| fail("redirect the shim's stdio", e))?;
+        berth_runtime_core::sys::dup2(fd, number)
+            .map_err(|e| fail("redirect the shim's stdio", e))?;
     }
     rustix::process::chdir("/").map_err(|e| fail("chdir /", e.into()))?;
     // Our sockets and records are for root only; helpers restore 022 for what they make.
@@ -123,7 +138,8 @@ fn setup(cfg: &Config) -> Result<Parts, SpawnReport> {
     let sigchld = berth_runtime_core::sys::sigset_of(&[libc::SIGCHLD]);
     berth_runtime_core::sys::sigprocmask(libc::SIG_BLOCK, &sigchld)
         .map_err(|e| fail("block SIGCHLD".into(), e))?;
-    let signals = berth_runtime_core::sys::signalfd(&sigchld).map_err(|e| fail("signalfd".into(), e))?;
+    let signals =
+        berth_runtime_core::sys::signalfd(&sigchld).map_err(|e| fail("signalfd".into(), e))?;
     sys::set_nonblocking(signals.as_fd()).map_err(|e| fail("signalfd".into(), e))?;
 
     let mut made = Made(Vec::new());
@@ -137,7 +153,12 @@ fn setup(cfg: &Config) -> Result<Parts, SpawnReport> {
     let init_pid: i32 = created
         .map_err(|m| failed(FailedStage::Create, m))?
         .parse()
-        .map_err(|_| failed(FailedStage::Setup, "create: the helper's answer is not a pid".into()))?;
+        .map_err(|_| {
+            failed(
+                FailedStage::Setup,
+                "create: the helper's answer is not a pid".into(),
+            )
+        })?;
     let created_at = timefmt::now();
     let finish = (|| -> Result<Parts, SpawnReport> {
         let (outputs, pty, stdin) = stdio.into_ours()?;
@@ -160,7 +181,9 @@ fn setup(cfg: &Config) -> Result<Parts, SpawnReport> {
         }
         Err(failure) => {
             // The container exists: it must not outlive the failed spawn.
-            if let Err(e) = helper::run_blocking(None, || ops::delete(cfg, true).map(|()| String::new())) {
+            if let Err(e) =
+                helper::run_blocking(None, || ops::delete(cfg, true).map(|()| String::new()))
+            {
                 eprintln!("berth-shim: remove the container after a failed spawn: {e}");
             }
             made.0.push(dir.join(proto::SHIM_FILE));
@@ -198,7 +221,12 @@ fn open_log(cfg: &Config, made: &mut Made) -> Result<Option<std::fs::File>, Spaw
         .create(true)
         .mode(0o640)
         .open(path)
-        .map_err(|e| failed(FailedStage::Setup, format!("--log-path {}: {e}", path.display())))?;
+        .map_err(|e| {
+            failed(
+                FailedStage::Setup,
+                format!("--log-path {}: {e}", path.display()),
+            )
+        })?;
     if !existed {
         made.0.push(path.clone());
         // Docker's mode for container logs; our umask (077) took the group bit off.
@@ -228,7 +256,10 @@ fn write_record(cfg: &Config, init_pid: i32, created_at: &str) -> Result<(), Spa
     files::write_json_atomic(&cfg.state_dir, proto::SHIM_FILE, &record).map_err(|e| {
         failed(
             FailedStage::Setup,
-            format!("write {}: {e}", cfg.state_dir.join(proto::SHIM_FILE).display()),
+            format!(
+                "write {}: {e}",
+                cfg.state_dir.join(proto::SHIM_FILE).display()
+            ),
         )
     })
 }
@@ -246,21 +277,26 @@ struct ContainerStdio {
 
 impl ContainerStdio {
     fn new(cfg: &Config, made: &mut Made) -> Result<Self, SpawnReport> {
-        let fail = |what: &str, e: std::io::Error| failed(FailedStage::Setup, format!("{what}: {e}"));
+        let fail =
+            |what: &str, e: std::io::Error| failed(FailedStage::Setup, format!("{what}: {e}"));
         let null = || -> Result<OwnedFd, SpawnReport> {
             std::fs::File::open("/dev/null")
                 .map(OwnedFd::from)
                 .map_err(|e| fail("open /dev/null", e))
         };
         let pipe = || -> Result<(OwnedFd, OwnedFd), SpawnReport> {
-            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| fail("pipe", e.into()))
+            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                .map_err(|e| fail("pipe", e.into()))
         };
         if cfg.tty {
             let path = cfg.state_dir.join(CONSOLE_SOCKET);
             let _ = std::fs::remove_file(&path);
-            let listener = UnixListener::bind(&path).map_err(|e| fail(&format!("bind {}", path.display()), e))?;
+            let listener = UnixListener::bind(&path)
+                .map_err(|e| fail(&format!("bind {}", path.display()), e))?;
             made.0.push(path.clone());
-            listener.set_nonblocking(true).map_err(|e| fail("console socket", e))?;
+            listener
+                .set_nonblocking(true)
+                .map_err(|e| fail("console socket", e))?;
             return Ok(ContainerStdio {
                 init: [null()?, null()?, null()?],
                 stdin: None,
@@ -287,24 +323,37 @@ impl ContainerStdio {
     }
 
     fn for_init(&self) -> [BorrowedFd<'_>; 3] {
-        [self.init[0].as_fd(), self.init[1].as_fd(), self.init[2].as_fd()]
+        [
+            self.init[0].as_fd(),
+            self.init[1].as_fd(),
+            self.init[2].as_fd(),
+        ]
     }
 
     /// Our ends, non-blocking, once the container exists; the init's ends are closed here so
     /// that end of file comes when the container's processes close theirs.
     #[allow(clippy::type_complexity)]
-    fn into_ours(self) -> Result<([Option<OwnedFd>; 2], Option<OwnedFd>, Option<OwnedFd>), SpawnReport> {
-        let fail = |what: &str, e: std::io::Error| failed(FailedStage::Setup, format!("{what}: {e}"));
+    fn into_ours(
+        self,
+    ) -> Result<([Option<OwnedFd>; 2], Option<OwnedFd>, Option<OwnedFd>), SpawnReport> {
+        let fail =
+            |what: &str, e: std::io::Error| failed(FailedStage::Setup, format!("{what}: {e}"));
         drop(self.init);
         if let Some((listener, path)) = self.console {
-            let master = receive_console(&listener).map_err(|e| fail("receive the container's terminal", e));
+            let master =
+                receive_console(&listener).map_err(|e| fail("receive the container's terminal", e));
             files::remove(&path);
             let master = master?;
             sys::set_nonblocking(master.as_fd()).map_err(|e| fail("pty master", e))?;
-            let reader = master.try_clone().map_err(|e| fail("dup the pty master", e))?;
+            let reader = master
+                .try_clone()
+                .map_err(|e| fail("dup the pty master", e))?;
             return Ok(([Some(reader), None], Some(master), None));
         }
-        for fd in [&self.stdout, &self.stderr, &self.stdin].into_iter().flatten() {
+        for fd in [&self.stdout, &self.stderr, &self.stdin]
+            .into_iter()
+            .flatten()
+        {
             sys::set_nonblocking(fd.as_fd()).map_err(|e| fail("container stdio pipe", e))?;
         }
         Ok(([self.stdout, self.stderr], None, self.stdin))
@@ -314,7 +363,9 @@ impl ContainerStdio {
 /// The runtime connected and sent the master before its create returned: it is queued.
 fn receive_console(listener: &UnixListener) -> std::io::Result<OwnedFd> {
     let (stream, _) = listener.accept().map_err(|e| match e.kind() {
-        std::io::ErrorKind::WouldBlock => std::io::Error::other("the runtime never connected to the console socket"),
+        std::io::ErrorKind::WouldBlock => {
+            std::io::Error::other("the runtime never connected to the console socket")
+        }
         _ => e,
     })?;
     stream.set_nonblocking(false)?;

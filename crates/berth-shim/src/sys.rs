@@ -57,7 +57,14 @@ pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
 pub fn close_from(first: RawFd) {
     // SAFETY: close_range only closes descriptors; the forked helper owns no Rust object that
     // would later use them (it exits through _exit).
-    let ret = unsafe { libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, 0) };
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            0,
+        )
+    };
     if ret == 0 {
         return;
     }

@@ -9,7 +9,12 @@ use std::net::Shutdown;
 
 fn attach_all(shim: &Shim, stdin: bool) -> Client {
     let mut c = shim.client();
-    let r = c.call(&Request::Attach { stdin, stdout: true, stderr: true, close_stdin_on_eof: stdin });
+    let r = c.call(&Request::Attach {
+        stdin,
+        stdout: true,
+        stderr: true,
+        close_stdin_on_eof: stdin,
+    });
     assert_eq!(r, Response::Attached { tty: false });
     c
 }
@@ -31,17 +36,40 @@ fn attach_streams_output_and_carries_stdin() {
     assert_eq!(out, "hello shim\n", "cat echoes stdin");
     // The second client sees the same output, in the same frames.
     let (out, err) = b.read_frames_until(|o, _| o.contains("hello shim"));
-    assert_eq!((out.as_str(), err.as_str()), ("ready\nhello shim\n", "warm\n"));
+    assert_eq!(
+        (out.as_str(), err.as_str()),
+        ("ready\nhello shim\n", "warm\n")
+    );
     // Half-closing the stdin client is end of file for cat (close_stdin_on_eof).
     a.stream.shutdown(Shutdown::Write).unwrap();
     let (_, err) = a.read_frames_until(|_, _| false);
     assert_eq!(err, "bye\n", "the stream ends after the last output");
     assert_eq!(shim.wait().exit_code, 0);
     let lines = log_lines(&spot.log);
-    assert!(lines.contains(&("stdout".into(), "hello shim\n".into())), "{lines:?}");
-    assert!(lines.contains(&("stderr".into(), "bye\n".into())), "{lines:?}");
-    let late = shim.client().call(&Request::Attach { stdin: false, stdout: true, stderr: true, close_stdin_on_eof: false });
-    assert!(matches!(late, Response::Error { kind: ErrorKind::WrongState, .. }), "{late:?}");
+    assert!(
+        lines.contains(&("stdout".into(), "hello shim\n".into())),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&("stderr".into(), "bye\n".into())),
+        "{lines:?}"
+    );
+    let late = shim.client().call(&Request::Attach {
+        stdin: false,
+        stdout: true,
+        stderr: true,
+        close_stdin_on_eof: false,
+    });
+    assert!(
+        matches!(
+            late,
+            Response::Error {
+                kind: ErrorKind::WrongState,
+                ..
+            }
+        ),
+        "{late:?}"
+    );
     shim.delete();
     env.assert_nothing_left(&spot);
 }
@@ -53,7 +81,12 @@ fn close_stdin_request_ends_input() {
     let spot = env.spot(&env.config(&["sh", "-c", "cat; echo eof-seen"]));
     let shim = env.spawn_ok(&spot, &["-i"]);
     let mut a = shim.client();
-    let r = a.call(&Request::Attach { stdin: true, stdout: true, stderr: false, close_stdin_on_eof: false });
+    let r = a.call(&Request::Attach {
+        stdin: true,
+        stdout: true,
+        stderr: false,
+        close_stdin_on_eof: false,
+    });
     assert_eq!(r, Response::Attached { tty: false });
     shim.ok(Request::Start);
     a.stream.write_all(b"x\n").unwrap();
@@ -74,24 +107,62 @@ fn garbage_and_vanishing_clients_do_not_hurt() {
     let shim = env.spawn_ok(&spot, &["-i"]);
     shim.ok(Request::Start);
     let mut c = shim.client();
-    for junk in ["hello\n", "{\"op\":\"explode\"}\n", "{\"op\":\"kill\",\"signal\":999}\n", "[1,2\n", "\u{0}\u{1}\n"] {
+    for junk in [
+        "hello\n",
+        "{\"op\":\"explode\"}\n",
+        "{\"op\":\"kill\",\"signal\":999}\n",
+        "[1,2\n",
+        "\u{0}\u{1}\n",
+    ] {
         c.stream.write_all(junk.as_bytes()).unwrap();
         let r = c.recv();
-        assert!(matches!(r, Response::Error { kind: ErrorKind::BadRequest, .. }), "{junk:?}: {r:?}");
+        assert!(
+            matches!(
+                r,
+                Response::Error {
+                    kind: ErrorKind::BadRequest,
+                    ..
+                }
+            ),
+            "{junk:?}: {r:?}"
+        );
     }
     // The same connection still works after the errors.
     assert!(matches!(c.call(&Request::State), Response::State(_)));
     let r = c.call(&Request::Resize { rows: 10, cols: 10 });
-    assert!(matches!(r, Response::Error { kind: ErrorKind::NotSupported, .. }), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Response::Error {
+                kind: ErrorKind::NotSupported,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
     // An endless line is refused and the connection closed.
     let mut long = shim.client();
     long.stream.write_all(&vec![b'x'; 70 * 1024]).unwrap();
     let r = long.recv();
-    assert!(matches!(r, Response::Error { kind: ErrorKind::BadRequest, .. }), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Response::Error {
+                kind: ErrorKind::BadRequest,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
     // Clients that vanish: mid-attach, mid-wait, with a half-written request, without reading.
     for _ in 0..5 {
         let mut a = shim.client();
-        a.send(&Request::Attach { stdin: true, stdout: true, stderr: true, close_stdin_on_eof: false });
+        a.send(&Request::Attach {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+            close_stdin_on_eof: false,
+        });
         drop(a);
         let mut w = shim.client();
         w.send(&Request::Wait);
@@ -101,15 +172,29 @@ fn garbage_and_vanishing_clients_do_not_hurt() {
         drop(h);
     }
     let mut silent = shim.client();
-    silent.send(&Request::Attach { stdin: false, stdout: true, stderr: true, close_stdin_on_eof: false });
+    silent.send(&Request::Attach {
+        stdin: false,
+        stdout: true,
+        stderr: true,
+        close_stdin_on_eof: false,
+    });
     std::thread::sleep(std::time::Duration::from_millis(300));
     let state = shim.state();
     assert_eq!(state.status, Status::Running);
     assert_eq!(state.shim_pid, shim.shim_pid);
     drop(silent);
-    shim.ok(Request::Kill { signal: libc::SIGKILL, all: true });
+    shim.ok(Request::Kill {
+        signal: libc::SIGKILL,
+        all: true,
+    });
     assert_eq!(shim.wait().signal, Some(libc::SIGKILL));
-    assert!(log_lines(&spot.log).iter().filter(|(_, l)| l == "tick\n").count() > 2);
+    assert!(
+        log_lines(&spot.log)
+            .iter()
+            .filter(|(_, l)| l == "tick\n")
+            .count()
+            > 2
+    );
     shim.delete();
     env.assert_nothing_left(&spot);
 }

@@ -8,7 +8,10 @@ use common::*;
 #[track_caller]
 fn expect_failure(report: SpawnReport, stage: FailedStage, needle: &str) -> String {
     match report {
-        SpawnReport::Failed { stage: got, message } => {
+        SpawnReport::Failed {
+            stage: got,
+            message,
+        } => {
             assert_eq!(got, stage, "{message}");
             assert!(message.contains(needle), "{needle:?} not in {message:?}");
             message
@@ -22,10 +25,17 @@ fn missing_program_is_reported_and_leaves_nothing() {
     require_root!();
     let env = TestEnv::new("noprog");
     let spot = env.spot(&env.config(&["/no/such-program", "x"]));
-    let message = expect_failure(env.spawn(&spot, &["-i"]), FailedStage::Create, "such-program");
+    let message = expect_failure(
+        env.spawn(&spot, &["-i"]),
+        FailedStage::Create,
+        "such-program",
+    );
     eprintln!("reported: {message}");
     env.assert_nothing_left(&spot);
-    assert!(!spot.log.exists(), "no log file for a container that never was");
+    assert!(
+        !spot.log.exists(),
+        "no log file for a container that never was"
+    );
 }
 
 #[test]
@@ -33,7 +43,11 @@ fn bad_config_is_reported_and_leaves_nothing() {
     require_root!();
     let env = TestEnv::new("badcfg");
     let spot = env.spot(&env.config(&["true"]));
-    std::fs::write(spot.bundle.join("config.json"), "{\"ociVersion\": \"1.0.2\", \"process\": 7}").unwrap();
+    std::fs::write(
+        spot.bundle.join("config.json"),
+        "{\"ociVersion\": \"1.0.2\", \"process\": 7}",
+    )
+    .unwrap();
     let message = expect_failure(env.spawn(&spot, &[]), FailedStage::Create, "config.json");
     eprintln!("reported: {message}");
     env.assert_nothing_left(&spot);
@@ -54,7 +68,7 @@ fn usage_and_setup_errors_are_typed() {
     let mut args = env.shim_args(&spot, &["--log-driver", "gelf"]);
     args.extend(["--sync-fd".into(), "3".into()]);
     let (read, write) = pipe();
-    let mut cmd = std::process::Command::new(SHIM);
+    let mut cmd = std::process::Command::new(shim_bin());
     cmd.args(&args).stderr(std::process::Stdio::null());
     let w = std::os::fd::AsRawFd::as_raw_fd(&write);
     unsafe {
@@ -69,11 +83,21 @@ fn usage_and_setup_errors_are_typed() {
     expect_failure(read_report(read), FailedStage::Usage, "gelf");
     // A second shim on a state dir whose shim is alive is refused before anything is made.
     let shim = env.spawn_ok(&spot, &[]);
-    let other = Spot { id: format!("{}-2", spot.id), ..spot.clone() };
+    let other = Spot {
+        id: format!("{}-2", spot.id),
+        ..spot.clone()
+    };
     expect_failure(env.spawn(&other, &[]), FailedStage::Setup, "another shim");
     assert!(!env.runtime_root.join(&other.id).exists());
-    assert_eq!(shim.state().status, berth_shim_protocol::Status::Created, "the first shim is untouched");
-    shim.ok(Request::Kill { signal: libc::SIGKILL, all: false });
+    assert_eq!(
+        shim.state().status,
+        berth_shim_protocol::Status::Created,
+        "the first shim is untouched"
+    );
+    shim.ok(Request::Kill {
+        signal: libc::SIGKILL,
+        all: false,
+    });
     shim.wait();
     shim.delete();
     env.assert_nothing_left(&spot);

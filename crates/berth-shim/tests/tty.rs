@@ -15,25 +15,54 @@ fn tty_attach_and_resize() {
     let spot = env.spot(&config);
     let shim = env.spawn_ok(&spot, &["-t", "-i"]);
     // The size berthd sets between create and start (Docker's ConsoleSize).
-    shim.ok(Request::Resize { rows: 30, cols: 100 });
+    shim.ok(Request::Resize {
+        rows: 30,
+        cols: 100,
+    });
     let mut a = shim.client();
-    let r = a.call(&Request::Attach { stdin: true, stdout: true, stderr: true, close_stdin_on_eof: false });
+    let r = a.call(&Request::Attach {
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        close_stdin_on_eof: false,
+    });
     assert_eq!(r, Response::Attached { tty: true });
     shim.ok(Request::Start);
     let text = a.read_raw_until(|t| t.contains("30 100"));
-    assert!(text.contains("30 100\r\n"), "first size, raw terminal output: {text:?}");
-    shim.ok(Request::Resize { rows: 40, cols: 120 });
+    assert!(
+        text.contains("30 100\r\n"),
+        "first size, raw terminal output: {text:?}"
+    );
+    shim.ok(Request::Resize {
+        rows: 40,
+        cols: 120,
+    });
     a.stream.write_all(b"yes\r").unwrap();
     let text = a.read_raw_until(|t| t.contains("got-yes"));
     assert!(text.contains("40 120"), "size after resize: {text:?}");
     assert_eq!(shim.wait().exit_code, 0);
-    let logged: String = log_lines(&spot.log).into_iter().map(|(s, l)| {
-        assert_eq!(s, "stdout", "a terminal has one stream");
-        l
-    }).collect();
-    assert!(logged.contains("30 100\r\n") && logged.contains("40 120\r\n"), "{logged:?}");
+    let logged: String = log_lines(&spot.log)
+        .into_iter()
+        .map(|(s, l)| {
+            assert_eq!(s, "stdout", "a terminal has one stream");
+            l
+        })
+        .collect();
+    assert!(
+        logged.contains("30 100\r\n") && logged.contains("40 120\r\n"),
+        "{logged:?}"
+    );
     let r = shim.client().call(&Request::Resize { rows: 1, cols: 1 });
-    assert!(matches!(r, Response::Error { kind: ErrorKind::NotSupported, .. }), "after exit: {r:?}");
+    assert!(
+        matches!(
+            r,
+            Response::Error {
+                kind: ErrorKind::NotSupported,
+                ..
+            }
+        ),
+        "after exit: {r:?}"
+    );
     shim.delete();
     env.assert_nothing_left(&spot);
 }

@@ -52,7 +52,10 @@ pub enum Request {
         all: bool,
     },
     /// Set the terminal's size (a `-t` container only).
-    Resize { rows: u16, cols: u16 },
+    Resize {
+        rows: u16,
+        cols: u16,
+    },
     /// Close the container's stdin (a `-i` container): it reads end of file.
     CloseStdin,
     State,
@@ -170,7 +173,9 @@ pub fn write_message<T: Serialize>(out: &mut impl Write, message: &T) -> io::Res
 }
 
 /// Reads one message line; `Ok(None)` at end of stream.
-pub fn read_message<T: for<'de> Deserialize<'de>>(input: &mut impl BufRead) -> io::Result<Option<T>> {
+pub fn read_message<T: for<'de> Deserialize<'de>>(
+    input: &mut impl BufRead,
+) -> io::Result<Option<T>> {
     let mut line = Vec::new();
     let n = Read::take(&mut *input, MAX_LINE as u64).read_until(b'\n', &mut line)?;
     if n == 0 {

@@ -22,7 +22,10 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-pub const SHIM: &str = env!("CARGO_BIN_EXE_berth-shim");
+/// The shim under test: `$BERTH_SHIM_BIN` (e.g. the release build, to measure it), else cargo's.
+pub fn shim_bin() -> String {
+    std::env::var("BERTH_SHIM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_berth-shim").to_string())
+}
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
 pub const APPLETS: &[&str] = &[
@@ -140,13 +143,15 @@ impl TestEnv {
     /// Spawns the shim through `prefix` (a command that execs its arguments, e.g. `unshare`).
     pub fn spawn_via(&self, prefix: &[&str], spot: &Spot, extra: &[&str]) -> SpawnReport {
         let mut args: Vec<String> = prefix.iter().map(|s| s.to_string()).collect();
-        args.push(SHIM.into());
+        args.push(shim_bin());
         args.extend(self.shim_args(spot, extra));
         args.extend(["--sync-fd".into(), "3".into()]);
         let (read, write) = pipe();
         let mut cmd = Command::new(&args[0]);
         cmd.args(&args[1..]).env("BERTH_TEST_TAG", &self.tag);
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
         let w = write.as_raw_fd();
         unsafe {
             cmd.pre_exec(move || {
@@ -160,7 +165,10 @@ impl TestEnv {
         drop(write);
         // The process we started leaves at once; the shim it forked reports.
         let status = child.wait().unwrap();
-        assert!(status.success() || status.code() == Some(2), "berth-shim exited {status}");
+        assert!(
+            status.success() || status.code() == Some(2),
+            "berth-shim exited {status}"
+        );
         read_report(read)
     }
 
@@ -194,9 +202,16 @@ impl TestEnv {
     /// After a delete or a failed spawn: nothing of the container or its shim is left.
     #[track_caller]
     pub fn assert_nothing_left(&self, spot: &Spot) {
-        let gone = wait_for(Duration::from_secs(5), || self.tagged_pids().is_empty().then_some(()));
+        let gone = wait_for(Duration::from_secs(5), || {
+            self.tagged_pids().is_empty().then_some(())
+        });
         assert!(gone.is_some(), "processes left: {:?}", self.tagged_pids());
-        for name in [proto::CONTROL_SOCKET, proto::SHIM_FILE, "console.sock", "init.pid"] {
+        for name in [
+            proto::CONTROL_SOCKET,
+            proto::SHIM_FILE,
+            "console.sock",
+            "init.pid",
+        ] {
             let p = spot.state_dir.join(name);
             assert!(!p.exists(), "{} left", p.display());
         }
@@ -206,7 +221,11 @@ impl TestEnv {
             spot.id
         );
         let b = spot.bundle.display().to_string();
-        assert!(host_mount_lines(&b).is_empty(), "mounts left: {:?}", host_mount_lines(&b));
+        assert!(
+            host_mount_lines(&b).is_empty(),
+            "mounts left: {:?}",
+            host_mount_lines(&b)
+        );
         let cgroups = cgroup_dirs(&spot.cgroup);
         assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
     }
@@ -257,8 +276,7 @@ pub fn pipe() -> (OwnedFd, OwnedFd) {
 pub fn read_report(read: OwnedFd) -> SpawnReport {
     let mut text = String::new();
     fs::File::from(read).read_to_string(&mut text).unwrap();
-    serde_json::from_str(text.trim())
-        .unwrap_or_else(|e| panic!("spawn report {text:?}: {e}"))
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("spawn report {text:?}: {e}"))
 }
 
 /// A running shim, as berthd knows it.
@@ -276,7 +294,8 @@ pub struct Client {
 
 impl Client {
     pub fn connect(dir: &Path) -> Client {
-        let stream = UnixStream::connect(dir.join(proto::CONTROL_SOCKET)).expect("connect to the shim");
+        let stream =
+            UnixStream::connect(dir.join(proto::CONTROL_SOCKET)).expect("connect to the shim");
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         let reader = BufReader::new(stream.try_clone().unwrap());
         Client { stream, reader }
@@ -303,7 +322,10 @@ impl Client {
     }
 
     /// Reads framed output until `pred` holds for (stdout, stderr) or the stream ends.
-    pub fn read_frames_until(&mut self, mut pred: impl FnMut(&str, &str) -> bool) -> (String, String) {
+    pub fn read_frames_until(
+        &mut self,
+        mut pred: impl FnMut(&str, &str) -> bool,
+    ) -> (String, String) {
         let (mut raw, mut out, mut err) = (Vec::new(), String::new(), String::new());
         let start = Instant::now();
         let mut buf = [0u8; 4096];
@@ -373,7 +395,11 @@ impl Shim {
     #[track_caller]
     pub fn delete(&self) {
         self.ok(Request::Delete);
-        assert!(wait_pid_gone(self.shim_pid, TIMEOUT), "shim {} still alive after delete", self.shim_pid);
+        assert!(
+            wait_pid_gone(self.shim_pid, TIMEOUT),
+            "shim {} still alive after delete",
+            self.shim_pid
+        );
     }
 
     pub fn exit_file(&self) -> proto::Exit {
@@ -395,15 +421,31 @@ pub fn log_entries(path: &Path) -> Vec<Value> {
 pub fn log_lines(path: &Path) -> Vec<(String, String)> {
     log_entries(path)
         .iter()
-        .map(|e| (e["stream"].as_str().unwrap().to_string(), e["log"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["stream"].as_str().unwrap().to_string(),
+                e["log"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
 pub fn default_config(args: &[&str], tag: &str) -> Value {
     let caps = json!([
-        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-        "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-        "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FSETID",
+        "CAP_FOWNER",
+        "CAP_MKNOD",
+        "CAP_NET_RAW",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETFCAP",
+        "CAP_SETPCAP",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SYS_CHROOT",
+        "CAP_KILL",
+        "CAP_AUDIT_WRITE"
     ]);
     json!({
         "ociVersion": "1.0.2-dev",
@@ -443,7 +485,8 @@ pub fn default_config(args: &[&str], tag: &str) -> Value {
 pub fn write_config(bundle: &Path, config: &Value) {
     fs::create_dir_all(bundle).unwrap();
     let mut f = fs::File::create(bundle.join("config.json")).unwrap();
-    f.write_all(serde_json::to_string_pretty(config).unwrap().as_bytes()).unwrap();
+    f.write_all(serde_json::to_string_pretty(config).unwrap().as_bytes())
+        .unwrap();
 }
 
 /// A busybox rootfs: a copy of the static /bin/busybox, applet links, the usual empty dirs.
@@ -456,7 +499,11 @@ pub fn build_rootfs(rootfs: &Path) {
     }
     fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
     fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("copy /bin/busybox");
-    fs::set_permissions(rootfs.join("bin/busybox"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(
+        rootfs.join("bin/busybox"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     for a in APPLETS {
         symlink("busybox", rootfs.join("bin").join(a)).unwrap();
     }
@@ -464,7 +511,10 @@ pub fn build_rootfs(rootfs: &Path) {
 }
 
 pub fn remove_ns(cfg: &mut Value, ns: &str) {
-    cfg["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != ns);
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != ns);
 }
 
 /// Live processes whose environment holds `BERTH_TEST_TAG=<tag>`.
@@ -517,7 +567,11 @@ fn cgroup_roots() -> Vec<PathBuf> {
 /// Existing cgroup directories at `path` (below the root) in any hierarchy.
 pub fn cgroup_dirs(path: &str) -> Vec<PathBuf> {
     let rel = path.trim_start_matches('/');
-    cgroup_roots().into_iter().map(|r| r.join(rel)).filter(|d| d.is_dir()).collect()
+    cgroup_roots()
+        .into_iter()
+        .map(|r| r.join(rel))
+        .filter(|d| d.is_dir())
+        .collect()
 }
 
 /// rmdir (never rm -r: cgroupfs) every cgroup dir under `parent`, deepest first.
@@ -556,7 +610,9 @@ fn collect_dirs(d: &Path, out: &mut Vec<PathBuf>) {
 pub fn pid_alive(pid: i32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(s) => {
-            let st = s.rsplit_once(')').and_then(|(_, r)| r.trim_start().chars().next());
+            let st = s
+                .rsplit_once(')')
+                .and_then(|(_, r)| r.trim_start().chars().next());
             !matches!(st, Some('Z') | Some('X') | None)
         }
         Err(_) => false,

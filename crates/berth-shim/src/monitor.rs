@@ -233,7 +233,11 @@ impl Monitor {
 
     fn after_events(&mut self) {
         let now = Instant::now();
+        // A short-lived container can exit before its start's answer is read: wait for that
+        // answer, so the exit record has the start time.
+        let starting = matches!(self.running, Some((_, _, Job::Start)));
         if self.phase == Phase::Exiting
+            && !starting
             && (self.outputs.iter().all(Option::is_none)
                 || self.drain_deadline.is_some_and(|d| now >= d))
         {
@@ -711,7 +715,10 @@ impl Monitor {
                 if self.phase == Phase::Created {
                     self.phase = Phase::Running;
                 }
-                self.started_at.get_or_insert_with(timefmt::now);
+                let started = self.started_at.get_or_insert_with(timefmt::now).clone();
+                if let Some(exit) = self.exit.as_mut() {
+                    exit.started_at.get_or_insert(started);
+                }
                 Response::Ok
             }
             (Job::Kill { .. }, Ok(_)) => Response::Ok,

@@ -11,6 +11,7 @@ mod ops;
 mod setup;
 mod sys;
 mod timefmt;
+mod trim;
 
 use berth_shim_protocol::FailedStage;
 

@@ -24,6 +24,8 @@ const MAX_CLIENTS: usize = 256;
 const READ_CHUNK: usize = 8192;
 /// Reads of one output per wake-up, so one busy stream cannot starve the rest.
 const READS_PER_WAKE: usize = 8;
+/// Quiet time after which the code pages that handling events mapped are given back (see trim).
+const IDLE_TRIM: Duration = Duration::from_secs(2);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
@@ -80,6 +82,8 @@ pub struct Monitor {
     jobs: VecDeque<(Option<u64>, Job)>,
     running: Option<(Helper, Option<u64>, Job)>,
     done: bool,
+    /// Events were handled since the last trim.
+    touched: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -118,6 +122,7 @@ impl Monitor {
             jobs: VecDeque::new(),
             running: None,
             done: false,
+            touched: false,
         }
     }
 
@@ -125,6 +130,11 @@ impl Monitor {
     pub fn run(mut self) {
         while !self.done {
             let ready = self.poll_once();
+            if ready.is_empty() && self.touched && self.next_deadline().is_none() {
+                crate::trim::drop_setup_pages();
+                self.touched = false;
+            }
+            self.touched |= !ready.is_empty();
             for (slot, revents) in ready {
                 self.handle(slot, revents);
             }
@@ -163,7 +173,12 @@ impl Monitor {
             slots.push(Slot::Conn(conn.id));
             fds.push(PollFd::new(&conn.fd, events));
         }
-        let timeout = self.next_deadline().map(|at| {
+        let idle = self.touched.then(|| Instant::now() + IDLE_TRIM);
+        let deadline = match (self.next_deadline(), idle) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = deadline.map(|at| {
             let left = at.saturating_duration_since(Instant::now());
             rustix::event::Timespec {
                 tv_sec: left.as_secs() as i64,
@@ -218,7 +233,11 @@ impl Monitor {
 
     fn after_events(&mut self) {
         let now = Instant::now();
+        // A short-lived container can exit before its start's answer is read: wait for that
+        // answer, so the exit record has the start time.
+        let starting = matches!(self.running, Some((_, _, Job::Start)));
         if self.phase == Phase::Exiting
+            && !starting
             && (self.outputs.iter().all(Option::is_none)
                 || self.drain_deadline.is_some_and(|d| now >= d))
         {
@@ -358,10 +377,6 @@ impl Monitor {
     }
 
     fn init_exited(&mut self, status: libc::c_int) {
-        // A quick program can exit, and be reaped, before the start helper that let it run.
-        if matches!(self.running, Some((_, _, Job::Start))) {
-            self.started_at.get_or_insert_with(timefmt::now);
-        }
         let signal = libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status));
         self.exit = Some(Exit {
             exit_code: berth_runtime_core::sys::exit_code(status),
@@ -700,7 +715,10 @@ impl Monitor {
                 if self.phase == Phase::Created {
                     self.phase = Phase::Running;
                 }
-                self.started_at.get_or_insert_with(timefmt::now);
+                let started = self.started_at.get_or_insert_with(timefmt::now).clone();
+                if let Some(exit) = self.exit.as_mut() {
+                    exit.started_at.get_or_insert(started);
+                }
                 Response::Ok
             }
             (Job::Kill { .. }, Ok(_)) => Response::Ok,

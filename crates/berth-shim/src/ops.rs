@@ -177,8 +177,8 @@ fn run(cfg: &Config, binary: &PathBuf, args: &[&str]) -> Result<String, String> 
 fn runtime_error(log: &Path) -> Option<String> {
     let text = std::fs::read_to_string(log).ok()?;
     text.lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["level"] == "error" || v["level"] == "fatal")
-        .filter_map(|v| v["msg"].as_str().map(String::from))
-        .next_back()
+        .find_map(|v| v["msg"].as_str().map(String::from))
 }

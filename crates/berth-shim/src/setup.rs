@@ -70,7 +70,9 @@ pub fn spawn(cfg: Config, sync: OwnedFd) -> ! {
                 },
             );
             drop(sync);
-            Monitor::new(cfg, parts).run();
+            let monitor = Monitor::new(cfg, parts);
+            crate::trim::drop_setup_pages();
+            monitor.run();
             berth_runtime_core::sys::exit_now(0)
         }
         Err(failure) => {

@@ -68,7 +68,7 @@ fn usage_and_setup_errors_are_typed() {
     let mut args = env.shim_args(&spot, &["--log-driver", "gelf"]);
     args.extend(["--sync-fd".into(), "3".into()]);
     let (read, write) = pipe();
-    let mut cmd = std::process::Command::new(SHIM);
+    let mut cmd = std::process::Command::new(shim_bin());
     cmd.args(&args).stderr(std::process::Stdio::null());
     let w = std::os::fd::AsRawFd::as_raw_fd(&write);
     unsafe {

@@ -15,7 +15,7 @@ fn survives_the_daemon_and_a_new_client_reconnects() {
     let report = spot.state_dir.join("report");
     // The "daemon": spawns the shim, then lives on until we kill it with SIGKILL.
     let mut args = env.shim_args(&spot, &["--sync-fd", "3"]);
-    args.insert(0, SHIM.into());
+    args.insert(0, shim_bin());
     let script = r#"report=$1; shift; "$@" 3>"$report"; exec sleep 1000"#;
     let mut daemon = std::process::Command::new("/bin/sh")
         .args(["-c", script, "sh", &report.display().to_string()])
@@ -103,7 +103,7 @@ fn a_killed_shim_is_told_apart_and_cleaned_up() {
     assert_eq!(err.raw_os_error(), Some(libc::ECONNREFUSED), "{err}");
     assert!(!spot.state_dir.join(berth_shim_protocol::EXIT_FILE).exists());
     // Nothing in the kernel ties the init to the shim: the daemon's cleanup kills it.
-    let out = std::process::Command::new(SHIM)
+    let out = std::process::Command::new(shim_bin())
         .args([
             "cleanup",
             "--state-dir",
@@ -125,7 +125,7 @@ fn a_killed_shim_is_told_apart_and_cleaned_up() {
     assert_eq!(shim.exit_file(), exit);
     env.assert_nothing_left(&spot);
     // Cleaning twice is harmless.
-    let again = std::process::Command::new(SHIM)
+    let again = std::process::Command::new(shim_bin())
         .args([
             "cleanup",
             "--state-dir",
@@ -137,7 +137,7 @@ fn a_killed_shim_is_told_apart_and_cleaned_up() {
     // A live shim is never cleaned behind its back.
     let spot2 = env.spot(&env.config(&["sleep", "1000"]));
     let live = env.spawn_ok(&spot2, &[]);
-    let refused = std::process::Command::new(SHIM)
+    let refused = std::process::Command::new(shim_bin())
         .args([
             "cleanup",
             "--state-dir",

@@ -22,7 +22,10 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-pub const SHIM: &str = env!("CARGO_BIN_EXE_berth-shim");
+/// The shim under test: `$BERTH_SHIM_BIN` (e.g. the release build, to measure it), else cargo's.
+pub fn shim_bin() -> String {
+    std::env::var("BERTH_SHIM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_berth-shim").to_string())
+}
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
 pub const APPLETS: &[&str] = &[
@@ -140,7 +143,7 @@ impl TestEnv {
     /// Spawns the shim through `prefix` (a command that execs its arguments, e.g. `unshare`).
     pub fn spawn_via(&self, prefix: &[&str], spot: &Spot, extra: &[&str]) -> SpawnReport {
         let mut args: Vec<String> = prefix.iter().map(|s| s.to_string()).collect();
-        args.push(SHIM.into());
+        args.push(shim_bin());
         args.extend(self.shim_args(spot, extra));
         args.extend(["--sync-fd".into(), "3".into()]);
         let (read, write) = pipe();

@@ -1,0 +1,8 @@
+//! `/images/...`, `/system/df` (image part).
+
+use crate::AppState;
+use axum::Router;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+}

@@ -1,0 +1,5 @@
+//! One module per API area; each gives a `Router<AppState>` merged in `crate::router`.
+
+pub mod containers;
+pub mod images;
+pub mod system;

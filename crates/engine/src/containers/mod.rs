@@ -1,4 +1,8 @@
 //! Containers: records, config.json generation, shims, lifecycle, recovery.
+//!
+//! The contract the image service relies on:
+//! * [`Containers::image_users`] — IDs of the containers (any state) whose image is `image_id`;
+//!   `rmi` refuses an image that has users unless forced.
 
 use crate::config::EngineConfig;
 use crate::error::Result;
@@ -16,5 +20,10 @@ pub struct Containers {
 impl Containers {
     pub fn open(_config: &EngineConfig, store: Store, images: Arc<Images>) -> Result<Self> {
         Ok(Containers { store, images })
+    }
+
+    /// Containers created from `image_id` (`sha256:<hex>`).
+    pub fn image_users(&self, _image_id: &str) -> Result<Vec<String>> {
+        Ok(Vec::new())
     }
 }

@@ -30,7 +30,11 @@ impl Engine {
         config.create_dirs()?;
         let store = store::Store::open(&config.data_root.join("metadata.redb"))?;
         let images = Arc::new(images::Images::open(&config, store.clone())?);
-        let containers = Arc::new(containers::Containers::open(&config, store.clone(), images.clone())?);
+        let containers = Arc::new(containers::Containers::open(
+            &config,
+            store.clone(),
+            images.clone(),
+        )?);
         Ok(Arc::new(Engine {
             config,
             store,

@@ -80,7 +80,11 @@ fn decode<T: DeserializeOwned>(table: Table, key: &str, bytes: &[u8]) -> Result<
         .map_err(|e| Error::context(format!("decode {} record {key:?}", table.name()), e))
 }
 
-fn get_in_read<T: DeserializeOwned>(txn: &ReadTransaction, table: Table, key: &str) -> Result<Option<T>> {
+fn get_in_read<T: DeserializeOwned>(
+    txn: &ReadTransaction,
+    table: Table,
+    key: &str,
+) -> Result<Option<T>> {
     let t = match txn.open_table(table) {
         Ok(t) => t,
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -104,7 +108,11 @@ pub fn put<T: Serialize>(txn: &WriteTransaction, table: Table, key: &str, value:
     Ok(())
 }
 
-pub fn get<T: DeserializeOwned>(txn: &WriteTransaction, table: Table, key: &str) -> Result<Option<T>> {
+pub fn get<T: DeserializeOwned>(
+    txn: &WriteTransaction,
+    table: Table,
+    key: &str,
+) -> Result<Option<T>> {
     let t = txn
         .open_table(table)
         .map_err(|e| Error::context(format!("open table {}", table.name()), e))?;

@@ -4,6 +4,9 @@
 //! * [`Containers::image_users`] — IDs of the containers (any state) whose image is `image_id`;
 //!   `rmi` refuses an image that has users unless forced.
 
+pub mod options;
+pub mod spec;
+
 use crate::config::EngineConfig;
 use crate::error::Result;
 use crate::images::Images;

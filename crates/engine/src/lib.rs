@@ -10,6 +10,7 @@ pub mod containers;
 pub mod error;
 pub mod images;
 pub mod store;
+pub mod time;
 
 pub use config::EngineConfig;
 pub use error::{Error, ErrorKind, Result};
@@ -21,6 +22,15 @@ pub struct Engine {
     pub store: store::Store,
     pub images: Arc<images::Images>,
     pub containers: Arc<containers::Containers>,
+}
+
+/// How many containers (by state) and images there are, for `info`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
+    pub containers: usize,
+    pub running: usize,
+    pub paused: usize,
+    pub images: usize,
 }
 
 impl Engine {
@@ -42,4 +52,29 @@ impl Engine {
             containers,
         }))
     }
+
+    pub fn counts(&self) -> Result<Counts> {
+        Ok(Counts::default())
+    }
+
+    /// A stable ID for this daemon's data root, kept in `<data-root>/engine-id`.
+    pub fn daemon_id(&self) -> String {
+        let path = self.config.data_root.join("engine-id");
+        if let Ok(id) = std::fs::read_to_string(&path) {
+            return id.trim().to_string();
+        }
+        let id = random_hex(32);
+        let _ = std::fs::write(&path, &id);
+        id
+    }
+}
+
+/// `n` random hex digits from the kernel's generator.
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n.div_ceil(2)];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = std::io::Read::read_exact(&mut f, &mut bytes);
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    hex[..n].to_string()
 }

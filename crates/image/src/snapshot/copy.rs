@@ -51,6 +51,10 @@ impl CopySnapshotter {
 }
 
 impl Snapshotter for CopySnapshotter {
+    fn driver_name(&self) -> &'static str {
+        "copy"
+    }
+
     fn prepare(&self, key: &str, parent: Option<&str>) -> Result<Vec<Mount>, SnapshotError> {
         let snap = self
             .store

@@ -90,6 +90,8 @@ pub enum SnapshotError {
 /// What the engine asks of a snapshotter. Keys are free-form strings: chain IDs for
 /// committed layers, container IDs or `extract-...` names for active ones.
 pub trait Snapshotter: Send + Sync {
+    /// "overlay" or "copy": the storage driver `info` and `inspect` report.
+    fn driver_name(&self) -> &'static str;
     /// Makes a writable snapshot over `parent` and returns how to mount it.
     fn prepare(&self, key: &str, parent: Option<&str>) -> Result<Vec<Mount>, SnapshotError>;
     /// Makes a read-only view of `parent` and returns how to mount it.

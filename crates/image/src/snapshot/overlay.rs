@@ -54,6 +54,10 @@ impl OverlaySnapshotter {
 }
 
 impl Snapshotter for OverlaySnapshotter {
+    fn driver_name(&self) -> &'static str {
+        "overlay"
+    }
+
     fn prepare(&self, key: &str, parent: Option<&str>) -> Result<Vec<Mount>, SnapshotError> {
         let snap = self.store.create(key, parent, Kind::Active, |dir, _| {
             mkdir(&dir.join("fs"))?;

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Demo: build berth-runtime and run one busybox container that prints a line.
-# Fresh Debian 12 machine, as root: ./bench/demo.sh
-# Installs busybox-static with apt if /bin/busybox is missing, builds the release binary,
-# makes a bundle in a temp dir (`berth-runtime spec` + args/terminal edited), runs it, cleans up.
+# Demo on a fresh Debian 12 machine, as root, offline: builds berth (release), starts a private
+# berthd, makes a busybox image from Debian's busybox-static, runs a container that prints a line,
+# stops berthd and removes everything it made.
+#   ./bench/demo.sh
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "demo.sh: run as root (containers need namespaces and mounts)" >&2
+  echo "demo.sh: run as root (containers need namespaces, mounts and cgroups)" >&2
   exit 1
 fi
 if [ ! -x /bin/busybox ]; then
@@ -21,45 +21,41 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-echo "== building berth-runtime (release)"
-(cd "$repo" && cargo build --release -p berth-runtime)
-berth="${CARGO_TARGET_DIR:-$repo/target}/x86_64-unknown-linux-gnu/release/berth-runtime"
+echo "== building berthd, berth-shim, berth-init and berth (release)"
+(cd "$repo" && cargo build --release -p berthd -p berth-shim -p berth-init -p berth)
+bin="${CARGO_TARGET_DIR:-$repo/target}/x86_64-unknown-linux-gnu/release"
 
 work=$(mktemp -d /tmp/berth-demo.XXXXXX)
-root="$work/state"
-id="demo-$$"
+sock="$work/berth.sock"
+daemon_pid=""
 cleanup() {
-  "$berth" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+  if [ -n "$daemon_pid" ]; then
+    "$bin/berth" -H "unix://$sock" rm -f demo >/dev/null 2>&1 || true
+    kill "$daemon_pid" 2>/dev/null || true
+    wait "$daemon_pid" 2>/dev/null || true
+  fi
+  umount -R "$work/exec" 2>/dev/null || true
   rm -rf "$work"
-  # The container used the default cgroup berth/<id>; the shared parent stays after delete (as with
-  # runc). The demo leaves nothing: remove it where it is empty.
-  for dir in /sys/fs/cgroup/berth /sys/fs/cgroup/*/berth; do rmdir "$dir" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 
-bundle="$work/bundle"
-mkdir -p "$bundle/rootfs/bin"
-cp /bin/busybox "$bundle/rootfs/bin/busybox"
-for applet in sh echo hostname id ls cat; do
-  ln -s busybox "$bundle/rootfs/bin/$applet"
+echo "== starting berthd on unix://$sock"
+"$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" \
+  >"$work/berthd.log" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 100); do
+  "$bin/berth" -H "unix://$sock" version >/dev/null 2>&1 && break
+  sleep 0.05
 done
-"$berth" spec --bundle "$bundle"
-python3 - "$bundle/config.json" <<'PY'
-import json, sys
-path = sys.argv[1]
-with open(path) as f:
-    config = json.load(f)
-config["process"]["terminal"] = False
-config["process"]["args"] = [
-    "/bin/sh", "-c",
-    'echo "hello from a berth-runtime container: hostname $(hostname), pid $$, uid $(id -u)"; echo "/:" $(ls /)',
-]
-with open(path, "w") as f:
-    json.dump(config, f, indent=2)
-PY
+berth() { "$bin/berth" -H "unix://$sock" "$@"; }
 
-echo "== berth-runtime run $id"
+echo "== berth import: a busybox image from /bin/busybox"
+"$repo/scripts/make-busybox-rootfs.sh" | berth import --change 'CMD ["sh"]' - busybox:latest
+berth images
+
+echo "== berth run --rm busybox"
 status=0
-"$berth" --root "$root" run --bundle "$bundle" "$id" || status=$?
+berth run --rm --name demo busybox sh -c \
+  'echo "hello from a berth container: hostname $(hostname), pid $$, uid $(id -u)"' || status=$?
 echo "== container exited with status $status"
 exit "$status"

@@ -120,7 +120,7 @@ impl Inner {
                 body.host_config.log_config.r#type
             )));
         }
-        let id = record::random_id()?;
+        let id = self.new_id()?;
         let paths = self.paths(&id);
         let config = merged_config(&body.config, &image);
         // Build the spec once now so that bad options fail the create, as with dockerd.
@@ -165,6 +165,17 @@ impl Inner {
         }
         self.slot(&id);
         Ok((id, Vec::new()))
+    }
+
+    fn new_id(&self) -> Result<String> {
+        let taken: Vec<String> = record::list(&self.store)?.into_iter().map(|r| r.id).collect();
+        loop {
+            let id = record::random_id()?;
+            let prefix = super::shim_dir_name(&id);
+            if !taken.iter().any(|t| t.starts_with(prefix)) {
+                return Ok(id);
+            }
+        }
     }
 
     fn generate_name(&self) -> Result<String> {
@@ -450,20 +461,26 @@ impl Inner {
     }
 
     /// One thread per running container: waits for the exit through the shim, then records it.
+    /// It holds the engine weakly: once the engine is dropped (berthd going away), an exit is
+    /// left for the next engine to find.
     pub(crate) fn supervise(&self, id: &str, generation: u64) {
-        let Some(inner) = self.self_arc() else {
-            return;
-        };
+        let engine = self.this.clone();
         let name = format!("supervise-{}", &id[..12.min(id.len())]);
+        let state_dir = self.paths(id).state_dir;
         let id = id.to_string();
         let spawned = std::thread::Builder::new()
             .name(name)
             .stack_size(256 * 1024)
             .spawn(move || {
-                let exit = inner.wait_for_exit(&id, None);
-                if let Some(exit) = exit {
-                    inner.on_exit(&id, generation, exit);
-                }
+                let answer = shim::wait_exit(&state_dir, None);
+                let Some(inner) = engine.upgrade() else {
+                    return;
+                };
+                let exit = match answer {
+                    Ok(Some(exit)) => exit,
+                    _ => inner.lost_shim_exit(&id, &inner.paths(&id)),
+                };
+                inner.on_exit(&id, generation, exit);
             });
         if let Err(e) = spawned {
             tracing::error!("start a supervisor thread: {e}");
@@ -717,8 +734,10 @@ impl Inner {
     /// Everything of a container but its record; each step tolerates an earlier partial run.
     pub(crate) fn remove_files(&self, id: &str) -> Result<()> {
         let paths = self.paths(id);
-        berth_image::mount::unmount(&paths.rootfs)
-            .map_err(|e| Error::context(format!("unmount the root of {id}"), e))?;
+        if paths.rootfs.exists() {
+            berth_image::mount::unmount(&paths.rootfs)
+                .map_err(|e| Error::context(format!("unmount the root of {id}"), e))?;
+        }
         match self.images.snapshotter().remove(id) {
             Ok(()) | Err(berth_image::snapshot::SnapshotError::NotFound { .. }) => {}
             Err(e) => return Err(Error::context(format!("remove the layer of {id}"), e)),

@@ -8,7 +8,8 @@
 //! * `<data-root>/containers/ID/`: `ID-json.log`, hostname, hosts, resolv.conf.
 //! * `<exec-root>/containers/ID/`: the bundle (`config.json`, `rootfs/` where the snapshot is
 //!   mounted while the container runs).
-//! * `<exec-root>/shims/ID/`: the shim's state dir (docs/shim.md).
+//! * `<exec-root>/shims/ID16/`: the shim's state dir (docs/shim.md), named by the first 16
+//!   hex digits of the ID because its sockets' paths must fit in 108 bytes.
 //! * `<exec-root>/runtime/NAME/`: the runtime root of each runtime.
 //!
 //! Every change of state is one store transaction. Operations on one container are serialized
@@ -133,6 +134,14 @@ pub(crate) struct Paths {
     pub state_dir: PathBuf,
 }
 
+/// Length of the ID prefix that names a shim's state dir; unique among containers (create
+/// draws another ID on a clash).
+pub(crate) const SHIM_DIR_LEN: usize = 16;
+
+pub(crate) fn shim_dir_name(id: &str) -> &str {
+    &id[..SHIM_DIR_LEN.min(id.len())]
+}
+
 impl Inner {
     pub(crate) fn paths(&self, id: &str) -> Paths {
         let container_dir = self.config.data_root.join("containers").join(id);
@@ -142,7 +151,7 @@ impl Inner {
             container_dir,
             rootfs: bundle.join("rootfs"),
             bundle,
-            state_dir: self.config.exec_root.join("shims").join(id),
+            state_dir: self.config.exec_root.join("shims").join(shim_dir_name(id)),
         }
     }
 
@@ -160,10 +169,6 @@ impl Inner {
 
     pub(crate) fn drop_slot(&self, id: &str) {
         lock(&self.slots).remove(id);
-    }
-
-    pub(crate) fn self_arc(&self) -> Option<Arc<Inner>> {
-        self.this.upgrade()
     }
 
     pub(crate) fn lookup(&self, reference: &str) -> Result<String> {

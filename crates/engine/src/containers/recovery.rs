@@ -155,7 +155,8 @@ fn entries(dir: &Path) -> Vec<String> {
 fn remove_orphans(inner: &Inner, known: &HashSet<String>) {
     let exec = &inner.config.exec_root;
     for name in entries(&exec.join("shims")) {
-        if is_container_id(&name) && !known.contains(&name) {
+        let is_shim_dir = name.len() == super::SHIM_DIR_LEN && name.bytes().all(|b| b.is_ascii_hexdigit());
+        if is_shim_dir && !known.iter().any(|k| k.starts_with(&name)) {
             let dir = exec.join("shims").join(&name);
             if shim_state(inner, &name).is_some() {
                 let _ = shim::request(&dir, &name, &Request::Kill { signal: 9, all: true });

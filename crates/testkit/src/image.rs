@@ -15,6 +15,8 @@ pub struct ImageBuilder {
     pub config: Map<String, Value>,
     /// Extra history entries without a layer (`empty_layer`), each a `created_by`.
     pub empty_history: Vec<String>,
+    /// diffIDs to write into the config instead of the real ones (for mismatch tests).
+    pub diff_ids_override: Option<Vec<String>>,
 }
 
 impl Default for ImageBuilder {
@@ -34,6 +36,7 @@ impl ImageBuilder {
             author: None,
             config: Map::new(),
             empty_history: Vec::new(),
+            diff_ids_override: None,
         }
     }
 
@@ -118,7 +121,16 @@ impl ImageBuilder {
         }
     }
 
+    /// Writes `diff_ids` into the config in place of the layers' real ones.
+    pub fn lie_about_diff_ids(mut self, diff_ids: &[&str]) -> Self {
+        self.diff_ids_override = Some(diff_ids.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
     pub fn diff_ids(&self) -> Vec<String> {
+        if let Some(ids) = &self.diff_ids_override {
+            return ids.clone();
+        }
         self.layers.iter().map(Layer::diff_id).collect()
     }
 

@@ -274,6 +274,8 @@ impl Inner {
                 chain_ids: Vec::new(),
                 size: 0,
                 stored_at: 0,
+                layers: Vec::new(),
+                last_tag_time: None,
             })
         })
     }

@@ -87,6 +87,8 @@ impl TestEnv {
             chain_ids: vec![chain],
             size,
             stored_at: 0,
+                layers: Vec::new(),
+                last_tag_time: None,
         }
     }
 

@@ -312,10 +312,7 @@ impl Inner {
                     r.shim_pid = 0;
                     Ok(r.body.host_config.auto_remove)
                 });
-                slot.wait.send_modify(|w| {
-                    w.exit_code = code;
-                    w.error = Some(message);
-                });
+                slot.wait.send_modify(|w| w.exit_code = code);
                 if let Ok((true, _)) = updated {
                     let _ = self.remove_locked(&slot, &id);
                 }

@@ -18,8 +18,14 @@ macro_rules! require_root {
 }
 
 fn log_text(env: &TestEnv, id: &str) -> String {
-    fs::read_to_string(env.config.data_root.join("containers").join(id).join(format!("{id}-json.log")))
-        .unwrap_or_default()
+    fs::read_to_string(
+        env.config
+            .data_root
+            .join("containers")
+            .join(id)
+            .join(format!("{id}-json.log")),
+    )
+    .unwrap_or_default()
 }
 
 #[test]
@@ -52,9 +58,19 @@ fn a_container_runs_logs_and_reports_its_exit_code() {
     assert!(env.mounts().is_empty(), "{:?}", env.mounts());
     assert!(env.shim_pids().is_empty());
     // Names are unique; a second start runs it again.
-    let err = c.create_from_image(Some("exiter"), env.body(&["true"]), env_image(&env, &engine)).unwrap_err();
+    let err = c
+        .create_from_image(
+            Some("exiter"),
+            env.body(&["true"]),
+            env_image(&env, &engine),
+        )
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Conflict);
-    assert!(err.message.contains("is already in use by container"), "{}", err.message);
+    assert!(
+        err.message.contains("is already in use by container"),
+        "{}",
+        err.message
+    );
     let waiter = c.wait_handle(&id, WaitCondition::NextExit).unwrap();
     c.start(&id).unwrap();
     assert_eq!(runtime().block_on(waiter.wait()).status_code, 3);
@@ -78,7 +94,9 @@ fn stop_sends_sigterm_then_sigkill_after_the_timeout() {
     let image = env.busybox(&engine);
     let c = &engine.containers;
     // PID 1 without a handler ignores SIGTERM.
-    let (id, _) = c.create_from_image(None, env.body(&["sleep", "1000"]), image).unwrap();
+    let (id, _) = c
+        .create_from_image(None, env.body(&["sleep", "1000"]), image)
+        .unwrap();
     c.start(&id).unwrap();
     assert_eq!(c.get(&id).unwrap().state, State::Running);
     assert_eq!(c.start(&id).unwrap_err().kind, ErrorKind::NotModified);
@@ -86,7 +104,10 @@ fn stop_sends_sigterm_then_sigkill_after_the_timeout() {
     let record = c.get(&id).unwrap();
     assert_eq!(record.state, State::Exited);
     assert_eq!(record.exit_code, 137);
-    assert_eq!(c.stop(&id, Some(1)).unwrap_err().kind, ErrorKind::NotModified);
+    assert_eq!(
+        c.stop(&id, Some(1)).unwrap_err().kind,
+        ErrorKind::NotModified
+    );
     assert_eq!(c.kill(&id, None).unwrap_err().kind, ErrorKind::Conflict);
     c.remove(&id, false).unwrap();
 }
@@ -99,24 +120,38 @@ fn kill_with_a_signal_name_reaches_the_container() {
     let image = env.busybox(&engine);
     let c = &engine.containers;
     let script = "trap 'exit 42' USR1; echo ready; while :; do sleep 0.1; done";
-    let (id, _) = c.create_from_image(None, env.body(&["sh", "-c", script]), image).unwrap();
+    let (id, _) = c
+        .create_from_image(None, env.body(&["sh", "-c", script]), image)
+        .unwrap();
     let waiter = c.wait_handle(&id, WaitCondition::NotRunning).unwrap();
     c.start(&id).unwrap();
-    eventually("ready in the log", || log_text(&env, &id).contains("ready").then_some(()));
-    assert_eq!(c.kill(&id, Some("NOPE")).unwrap_err().kind, ErrorKind::InvalidArgument);
+    eventually("ready in the log", || {
+        log_text(&env, &id).contains("ready").then_some(())
+    });
+    assert_eq!(
+        c.kill(&id, Some("NOPE")).unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
     c.kill(&id, Some("SIGUSR1")).unwrap();
     assert_eq!(runtime().block_on(waiter.wait()).status_code, 42);
     c.remove(&id, false).unwrap();
 }
 
 fn freezer_state(env: &TestEnv, id: &str) -> String {
-    let v1 = format!("/sys/fs/cgroup/freezer/{}/{id}/freezer.state", env.cgroup_parent());
+    let v1 = format!(
+        "/sys/fs/cgroup/freezer/{}/{id}/freezer.state",
+        env.cgroup_parent()
+    );
     if let Ok(s) = fs::read_to_string(&v1) {
         return s.trim().to_string();
     }
     let v2 = format!("/sys/fs/cgroup/{}/{id}/cgroup.events", env.cgroup_parent());
     let events = fs::read_to_string(&v2).unwrap_or_default();
-    if events.contains("frozen 1") { "FROZEN".into() } else { "THAWED".into() }
+    if events.contains("frozen 1") {
+        "FROZEN".into()
+    } else {
+        "THAWED".into()
+    }
 }
 
 #[test]
@@ -126,7 +161,9 @@ fn pause_freezes_the_cgroup_and_unpause_thaws_it() {
     let engine = env.open();
     let image = env.busybox(&engine);
     let c = &engine.containers;
-    let (id, _) = c.create_from_image(None, env.body(&["sleep", "1000"]), image).unwrap();
+    let (id, _) = c
+        .create_from_image(None, env.body(&["sleep", "1000"]), image)
+        .unwrap();
     assert_eq!(c.pause(&id).unwrap_err().kind, ErrorKind::Conflict);
     c.start(&id).unwrap();
     c.pause(&id).unwrap();
@@ -147,10 +184,27 @@ fn pause_freezes_the_cgroup_and_unpause_thaws_it() {
 fn assert_nothing_left(env: &TestEnv) {
     let exec = env.exec_root();
     assert!(env.mounts().is_empty(), "mounts left: {:?}", env.mounts());
-    assert!(env.shim_pids().is_empty(), "processes left: {:?}", env.shim_pids());
-    assert!(env.cgroups().is_empty(), "cgroups left: {:?}", env.cgroups());
-    for dir in [exec.join("containers"), exec.join("shims"), env.config.data_root.join("containers")] {
-        assert!(env.entries(&dir).is_empty(), "{} has {:?}", dir.display(), env.entries(&dir));
+    assert!(
+        env.shim_pids().is_empty(),
+        "processes left: {:?}",
+        env.shim_pids()
+    );
+    assert!(
+        env.cgroups().is_empty(),
+        "cgroups left: {:?}",
+        env.cgroups()
+    );
+    for dir in [
+        exec.join("containers"),
+        exec.join("shims"),
+        env.config.data_root.join("containers"),
+    ] {
+        assert!(
+            env.entries(&dir).is_empty(),
+            "{} has {:?}",
+            dir.display(),
+            env.entries(&dir)
+        );
     }
 }
 
@@ -170,15 +224,29 @@ fn autoremove_and_rm_force_leave_nothing() {
     assert_eq!(c.get(&id).unwrap_err().kind, ErrorKind::NotFound);
     assert_nothing_left(&env);
 
-    let (id, _) = c.create_from_image(Some("sleeper"), env.body(&["sleep", "1000"]), image).unwrap();
+    let (id, _) = c
+        .create_from_image(Some("sleeper"), env.body(&["sleep", "1000"]), image)
+        .unwrap();
     c.start("/sleeper").unwrap();
     let err = c.remove("sleeper", false).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Conflict);
-    assert!(err.message.starts_with("You cannot remove a running container"), "{}", err.message);
+    assert!(
+        err.message
+            .starts_with("You cannot remove a running container"),
+        "{}",
+        err.message
+    );
     c.remove("sleeper", true).unwrap();
     assert_eq!(c.get(&id).unwrap_err().kind, ErrorKind::NotFound);
     assert_nothing_left(&env);
-    let snapshots: Vec<String> = engine.images.snapshotter().list().unwrap().into_iter().map(|i| i.key).collect();
+    let snapshots: Vec<String> = engine
+        .images
+        .snapshotter()
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|i| i.key)
+        .collect();
     assert!(!snapshots.contains(&id), "{snapshots:?}");
 }
 
@@ -189,9 +257,15 @@ fn a_start_that_fails_leaves_the_container_created_with_nothing_running() {
     let engine = env.open();
     let image = env.busybox(&engine);
     let c = &engine.containers;
-    let (id, _) = c.create_from_image(None, env.body(&["/no/such/program"]), image.clone()).unwrap();
+    let (id, _) = c
+        .create_from_image(None, env.body(&["/no/such/program"]), image.clone())
+        .unwrap();
     let err = c.start(&id).unwrap_err();
-    assert!(err.message.starts_with("OCI runtime create failed"), "{}", err.message);
+    assert!(
+        err.message.starts_with("OCI runtime create failed"),
+        "{}",
+        err.message
+    );
     let record = c.get(&id).unwrap();
     assert_eq!(record.state, State::Created);
     assert!(!record.error.is_empty());
@@ -218,7 +292,10 @@ fn a_running_container_survives_the_engine_and_is_found_again() {
         let engine = env.open();
         let image = env.busybox(&engine);
         let body = env.body(&["sh", "-c", "while :; do echo tick; sleep 0.2; done"]);
-        let (id, _) = engine.containers.create_from_image(None, body, image).unwrap();
+        let (id, _) = engine
+            .containers
+            .create_from_image(None, body, image)
+            .unwrap();
         engine.containers.start(&id).unwrap();
         (id.clone(), engine.containers.get(&id).unwrap().pid)
         // The engine is dropped here, as if berthd died.
@@ -245,7 +322,9 @@ fn a_container_whose_shim_is_killed_is_shown_exited() {
     let engine = env.open();
     let image = env.busybox(&engine);
     let c = &engine.containers;
-    let (id, _) = c.create_from_image(None, env.body(&["sleep", "1000"]), image).unwrap();
+    let (id, _) = c
+        .create_from_image(None, env.body(&["sleep", "1000"]), image)
+        .unwrap();
     let waiter = c.wait_handle(&id, WaitCondition::NotRunning).unwrap();
     c.start(&id).unwrap();
     let shim_pid = c.get(&id).unwrap().shim_pid;
@@ -266,12 +345,19 @@ fn a_dead_shim_found_at_open_is_recorded_exited() {
     let id = {
         let engine = env.open();
         let image = env.busybox(&engine);
-        let (id, _) = engine.containers.create_from_image(None, env.body(&["sleep", "1000"]), image).unwrap();
+        let (id, _) = engine
+            .containers
+            .create_from_image(None, env.body(&["sleep", "1000"]), image)
+            .unwrap();
         engine.containers.start(&id).unwrap();
         id
     };
     // Both berthd and the shim die; the container is still there until recovery cleans it up.
-    let shim_file = env.exec_root().join("shims").join(&id[..16]).join("shim.json");
+    let shim_file = env
+        .exec_root()
+        .join("shims")
+        .join(&id[..16])
+        .join("shim.json");
     let shim: serde_json::Value = serde_json::from_slice(&fs::read(shim_file).unwrap()).unwrap();
     unsafe { libc::kill(shim["shim_pid"].as_i64().unwrap() as i32, libc::SIGKILL) };
     eventually("the shim to go", || {
@@ -294,8 +380,12 @@ fn list_filters_and_rename() {
     let c = &engine.containers;
     let mut body = env.body(&["true"]);
     body.config.labels.insert("k".into(), "v".into());
-    let (a, _) = c.create_from_image(Some("a1"), body, image.clone()).unwrap();
-    let (b, _) = c.create_from_image(Some("b1"), env.body(&["true"]), image).unwrap();
+    let (a, _) = c
+        .create_from_image(Some("a1"), body, image.clone())
+        .unwrap();
+    let (b, _) = c
+        .create_from_image(Some("b1"), env.body(&["true"]), image)
+        .unwrap();
     let opts = |all: bool, filters: &str| berth_engine::containers::ListOptions {
         all,
         filters: (!filters.is_empty()).then(|| filters.to_string()),

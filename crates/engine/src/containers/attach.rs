@@ -44,7 +44,9 @@ fn open_attach(paths: &Paths, opts: AttachOptions, stdin_once: bool) -> Result<U
     match shim::exchange(&mut conn, &req) {
         Ok(Response::Attached { .. }) => Ok(conn),
         Ok(Response::Error { message, .. }) => Err(Error::conflict(message)),
-        Ok(other) => Err(Error::internal(format!("unexpected answer to attach: {other:?}"))),
+        Ok(other) => Err(Error::internal(format!(
+            "unexpected answer to attach: {other:?}"
+        ))),
         Err(e) => Err(Error::context("attach to the container's shim", e)),
     }
 }

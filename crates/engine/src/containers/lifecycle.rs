@@ -51,7 +51,11 @@ fn merged_config(body: &Config, image: &ImageRecord) -> Config {
         if merged.cmd.is_none() {
             merged.cmd = img.cmd.clone();
         }
-    } else if merged.entrypoint.as_ref().is_some_and(|e| e.iter().all(String::is_empty)) {
+    } else if merged
+        .entrypoint
+        .as_ref()
+        .is_some_and(|e| e.iter().all(String::is_empty))
+    {
         merged.entrypoint = None;
     }
     if merged.working_dir.is_empty() {
@@ -113,7 +117,10 @@ impl Inner {
         network_of(&body.host_config.network_mode)?;
         let runtime = self.runtime_name(&body)?;
         if !body.host_config.log_config.r#type.is_empty()
-            && !matches!(body.host_config.log_config.r#type.as_str(), "json-file" | "none")
+            && !matches!(
+                body.host_config.log_config.r#type.as_str(),
+                "json-file" | "none"
+            )
         {
             return Err(Error::invalid(format!(
                 "logging driver \"{}\" is not supported: berth has json-file and none",
@@ -168,7 +175,10 @@ impl Inner {
     }
 
     fn new_id(&self) -> Result<String> {
-        let taken: Vec<String> = record::list(&self.store)?.into_iter().map(|r| r.id).collect();
+        let taken: Vec<String> = record::list(&self.store)?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
         loop {
             let id = record::random_id()?;
             let prefix = super::shim_dir_name(&id);
@@ -181,7 +191,11 @@ impl Inner {
     fn generate_name(&self) -> Result<String> {
         for attempt in 0..10 {
             let candidate = names::generate(attempt, record::random_u64()?);
-            if self.store.get::<String>(record::NAMES, &candidate)?.is_none() {
+            if self
+                .store
+                .get::<String>(record::NAMES, &candidate)?
+                .is_none()
+            {
                 return Ok(candidate);
             }
         }
@@ -327,8 +341,14 @@ impl Inner {
         let runtime = self.runtime_binary(&record.runtime)?;
         let runtime_root = self.runtime_root(&record.runtime);
         remove_dir(&paths.state_dir)?;
-        for dir in [&paths.state_dir, &paths.rootfs, &runtime_root, &paths.container_dir] {
-            std::fs::create_dir_all(dir).map_err(io_context(format!("create {}", dir.display())))?;
+        for dir in [
+            &paths.state_dir,
+            &paths.rootfs,
+            &runtime_root,
+            &paths.container_dir,
+        ] {
+            std::fs::create_dir_all(dir)
+                .map_err(io_context(format!("create {}", dir.display())))?;
         }
         let image = self.image_of(&record)?;
         let mounts = self
@@ -391,12 +411,11 @@ impl Inner {
         };
         drop(spec);
         self.connect_pending_attaches(slot, &id, &paths);
-        if tty {
-            if let [rows, cols] = record.body.host_config.console_size[..] {
-                if rows > 0 && cols > 0 {
-                    let _ = shim::request(&paths.state_dir, &id, &Request::Resize { rows, cols });
-                }
-            }
+        if let (true, &[rows, cols]) = (tty, &record.body.host_config.console_size[..])
+            && rows > 0
+            && cols > 0
+        {
+            let _ = shim::request(&paths.state_dir, &id, &Request::Resize { rows, cols });
         }
         if let Err(e) = shim::request(&paths.state_dir, &id, &Request::Start) {
             self.abandon_shim(&id, &paths);
@@ -453,7 +472,14 @@ impl Inner {
 
     /// Kills what a shim runs and makes it go away, for a start that failed half-way.
     fn abandon_shim(&self, id: &str, paths: &Paths) {
-        let _ = shim::request(&paths.state_dir, id, &Request::Kill { signal: 9, all: true });
+        let _ = shim::request(
+            &paths.state_dir,
+            id,
+            &Request::Kill {
+                signal: 9,
+                all: true,
+            },
+        );
         let _ = shim::wait_exit(&paths.state_dir, Some(KILL_GRACE));
         let _ = shim::request(&paths.state_dir, id, &Request::Delete);
         let _ = remove_dir(&paths.state_dir);
@@ -599,7 +625,14 @@ impl Inner {
     }
 
     fn kill_and_wait(&self, id: &str, paths: &Paths) -> Exit {
-        let _ = shim::request(&paths.state_dir, id, &Request::Kill { signal: 9, all: true });
+        let _ = shim::request(
+            &paths.state_dir,
+            id,
+            &Request::Kill {
+                signal: 9,
+                all: true,
+            },
+        );
         match self.wait_for_exit(id, Some(KILL_GRACE)) {
             Some(exit) => exit,
             // A shim that does not report a SIGKILL within the grace is hung: clean it up.
@@ -650,7 +683,11 @@ impl Inner {
         }
         self.freeze(&record, paused)?;
         record::update(&self.store, &id, |r| {
-            r.state = if paused { State::Paused } else { State::Running };
+            r.state = if paused {
+                State::Paused
+            } else {
+                State::Running
+            };
             Ok(())
         })?;
         Ok(())
@@ -695,7 +732,11 @@ impl Inner {
         let record = self.load(&id)?;
         if record.state.is_live() {
             if !force {
-                let what = if record.state == State::Paused { "paused" } else { "running" };
+                let what = if record.state == State::Paused {
+                    "paused"
+                } else {
+                    "running"
+                };
                 return Err(Error::conflict(format!(
                     "You cannot remove a {what} container {id}. Stop the container before \
                      attempting removal or force remove"

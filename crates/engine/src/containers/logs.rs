@@ -106,7 +106,9 @@ impl LogReader {
         let ctx = |e| Error::context(format!("read {}", self.path.display()), e);
         file.seek(SeekFrom::Start(self.offset)).map_err(ctx)?;
         let mut buf = Vec::new();
-        let n = file.read_to_end(&mut buf).map_err(|e| Error::context("read log", e))?;
+        let n = file
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::context("read log", e))?;
         self.offset += n as u64;
         self.partial.extend_from_slice(&buf);
         let mut out = Vec::new();
@@ -116,7 +118,11 @@ impl LogReader {
             consumed += pos + 1;
             if let Ok(entry) = serde_json::from_slice::<JsonLine>(line) {
                 out.push(LogEntry {
-                    stream: if entry.stream == "stderr" { STREAM_STDERR } else { STREAM_STDOUT },
+                    stream: if entry.stream == "stderr" {
+                        STREAM_STDERR
+                    } else {
+                        STREAM_STDOUT
+                    },
                     line: entry.log,
                     time: timefmt::parse(&entry.time).unwrap_or((0, 0)),
                 });

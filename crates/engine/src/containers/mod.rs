@@ -23,9 +23,9 @@ mod names;
 pub mod options;
 mod record;
 mod recovery;
+mod shim;
 pub mod signal;
 pub mod spec;
-mod shim;
 pub mod timefmt;
 mod view;
 

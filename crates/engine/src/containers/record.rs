@@ -131,9 +131,9 @@ pub fn rename(store: &Store, id: &str, new_name: &str) -> Result<()> {
             .ok_or_else(|| Error::not_found(format!("No such container: {id}")))?;
         if let Some(owner) = store::get::<String>(txn, NAMES, new_name)? {
             if owner == id {
-                return Err(Error::invalid(format!(
-                    "Renaming a container with the same name as its current name"
-                )));
+                return Err(Error::invalid(
+                    "Renaming a container with the same name as its current name",
+                ));
             }
             return Err(name_conflict(new_name, &owner));
         }
@@ -163,7 +163,11 @@ pub fn lookup(store: &Store, reference: &str) -> Result<String> {
     if reference.is_empty() {
         return Err(not_found());
     }
-    if reference.len() == 64 && store.get::<ContainerRecord>(CONTAINERS, reference)?.is_some() {
+    if reference.len() == 64
+        && store
+            .get::<ContainerRecord>(CONTAINERS, reference)?
+            .is_some()
+    {
         return Ok(reference.to_string());
     }
     let bare = reference.strip_prefix('/').unwrap_or(reference);

@@ -53,10 +53,21 @@ fn recover_one(inner: &Arc<Inner>, record: ContainerRecord) -> Result<()> {
         State::Removing => inner.remove_locked(&slot, &id),
         State::Created | State::Exited => {
             if shim_state(inner, &id).is_some() {
-                let _ = shim::request(&paths.state_dir, &id, &Request::Kill { signal: 9, all: true });
+                let _ = shim::request(
+                    &paths.state_dir,
+                    &id,
+                    &Request::Kill {
+                        signal: 9,
+                        all: true,
+                    },
+                );
                 let _ = shim::wait_exit(&paths.state_dir, Some(std::time::Duration::from_secs(10)));
                 let _ = shim::request(&paths.state_dir, &id, &Request::Delete);
-            } else if paths.state_dir.join(berth_shim_protocol::SHIM_FILE).exists() {
+            } else if paths
+                .state_dir
+                .join(berth_shim_protocol::SHIM_FILE)
+                .exists()
+            {
                 let _ = shim::cleanup(&inner.config.shim_binary, &paths.state_dir);
             }
             let _ = berth_image::mount::unmount(&paths.rootfs);
@@ -66,12 +77,23 @@ fn recover_one(inner: &Arc<Inner>, record: ContainerRecord) -> Result<()> {
         State::Starting => match shim_state(inner, &id) {
             Some(state) if state.status == Status::Created => {
                 // The crash came before `start` was sent: undo the start.
-                let _ = shim::request(&paths.state_dir, &id, &Request::Kill { signal: 9, all: true });
+                let _ = shim::request(
+                    &paths.state_dir,
+                    &id,
+                    &Request::Kill {
+                        signal: 9,
+                        all: true,
+                    },
+                );
                 let _ = shim::wait_exit(&paths.state_dir, Some(std::time::Duration::from_secs(10)));
                 let _ = shim::request(&paths.state_dir, &id, &Request::Delete);
                 let _ = berth_image::mount::unmount(&paths.rootfs);
                 let _ = std::fs::remove_dir_all(&paths.state_dir);
-                let back = if record.finished_at.is_some() { State::Exited } else { State::Created };
+                let back = if record.finished_at.is_some() {
+                    State::Exited
+                } else {
+                    State::Created
+                };
                 record::update(&inner.store, &id, |r| {
                     r.state = back;
                     Ok(())
@@ -155,11 +177,19 @@ fn entries(dir: &Path) -> Vec<String> {
 fn remove_orphans(inner: &Inner, known: &HashSet<String>) {
     let exec = &inner.config.exec_root;
     for name in entries(&exec.join("shims")) {
-        let is_shim_dir = name.len() == super::SHIM_DIR_LEN && name.bytes().all(|b| b.is_ascii_hexdigit());
+        let is_shim_dir =
+            name.len() == super::SHIM_DIR_LEN && name.bytes().all(|b| b.is_ascii_hexdigit());
         if is_shim_dir && !known.iter().any(|k| k.starts_with(&name)) {
             let dir = exec.join("shims").join(&name);
             if shim_state(inner, &name).is_some() {
-                let _ = shim::request(&dir, &name, &Request::Kill { signal: 9, all: true });
+                let _ = shim::request(
+                    &dir,
+                    &name,
+                    &Request::Kill {
+                        signal: 9,
+                        all: true,
+                    },
+                );
                 let _ = shim::wait_exit(&dir, Some(std::time::Duration::from_secs(10)));
                 let _ = shim::request(&dir, &name, &Request::Delete);
             } else if dir.join(berth_shim_protocol::SHIM_FILE).exists() {

@@ -58,7 +58,11 @@ pub fn spawn(shim_binary: &Path, opts: &SpawnOptions<'_>) -> Result<Spawned, Spa
         cmd.arg("-t");
     }
     match opts.log_path {
-        Some(path) => cmd.arg("--log-driver").arg("json-file").arg("--log-path").arg(path),
+        Some(path) => cmd
+            .arg("--log-driver")
+            .arg("json-file")
+            .arg("--log-path")
+            .arg(path),
         None => cmd.arg("--log-driver").arg("none"),
     };
     cmd.arg("--shim-log").arg(opts.state_dir.join("shim.log"));
@@ -87,9 +91,14 @@ pub fn spawn(shim_binary: &Path, opts: &SpawnOptions<'_>) -> Result<Spawned, Spa
         Ok(None) => Err(setup(format!(
             "the shim for {} exited ({}) without a report",
             opts.id,
-            status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string())
+            status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|e| e.to_string())
         ))),
-        Err(e) => Err(setup(format!("read the shim's report for {}: {e}", opts.id))),
+        Err(e) => Err(setup(format!(
+            "read the shim's report for {}: {e}",
+            opts.id
+        ))),
     }
 }
 
@@ -128,7 +137,10 @@ pub fn exchange(conn: &mut UnixStream, req: &Request) -> std::io::Result<Respons
     conn.flush()?;
     let mut reader = BufReader::new(&*conn);
     proto::read_message::<Response>(&mut reader)?.ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the shim closed the connection")
+        std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the shim closed the connection",
+        )
     })
 }
 
@@ -141,7 +153,12 @@ pub fn wait_exit(state_dir: &Path, timeout: Option<Duration>) -> std::io::Result
         Ok(other) => Err(std::io::Error::other(format!(
             "unexpected answer to wait: {other:?}"
         ))),
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
             Ok(None)
         }
         Err(e) => Err(e),

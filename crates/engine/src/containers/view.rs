@@ -26,7 +26,9 @@ pub fn parse_filters(text: &str) -> Result<BTreeMap<String, Vec<String>>> {
     let value: Value = serde_json::from_str(text)
         .map_err(|e| Error::invalid(format!("invalid filters {text:?}: {e}")))?;
     let Value::Object(map) = value else {
-        return Err(Error::invalid(format!("invalid filters {text:?}: not an object")));
+        return Err(Error::invalid(format!(
+            "invalid filters {text:?}: not an object"
+        )));
     };
     let mut out = BTreeMap::new();
     for (key, v) in map {
@@ -48,8 +50,21 @@ pub fn parse_filters(text: &str) -> Result<BTreeMap<String, Vec<String>>> {
 }
 
 const FILTERS: &[&str] = &[
-    "id", "name", "label", "status", "ancestor", "before", "since", "exited", "network",
-    "volume", "health", "isolation", "is-task", "publish", "expose",
+    "id",
+    "name",
+    "label",
+    "status",
+    "ancestor",
+    "before",
+    "since",
+    "exited",
+    "network",
+    "volume",
+    "health",
+    "isolation",
+    "is-task",
+    "publish",
+    "expose",
 ];
 
 fn command_line(record: &ContainerRecord) -> (String, Vec<String>) {
@@ -104,11 +119,18 @@ fn status_text(record: &ContainerRecord) -> String {
 
 impl Inner {
     fn size_rw(&self, id: &str) -> u64 {
-        self.images.snapshotter().usage(id).map(|u| u.bytes).unwrap_or(0)
+        self.images
+            .snapshotter()
+            .usage(id)
+            .map(|u| u.bytes)
+            .unwrap_or(0)
     }
 
     fn image_size(&self, record: &ContainerRecord) -> u64 {
-        self.images.resolve(&record.image_id).map(|i| i.size).unwrap_or(0)
+        self.images
+            .resolve(&record.image_id)
+            .map(|i| i.size)
+            .unwrap_or(0)
     }
 
     pub(crate) fn inspect_json(&self, record: &ContainerRecord, size: bool) -> Value {
@@ -135,7 +157,10 @@ impl Inner {
         if let Value::Object(h) = &mut host_config {
             h.insert("NetworkMode".into(), json!(network_name(record)));
             if record.body.host_config.log_config.r#type.is_empty() {
-                h.insert("LogConfig".into(), json!({"Type": "json-file", "Config": {}}));
+                h.insert(
+                    "LogConfig".into(),
+                    json!({"Type": "json-file", "Config": {}}),
+                );
             }
             if record.body.host_config.runtime.is_empty() {
                 h.insert("Runtime".into(), json!(record.runtime));
@@ -152,11 +177,16 @@ impl Inner {
                         "MergedDir": paths.rootfs.display().to_string(),
                     }
                 }),
-                _ => json!({"Name": "overlay2", "Data": {"MergedDir": paths.rootfs.display().to_string()}}),
+                _ => {
+                    json!({"Name": "overlay2", "Data": {"MergedDir": paths.rootfs.display().to_string()}})
+                }
             },
             Err(_) => json!({"Name": "overlay2", "Data": null}),
         };
-        let running = matches!(record.state, State::Running | State::Paused | State::Starting);
+        let running = matches!(
+            record.state,
+            State::Running | State::Paused | State::Starting
+        );
         let etc = |name: &str| paths.container_dir.join(name).display().to_string();
         let mut out = json!({
             "Id": record.id,
@@ -212,7 +242,10 @@ impl Inner {
 
     fn list_entry(&self, record: &ContainerRecord, size: bool) -> Value {
         let (path, args) = command_line(record);
-        let command = std::iter::once(path).chain(args).collect::<Vec<_>>().join(" ");
+        let command = std::iter::once(path)
+            .chain(args)
+            .collect::<Vec<_>>()
+            .join(" ");
         let mut out = json!({
             "Id": record.id,
             "Names": [format!("/{}", record.name)],
@@ -264,12 +297,19 @@ impl Inner {
             || before.is_some()
             || since.is_some();
         let matches = |key: &str, test: &dyn Fn(&str) -> bool| {
-            filters.get(key).is_none_or(|vals| vals.is_empty() || vals.iter().any(|v| test(v)))
+            filters
+                .get(key)
+                .is_none_or(|vals| vals.is_empty() || vals.iter().any(|v| test(v)))
         };
         let mut out = Vec::new();
         for record in &records {
             let status = record.state.docker_status();
-            if !all && !matches!(record.state, State::Running | State::Paused | State::Starting) {
+            if !all
+                && !matches!(
+                    record.state,
+                    State::Running | State::Paused | State::Starting
+                )
+            {
                 continue;
             }
             let ok = matches("id", &|v| record.id.starts_with(v))
@@ -282,7 +322,10 @@ impl Inner {
                     record.image_ref == v
                         || record.image_id == v
                         || record.image_id.trim_start_matches("sha256:").starts_with(v)
-                        || self.images.resolve(v).is_ok_and(|i| i.id == record.image_id)
+                        || self
+                            .images
+                            .resolve(v)
+                            .is_ok_and(|i| i.id == record.image_id)
                 })
                 && filters.get("label").is_none_or(|labels| {
                     labels.iter().all(|l| match l.split_once('=') {

@@ -87,8 +87,8 @@ impl TestEnv {
             chain_ids: vec![chain],
             size,
             stored_at: 0,
-                layers: Vec::new(),
-                last_tag_time: None,
+            layers: Vec::new(),
+            last_tag_time: None,
         }
     }
 
@@ -125,10 +125,10 @@ impl TestEnv {
             let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
                 continue;
             };
-            if let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline")) {
-                if String::from_utf8_lossy(&cmd).contains(&needle) {
-                    out.push(pid);
-                }
+            if let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline"))
+                && String::from_utf8_lossy(&cmd).contains(&needle)
+            {
+                out.push(pid);
             }
         }
         out
@@ -152,7 +152,11 @@ impl TestEnv {
 
     pub fn entries(&self, dir: &Path) -> Vec<String> {
         fs::read_dir(dir)
-            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -202,7 +206,10 @@ impl Drop for TestEnv {
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Polls `f` until it gives Some, for at most 20 s.

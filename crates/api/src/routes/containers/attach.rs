@@ -151,7 +151,10 @@ where
 mod tests {
     #[test]
     fn detach_keys() {
-        assert_eq!(super::parse_detach_keys("ctrl-p,ctrl-q").unwrap(), vec![16, 17]);
+        assert_eq!(
+            super::parse_detach_keys("ctrl-p,ctrl-q").unwrap(),
+            vec![16, 17]
+        );
         assert_eq!(super::parse_detach_keys("a,ctrl-@").unwrap(), vec![b'a', 0]);
         assert!(super::parse_detach_keys("ctrl-pp").is_err());
     }

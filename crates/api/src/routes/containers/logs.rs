@@ -13,7 +13,11 @@ use std::time::Duration;
 
 const POLL: Duration = Duration::from_millis(100);
 
-pub async fn logs(State(s): State<AppState>, Path(id): Path<String>, Query(q): Params) -> ApiResult<Response> {
+pub async fn logs(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Params,
+) -> ApiResult<Response> {
     let (stdout, stderr) = (flag(&q, "stdout"), flag(&q, "stderr"));
     if !stdout && !stderr {
         return Err(ApiError::bad_request("You must choose at least one stream"));
@@ -38,14 +42,21 @@ pub async fn logs(State(s): State<AppState>, Path(id): Path<String>, Query(q): P
             Err(_) => return,
         };
         for entry in &first {
-            if tx.send(Bytes::from(logs::encode(entry, &opts, tty))).await.is_err() {
+            if tx
+                .send(Bytes::from(logs::encode(entry, &opts, tty)))
+                .await
+                .is_err()
+            {
                 return;
             }
         }
         if !follow {
             return;
         }
-        let live = LogOptions { tail: None, ..opts.clone() };
+        let live = LogOptions {
+            tail: None,
+            ..opts.clone()
+        };
         loop {
             let running = engine.containers.is_running(&id);
             let entries = match reader.read_new() {
@@ -53,7 +64,11 @@ pub async fn logs(State(s): State<AppState>, Path(id): Path<String>, Query(q): P
                 Err(_) => return,
             };
             for entry in &entries {
-                if tx.send(Bytes::from(logs::encode(entry, &live, tty))).await.is_err() {
+                if tx
+                    .send(Bytes::from(logs::encode(entry, &live, tty)))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -68,7 +83,8 @@ pub async fn logs(State(s): State<AppState>, Path(id): Path<String>, Query(q): P
         }
     });
     let stream = futures_util::stream::poll_fn(move |cx| {
-        rx.poll_recv(cx).map(|b| b.map(Ok::<_, std::convert::Infallible>))
+        rx.poll_recv(cx)
+            .map(|b| b.map(Ok::<_, std::convert::Infallible>))
     });
     Ok((StatusCode::OK, Body::from_stream(stream)).into_response())
 }

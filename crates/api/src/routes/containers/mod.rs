@@ -60,15 +60,16 @@ fn json(status: StatusCode, value: serde_json::Value) -> Response {
 
 async fn create(State(s): State<AppState>, Query(q): Params, body: Bytes) -> ApiResult<Response> {
     let body: CreateBody = if body.is_empty() {
-        return Err(ApiError::bad_request("config cannot be empty in order to create a container"));
+        return Err(ApiError::bad_request(
+            "config cannot be empty in order to create a container",
+        ));
     } else {
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request(format!("invalid JSON in the create body: {e}")))?
     };
     let name = q.get("name").cloned();
     let engine = s.engine.clone();
-    let (id, warnings) =
-        blocking(move || engine.containers.create(name.as_deref(), body)).await?;
+    let (id, warnings) = blocking(move || engine.containers.create(name.as_deref(), body)).await?;
     Ok(json(
         StatusCode::CREATED,
         serde_json::json!({"Id": id, "Warnings": warnings}),
@@ -111,7 +112,11 @@ async fn start(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<R
     no_content(s, move |e| e.containers.start(&id)).await
 }
 
-async fn stop(State(s): State<AppState>, Path(id): Path<String>, Query(q): Params) -> ApiResult<Response> {
+async fn stop(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Params,
+) -> ApiResult<Response> {
     let t = int_param(&q, "t")?;
     no_content(s, move |e| e.containers.stop(&id, t)).await
 }
@@ -125,7 +130,11 @@ async fn restart(
     no_content(s, move |e| e.containers.restart(&id, t)).await
 }
 
-async fn kill(State(s): State<AppState>, Path(id): Path<String>, Query(q): Params) -> ApiResult<Response> {
+async fn kill(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Params,
+) -> ApiResult<Response> {
     let signal = q.get("signal").cloned();
     no_content(s, move |e| e.containers.kill(&id, signal.as_deref())).await
 }
@@ -138,17 +147,29 @@ async fn unpause(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult
     no_content(s, move |e| e.containers.unpause(&id)).await
 }
 
-async fn rename(State(s): State<AppState>, Path(id): Path<String>, Query(q): Params) -> ApiResult<Response> {
+async fn rename(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Params,
+) -> ApiResult<Response> {
     let name = q.get("name").cloned().unwrap_or_default();
     no_content(s, move |e| e.containers.rename(&id, &name)).await
 }
 
-async fn remove(State(s): State<AppState>, Path(id): Path<String>, Query(q): Params) -> ApiResult<Response> {
+async fn remove(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Params,
+) -> ApiResult<Response> {
     let force = flag(&q, "force");
     no_content(s, move |e| e.containers.remove(&id, force)).await
 }
 
-async fn resize(State(s): State<AppState>, Path(id): Path<String>, Query(q): Params) -> ApiResult<Response> {
+async fn resize(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Params,
+) -> ApiResult<Response> {
     let dim = |name: &str| -> ApiResult<u16> {
         int_param(&q, name)?
             .and_then(|v| u16::try_from(v).ok())
@@ -171,7 +192,11 @@ async fn prune(State(s): State<AppState>) -> ApiResult<Response> {
 
 /// The headers go out at once (the CLI sends `start` only after it has them); the body
 /// follows when the condition is met.
-async fn wait(State(s): State<AppState>, Path(id): Path<String>, Query(q): Params) -> ApiResult<Response> {
+async fn wait(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Params,
+) -> ApiResult<Response> {
     let condition = WaitCondition::parse(q.get("condition").map(String::as_str).unwrap_or(""))
         .map_err(ApiError::from)?;
     let engine = s.engine.clone();

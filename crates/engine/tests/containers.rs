@@ -407,3 +407,76 @@ fn list_filters_and_rename() {
     assert_eq!(pruned.len(), 2);
     assert_nothing_left(&env);
 }
+
+/// Rewrites a record's state as a crash in the middle of an operation would leave it.
+fn set_state(engine: &berth_engine::Engine, id: &str, state: &str) {
+    const T: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("containers");
+    engine
+        .store
+        .write(|txn| {
+            let mut record: serde_json::Value =
+                berth_engine::store::get(txn, T, id)?.expect("record");
+            record["state"] = state.into();
+            berth_engine::store::put(txn, T, id, &record)
+        })
+        .unwrap();
+}
+
+#[test]
+fn open_settles_records_left_mid_operation_and_removes_orphans() {
+    require_root!();
+    let env = TestEnv::new("crash");
+    let orphan = "ab".repeat(32);
+    let (starting, removing) = {
+        let engine = env.open();
+        let image = env.busybox(&engine);
+        let c = &engine.containers;
+        let (a, _) = c
+            .create_from_image(None, env.body(&["true"]), image.clone())
+            .unwrap();
+        let (b, _) = c
+            .create_from_image(None, env.body(&["true"]), image.clone())
+            .unwrap();
+        set_state(&engine, &a, "starting");
+        set_state(&engine, &b, "removing");
+        // What a crash in create (layer and dirs, no record) or rm (record gone) leaves.
+        engine
+            .images
+            .snapshotter()
+            .prepare(&orphan, image.top_layer())
+            .unwrap();
+        for dir in [
+            env.exec_root()
+                .join("containers")
+                .join(&orphan)
+                .join("rootfs"),
+            env.exec_root().join("shims").join(&orphan[..16]),
+            env.config.data_root.join("containers").join(&orphan),
+        ] {
+            fs::create_dir_all(dir).unwrap();
+        }
+        (a, b)
+    };
+    let engine = env.open();
+    let c = &engine.containers;
+    assert_eq!(c.get(&starting).unwrap().state, State::Created);
+    assert_eq!(c.get(&removing).unwrap_err().kind, ErrorKind::NotFound);
+    let keys: Vec<String> = engine
+        .images
+        .snapshotter()
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|i| i.key)
+        .collect();
+    assert!(
+        !keys.contains(&orphan) && !keys.contains(&removing),
+        "{keys:?}"
+    );
+    // The one that was starting can run now.
+    let waiter = c.wait_handle(&starting, WaitCondition::NextExit).unwrap();
+    c.start(&starting).unwrap();
+    assert_eq!(runtime().block_on(waiter.wait()).status_code, 0);
+    c.remove(&starting, false).unwrap();
+    assert_nothing_left(&env);
+}

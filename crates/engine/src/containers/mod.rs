@@ -333,6 +333,11 @@ impl Containers {
     /// The json-file log of a container, and whether it has a terminal.
     pub fn log_path(&self, reference: &str) -> Result<(String, PathBuf, bool)> {
         let record = self.get(reference)?;
+        if record.body.host_config.log_config.r#type == "none" {
+            return Err(Error::invalid(
+                "configured logging driver does not support reading",
+            ));
+        }
         let paths = self.inner.paths(&record.id);
         Ok((record.id, paths.log, record.body.config.tty))
     }

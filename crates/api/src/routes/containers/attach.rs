@@ -11,6 +11,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use berth_engine::containers::AttachOptions;
+use berth_engine::containers::logs::{self, LogOptions, LogReader};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -58,18 +59,45 @@ pub async fn attach(
         stdout: flag(&q, "stdout"),
         stderr: flag(&q, "stderr"),
     };
-    if !flag(&q, "stream") {
-        // Only `logs` without `stream`: nothing live to give.
-        return Ok(Response::builder()
-            .status(StatusCode::OK)
-            .body(Body::empty())
-            .unwrap_or_default());
-    }
+    let stream = flag(&q, "stream");
+    // `logs`: what the log holds so far comes first.
+    let backlog = if flag(&q, "logs") {
+        let engine = s.engine.clone();
+        let reference = id.clone();
+        blocking(move || {
+            let (_, path, tty) = engine.containers.log_path(&reference)?;
+            let opts = LogOptions {
+                stdout: opts.stdout,
+                stderr: opts.stderr,
+                ..LogOptions::default()
+            };
+            let entries = logs::select(LogReader::open(&path).read_new()?, &opts);
+            Ok(entries
+                .iter()
+                .flat_map(|e| logs::encode(e, &opts, tty))
+                .collect::<Vec<u8>>())
+        })
+        .await?
+    } else {
+        Vec::new()
+    };
     let engine = s.engine.clone();
-    let target = blocking(move || engine.containers.attach(&id, opts)).await?;
+    let target = if stream {
+        Some(blocking(move || engine.containers.attach(&id, opts)).await?)
+    } else {
+        None
+    };
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else {
+            return;
+        };
+        let mut upgraded = TokioIo::new(upgraded);
+        if upgraded.write_all(&backlog).await.is_err() {
+            return;
+        }
+        let Some(target) = target else {
+            let _ = upgraded.shutdown().await;
             return;
         };
         let Ok(shim) = target.conn.await else {
@@ -82,7 +110,7 @@ pub async fn attach(
         let Ok(shim) = tokio::net::UnixStream::from_std(shim) else {
             return;
         };
-        bridge(TokioIo::new(upgraded), shim, keys).await;
+        bridge(upgraded, shim, keys).await;
     });
     Ok(Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)

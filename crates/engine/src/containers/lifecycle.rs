@@ -573,8 +573,13 @@ impl Inner {
         } else {
             String::new()
         };
+        // An AutoRemove container goes straight to `removing` (one commit less per `run --rm`).
         let (auto_remove, _) = record::update(&self.store, id, |r| {
-            r.state = State::Exited;
+            r.state = if r.body.host_config.auto_remove {
+                State::Removing
+            } else {
+                State::Exited
+            };
             r.exit_code = exit.exit_code;
             r.finished_at = Some(exit.finished_at.clone());
             if r.started_at.is_none() {
@@ -754,13 +759,16 @@ impl Inner {
 
     /// Removes a stopped container and everything it has: mounts, layer, dirs, record.
     pub(crate) fn remove_locked(&self, slot: &Arc<Slot>, id: &str) -> Result<()> {
-        if record::load(&self.store, id)?.is_none() {
-            return Ok(());
+        match record::load(&self.store, id)? {
+            None => return Ok(()),
+            Some(r) if r.state == State::Removing => {}
+            Some(_) => {
+                record::update(&self.store, id, |r| {
+                    r.state = State::Removing;
+                    Ok(())
+                })?;
+            }
         }
-        record::update(&self.store, id, |r| {
-            r.state = State::Removing;
-            Ok(())
-        })?;
         self.remove_files(id)?;
         record::delete(&self.store, id)?;
         slot.wait.send_modify(|w| {

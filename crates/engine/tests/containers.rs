@@ -480,3 +480,39 @@ fn open_settles_records_left_mid_operation_and_removes_orphans() {
     c.remove(&starting, false).unwrap();
     assert_nothing_left(&env);
 }
+
+#[test]
+fn an_added_runtime_runs_pauses_and_stops_a_container() {
+    require_root!();
+    if !std::path::Path::new("/usr/sbin/runc").exists() {
+        eprintln!("SKIP: no runc");
+        return;
+    }
+    let mut env = TestEnv::new("runc");
+    env.config
+        .runtimes
+        .insert("runc".into(), "/usr/sbin/runc".into());
+    let engine = env.open();
+    let image = env.busybox(&engine);
+    let c = &engine.containers;
+    let mut body = env.body(&["sh", "-c", "echo via-runc; sleep 1000"]);
+    body.host_config.runtime = "runc".into();
+    let (id, _) = c.create_from_image(None, body, image).unwrap();
+    c.start(&id).unwrap();
+    eventually("output", || {
+        log_text(&env, &id).contains("via-runc").then_some(())
+    });
+    c.pause(&id).unwrap();
+    assert_eq!(freezer_state(&env, &id), "FROZEN");
+    c.unpause(&id).unwrap();
+    assert_eq!(freezer_state(&env, &id), "THAWED");
+    c.stop(&id, Some(1)).unwrap();
+    let record = c.get(&id).unwrap();
+    assert_eq!((record.state, record.exit_code), (State::Exited, 137));
+    assert_eq!(
+        c.inspect(&id, false).unwrap()["HostConfig"]["Runtime"],
+        "runc"
+    );
+    c.remove(&id, false).unwrap();
+    assert_nothing_left(&env);
+}

@@ -344,6 +344,7 @@ impl Containers {
 
     /// True while the container may still produce output.
     pub fn is_running(&self, id: &str) -> bool {
-        self.inner.slot(id).wait.borrow().running
+        let slot = lock(&self.inner.slots).get(id).cloned();
+        slot.is_some_and(|s| s.wait.borrow().running)
     }
 }

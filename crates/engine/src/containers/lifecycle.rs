@@ -130,22 +130,37 @@ impl Inner {
         let id = self.new_id()?;
         let paths = self.paths(&id);
         let config = merged_config(&body.config, &image);
-        // Build the spec once now so that bad options fail the create, as with dockerd.
-        self.build_config(&id, &body, &image, &paths)?;
         let snapshots = self.images.snapshotter();
-        snapshots
+        let mounts = snapshots
             .prepare(&id, image.top_layer())
             .map_err(|e| Error::context(format!("prepare the writable layer of {id}"), e))?;
         let undo = |paths: &Paths| {
+            let _ = berth_image::mount::unmount(&paths.rootfs);
             let _ = self.images.snapshotter().remove(&id);
             let _ = remove_dir(&paths.container_dir);
+            let _ = remove_dir(&paths.bundle);
         };
-        if let Err(e) = std::fs::create_dir_all(&paths.container_dir) {
+        // Build the spec once now so that bad options fail the create, as with dockerd. It
+        // reads the image's /etc/passwd and makes WORKDIR, so the root is mounted meanwhile.
+        let checked = [&paths.container_dir, &paths.rootfs]
+            .into_iter()
+            .try_for_each(|dir| {
+                std::fs::create_dir_all(dir)
+                    .map_err(io_context(format!("create {}", dir.display())))
+            })
+            .and_then(|()| {
+                berth_image::mount::mount_all(&mounts, &paths.rootfs)
+                    .map_err(|e| Error::context(format!("mount the root of {id}"), e))
+            })
+            .and_then(|()| {
+                let built = self.build_config(&id, &body, &image, &paths);
+                berth_image::mount::unmount(&paths.rootfs)
+                    .map_err(|e| Error::context(format!("unmount the root of {id}"), e))?;
+                built
+            });
+        if let Err(e) = checked {
             undo(&paths);
-            return Err(Error::context(
-                format!("create {}", paths.container_dir.display()),
-                e,
-            ));
+            return Err(e);
         }
         let record = ContainerRecord {
             id: id.clone(),
@@ -250,7 +265,7 @@ impl Inner {
             host_config: &body.host_config,
             rootfs: &paths.rootfs,
             container_dir: &paths.container_dir,
-            init_binary: None,
+            init_binary: self.config.init_binary.as_deref(),
         };
         let mut spec = spec::build_spec(&input)?;
         let network = network_of(&body.host_config.network_mode)?;
@@ -459,7 +474,7 @@ impl Inner {
             host_config: &record.body.host_config,
             rootfs: &paths.rootfs,
             container_dir: &paths.container_dir,
-            init_binary: None,
+            init_binary: self.config.init_binary.as_deref(),
         };
         spec::write_etc_files(&input)?;
         let spec = self.build_config(&record.id, &record.body, image, paths)?;

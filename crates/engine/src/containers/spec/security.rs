@@ -73,7 +73,10 @@ pub const DEFAULT_CAPABILITIES: [&str; 14] = [
 /// Every capability both this host's kernel and berth know.
 fn all_capabilities(host: &HostFacts) -> Vec<String> {
     let last = host.cap_last_cap.min(LAST_KNOWN_CAP) as usize;
-    CAPABILITIES[..=last].iter().map(|c| c.to_string()).collect()
+    CAPABILITIES[..=last]
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
 }
 
 /// Upper-cases, adds `CAP_`, keeps `ALL`; an unknown name is dockerd's error.
@@ -120,7 +123,10 @@ pub fn capabilities(hc: &HostConfig, host: &HostFacts) -> Result<Vec<String>> {
     } else if drop.contains(&all) {
         add
     } else {
-        defaults().filter(|c| !drop.contains(c)).chain(add).collect()
+        defaults()
+            .filter(|c| !drop.contains(c))
+            .chain(add)
+            .collect()
     };
     let mut seen = std::collections::HashSet::new();
     caps.retain(|c| seen.insert(c.clone()));

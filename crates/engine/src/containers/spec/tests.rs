@@ -75,6 +75,8 @@ impl Case {
             chain_ids: vec![],
             size: 0,
             stored_at: 0,
+            layers: Vec::new(),
+            last_tag_time: None,
         };
         Case {
             dir,

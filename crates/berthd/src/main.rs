@@ -68,6 +68,7 @@ fn parse(args: Vec<String>) -> Result<Option<Options>, String> {
     }
     let shim = shim_binary()?;
     let mut config = EngineConfig::new(data_root, exec_root, shim);
+    config.init_binary = init_binary()?;
     for (name, path) in runtimes {
         config.runtimes.insert(name, path);
     }
@@ -88,6 +89,15 @@ fn shim_binary() -> Result<PathBuf, String> {
     }
     let exe = std::env::current_exe().map_err(|e| format!("find berthd's own path: {e}"))?;
     Ok(exe.with_file_name("berth-shim"))
+}
+
+/// berth-init next to our own binary, or `BERTH_INIT` when set; None if there is none.
+fn init_binary() -> Result<Option<PathBuf>, String> {
+    if let Some(p) = std::env::var_os("BERTH_INIT") {
+        return Ok(Some(PathBuf::from(p)));
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("find berthd's own path: {e}"))?;
+    Ok(Some(exe.with_file_name("berth-init")).filter(|p| p.is_file()))
 }
 
 fn main() -> ExitCode {

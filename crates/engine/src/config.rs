@@ -16,6 +16,8 @@ pub struct EngineConfig {
     pub default_runtime: String,
     /// The berth-shim binary.
     pub shim_binary: PathBuf,
+    /// berth-init, bind-mounted as /sbin/docker-init for `--init`; None when not found.
+    pub init_binary: Option<PathBuf>,
 }
 
 /// The runtime that lives inside the shim itself.
@@ -29,6 +31,7 @@ impl EngineConfig {
             runtimes: BTreeMap::new(),
             default_runtime: BUILTIN_RUNTIME.to_string(),
             shim_binary,
+            init_binary: None,
         }
     }
 

@@ -1,8 +1,0 @@
-//! `/containers/...`.
-
-use crate::AppState;
-use axum::Router;
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-}

@@ -1,0 +1,204 @@
+//! Talking to berth-shim: spawning one (docs/shim.md "Command line"), its control socket, and
+//! `berth-shim cleanup` for a shim that died.
+
+use crate::error::{Error, Result};
+use berth_shim_protocol::{self as proto, Exit, Request, Response, SpawnReport};
+use std::io::{BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// How long an ordinary request may take (the shim runs the runtime in helpers; a kill or
+/// start of a runc container takes milliseconds, a slow disk a few seconds).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct SpawnOptions<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub state_dir: &'a Path,
+    pub runtime_root: &'a Path,
+    /// A runc-compatible binary, or None for the library inside the shim.
+    pub runtime: Option<&'a Path>,
+    pub stdin: bool,
+    pub tty: bool,
+    pub log_path: Option<&'a Path>,
+}
+
+#[derive(Debug)]
+pub struct Spawned {
+    pub shim_pid: i32,
+    pub init_pid: i32,
+}
+
+/// Why a spawn failed: the runtime's own words for `create`, ours otherwise.
+#[derive(Debug)]
+pub struct SpawnFailure {
+    pub create_stage: bool,
+    pub message: String,
+}
+
+pub fn spawn(shim_binary: &Path, opts: &SpawnOptions<'_>) -> Result<Spawned, SpawnFailure> {
+    let mut cmd = Command::new(shim_binary);
+    cmd.arg("--id")
+        .arg(opts.id)
+        .arg("--bundle")
+        .arg(opts.bundle)
+        .arg("--state-dir")
+        .arg(opts.state_dir)
+        .arg("--runtime-root")
+        .arg(opts.runtime_root);
+    if let Some(runtime) = opts.runtime {
+        cmd.arg("--runtime").arg(runtime);
+    }
+    if opts.stdin {
+        cmd.arg("-i");
+    }
+    if opts.tty {
+        cmd.arg("-t");
+    }
+    match opts.log_path {
+        Some(path) => cmd
+            .arg("--log-driver")
+            .arg("json-file")
+            .arg("--log-path")
+            .arg(path),
+        None => cmd.arg("--log-driver").arg("none"),
+    };
+    cmd.arg("--shim-log").arg(opts.state_dir.join("shim.log"));
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let setup = |message: String| SpawnFailure {
+        create_stage: false,
+        message,
+    };
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| setup(format!("start the shim {}: {e}", shim_binary.display())))?;
+    let report = match child.stdout.take() {
+        Some(out) => proto::read_message::<SpawnReport>(&mut BufReader::new(out)),
+        None => Ok(None),
+    };
+    // The process we started exits as soon as it has forked the shim.
+    let status = child.wait();
+    match report {
+        Ok(Some(SpawnReport::Created { shim_pid, init_pid })) => Ok(Spawned { shim_pid, init_pid }),
+        Ok(Some(SpawnReport::Failed { stage, message })) => Err(SpawnFailure {
+            create_stage: stage == proto::FailedStage::Create,
+            message,
+        }),
+        Ok(None) => Err(setup(format!(
+            "the shim for {} exited ({}) without a report",
+            opts.id,
+            status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|e| e.to_string())
+        ))),
+        Err(e) => Err(setup(format!(
+            "read the shim's report for {}: {e}",
+            opts.id
+        ))),
+    }
+}
+
+pub fn socket_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(proto::CONTROL_SOCKET)
+}
+
+pub fn connect(state_dir: &Path) -> std::io::Result<UnixStream> {
+    UnixStream::connect(socket_path(state_dir))
+}
+
+/// Sends one request on a fresh connection and returns the answer; a shim error becomes
+/// an engine error with the shim's text.
+pub fn request(state_dir: &Path, id: &str, req: &Request) -> Result<Response> {
+    let what = || format!("shim of container {id}");
+    let mut conn =
+        connect(state_dir).map_err(|e| Error::context(format!("connect to the {}", what()), e))?;
+    conn.set_read_timeout(Some(REQUEST_TIMEOUT))
+        .and_then(|()| conn.set_write_timeout(Some(REQUEST_TIMEOUT)))
+        .map_err(|e| Error::context(what(), e))?;
+    let answer = exchange(&mut conn, req).map_err(|e| Error::context(what(), e))?;
+    match answer {
+        Response::Error { kind, message } => Err(match kind {
+            proto::ErrorKind::WrongState => Error::conflict(message),
+            proto::ErrorKind::NotSupported | proto::ErrorKind::BadRequest => {
+                Error::invalid(message)
+            }
+            proto::ErrorKind::Failed => Error::internal(message),
+        }),
+        other => Ok(other),
+    }
+}
+
+pub fn exchange(conn: &mut UnixStream, req: &Request) -> std::io::Result<Response> {
+    proto::write_message(conn, req)?;
+    conn.flush()?;
+    let mut reader = BufReader::new(&*conn);
+    proto::read_message::<Response>(&mut reader)?.ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the shim closed the connection",
+        )
+    })
+}
+
+/// Sends `wait` and blocks until the exit, or until `timeout`: Ok(None) on timeout.
+pub fn wait_exit(state_dir: &Path, timeout: Option<Duration>) -> std::io::Result<Option<Exit>> {
+    let mut conn = connect(state_dir)?;
+    conn.set_read_timeout(timeout)?;
+    match exchange(&mut conn, &Request::Wait) {
+        Ok(Response::Exited(exit)) => Ok(Some(exit)),
+        Ok(other) => Err(std::io::Error::other(format!(
+            "unexpected answer to wait: {other:?}"
+        ))),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The exit the shim recorded, if it wrote one.
+pub fn read_exit_file(state_dir: &Path) -> Option<Exit> {
+    let bytes = std::fs::read(state_dir.join(proto::EXIT_FILE)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// `berth-shim cleanup`: kills what is left of a container whose shim died and records its
+/// end; returns the exit it recorded.
+pub fn cleanup(shim_binary: &Path, state_dir: &Path) -> Result<Exit> {
+    let out = Command::new(shim_binary)
+        .arg("cleanup")
+        .arg("--state-dir")
+        .arg(state_dir)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| Error::context(format!("run {} cleanup", shim_binary.display()), e))?;
+    if !out.status.success() {
+        if let Some(exit) = read_exit_file(state_dir) {
+            return Ok(exit);
+        }
+        return Err(Error::internal(format!(
+            "berth-shim cleanup --state-dir {}: {}",
+            state_dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    serde_json::from_slice::<Exit>(out.stdout.trim_ascii())
+        .ok()
+        .or_else(|| read_exit_file(state_dir))
+        .ok_or_else(|| {
+            Error::internal(format!(
+                "berth-shim cleanup --state-dir {} recorded no exit",
+                state_dir.display()
+            ))
+        })
+}

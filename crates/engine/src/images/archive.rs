@@ -22,7 +22,7 @@ fn clean(name: &str) -> String {
 impl Archive {
     pub fn open(path: &Path) -> Result<Archive> {
         let bad = |e: std::io::Error| {
-            Error::invalid(format!("the archive is not a readable tar file: {e}"))
+            Error::invalid(format!("invalid archive: not a readable tar file: {e}"))
         };
         let file = File::open(path)
             .map_err(|e| Error::context(format!("open {}", path.display()), e))?;

@@ -17,11 +17,19 @@ struct Daemon {
 
 impl Daemon {
     fn new(name: &str) -> Daemon {
-        let root = std::env::temp_dir().join(format!("berth-api-images-{name}-{}", std::process::id()));
+        let root =
+            std::env::temp_dir().join(format!("berth-api-images-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        let config = EngineConfig::new(root.join("data"), root.join("exec"), PathBuf::from("/nonexistent"));
+        let config = EngineConfig::new(
+            root.join("data"),
+            root.join("exec"),
+            PathBuf::from("/nonexistent"),
+        );
         let engine = Engine::open(config).unwrap();
-        Daemon { root, engine: Some(engine) }
+        Daemon {
+            root,
+            engine: Some(engine),
+        }
     }
 
     async fn call(&self, method: &str, uri: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>, String) {
@@ -39,13 +47,23 @@ impl Daemon {
             .get("content-type")
             .map(|v| v.to_str().unwrap().to_string())
             .unwrap_or_default();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
         (status, bytes, content_type)
     }
 
     async fn json(&self, method: &str, uri: &str) -> (StatusCode, Value) {
         let (status, body, _) = self.call(method, uri, Vec::new()).await;
-        let value = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap() };
+        let value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body).unwrap()
+        };
         (status, value)
     }
 }
@@ -69,12 +87,19 @@ fn lines(body: &[u8]) -> Vec<Value> {
 async fn images_api_load_list_inspect_history_tag_save_remove() {
     let d = Daemon::new("main");
     let (status, body, ctype) = d
-        .call("POST", "/images/load?quiet=1", busybox_docker_archive("busybox:latest"))
+        .call(
+            "POST",
+            "/images/load?quiet=1",
+            busybox_docker_archive("busybox:latest"),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ctype, "application/json");
     assert!(body.ends_with(b"\r\n"));
-    assert_eq!(lines(&body), [serde_json::json!({"stream": "Loaded image: busybox:latest\n"})]);
+    assert_eq!(
+        lines(&body),
+        [serde_json::json!({"stream": "Loaded image: busybox:latest\n"})]
+    );
     let id = busybox_image("x").id();
 
     let (status, list) = d.json("GET", "/images/json").await;
@@ -100,7 +125,9 @@ async fn images_api_load_list_inspect_history_tag_save_remove() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(missing["message"], "No such image: nothere");
 
-    let (status, _) = d.json("POST", "/images/busybox/tag?repo=127.0.0.1:5000/x/y&tag=t").await;
+    let (status, _) = d
+        .json("POST", "/images/busybox/tag?repo=127.0.0.1:5000/x/y&tag=t")
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, inspect) = d.json("GET", "/images/127.0.0.1:5000/x/y:t/json").await;
     assert_eq!(status, StatusCode::OK);
@@ -111,7 +138,11 @@ async fn images_api_load_list_inspect_history_tag_save_remove() {
 
     // Save both names → a tar our load (elsewhere) restores.
     let (status, tar, ctype) = d
-        .call("GET", "/images/get?names=busybox&names=127.0.0.1:5000/x/y:t", Vec::new())
+        .call(
+            "GET",
+            "/images/get?names=busybox&names=127.0.0.1:5000/x/y:t",
+            Vec::new(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ctype, "application/x-tar");
@@ -121,7 +152,13 @@ async fn images_api_load_list_inspect_history_tag_save_remove() {
         .iter()
         .filter_map(|l| l["stream"].as_str().map(str::to_string))
         .collect();
-    assert_eq!(messages, ["Loaded image: busybox:latest\n", "Loaded image: 127.0.0.1:5000/x/y:t\n"]);
+    assert_eq!(
+        messages,
+        [
+            "Loaded image: busybox:latest\n",
+            "Loaded image: 127.0.0.1:5000/x/y:t\n"
+        ]
+    );
     let (_, restored) = other.json("GET", "/images/busybox/json").await;
     assert_eq!(restored["Id"], id.as_str());
     let (status, _, _) = d.call("GET", "/images/nothere/get", Vec::new()).await;
@@ -130,12 +167,23 @@ async fn images_api_load_list_inspect_history_tag_save_remove() {
     // Remove: a tag of two untags; by ID with two tags is a 409 without force.
     let (status, conflict) = d.json("DELETE", &format!("/images/{}", &id[7..19])).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert!(conflict["message"].as_str().unwrap().contains("must be forced"));
+    assert!(
+        conflict["message"]
+            .as_str()
+            .unwrap()
+            .contains("must be forced")
+    );
     let (status, untagged) = d.json("DELETE", "/images/127.0.0.1:5000/x/y:t").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(untagged, serde_json::json!([{"Untagged": "127.0.0.1:5000/x/y:t"}]));
+    assert_eq!(
+        untagged,
+        serde_json::json!([{"Untagged": "127.0.0.1:5000/x/y:t"}])
+    );
     let (_, deleted) = d.json("DELETE", "/images/busybox").await;
-    assert_eq!(deleted[0], serde_json::json!({"Untagged": "busybox:latest"}));
+    assert_eq!(
+        deleted[0],
+        serde_json::json!({"Untagged": "busybox:latest"})
+    );
     assert_eq!(deleted[1], serde_json::json!({"Deleted": id}));
     let (_, list) = d.json("GET", "/images/json").await;
     assert_eq!(list, serde_json::json!([]));
@@ -149,9 +197,18 @@ async fn images_api_load_errors_arrive_in_the_stream() {
     let l = lines(&body);
     assert_eq!(l.len(), 1);
     assert_eq!(l[0]["error"], l[0]["errorDetail"]["message"]);
-    assert!(l[0]["error"].as_str().unwrap().contains("invalid archive"), "{}", l[0]);
+    assert!(
+        l[0]["error"].as_str().unwrap().contains("invalid archive"),
+        "{}",
+        l[0]
+    );
     // Nothing left in the spool directory.
-    assert_eq!(std::fs::read_dir(d.root.join("data/tmp/images")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(d.root.join("data/tmp/images"))
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -175,24 +232,50 @@ async fn images_api_import_with_changes_and_prune() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(refused["message"], "run is not a valid change command");
-    let (status, _) = d.json("POST", "/images/create?fromImage=busybox&tag=latest").await;
+    let (status, _) = d
+        .json("POST", "/images/create?fromImage=busybox&tag=latest")
+        .await;
     assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
 
     // A dangling image (its tag moved) is pruned; with dangling=false the rest too.
-    let old = ImageBuilder::new().layer(Layer::new().file("v", b"old")).tag("p:1");
-    d.call("POST", "/images/load", docker_archive(&[&old])).await;
-    let new = ImageBuilder::new().layer(Layer::new().file("v", b"new")).tag("p:1");
-    d.call("POST", "/images/load", docker_archive(&[&new])).await;
-    let (_, dangling) = d.json("GET", "/images/json?filters=%7B%22dangling%22%3A%5B%22true%22%5D%7D").await;
+    let old = ImageBuilder::new()
+        .layer(Layer::new().file("v", b"old"))
+        .tag("p:1");
+    d.call("POST", "/images/load", docker_archive(&[&old]))
+        .await;
+    let new = ImageBuilder::new()
+        .layer(Layer::new().file("v", b"new"))
+        .tag("p:1");
+    d.call("POST", "/images/load", docker_archive(&[&new]))
+        .await;
+    let (_, dangling) = d
+        .json(
+            "GET",
+            "/images/json?filters=%7B%22dangling%22%3A%5B%22true%22%5D%7D",
+        )
+        .await;
     assert_eq!(dangling.as_array().unwrap().len(), 1);
-    assert_eq!(dangling[0]["RepoTags"], serde_json::json!(["<none>:<none>"]));
+    assert_eq!(
+        dangling[0]["RepoTags"],
+        serde_json::json!(["<none>:<none>"])
+    );
     let (_, report) = d.json("POST", "/images/prune").await;
     assert_eq!(report["ImagesDeleted"][0]["Deleted"], old.id().as_str());
     assert_eq!(report["SpaceReclaimed"], 3);
     let (_, report) = d
-        .json("POST", "/images/prune?filters=%7B%22dangling%22%3A%7B%22false%22%3Atrue%7D%7D")
+        .json(
+            "POST",
+            "/images/prune?filters=%7B%22dangling%22%3A%7B%22false%22%3Atrue%7D%7D",
+        )
         .await;
-    assert_eq!(report["ImagesDeleted"].as_array().unwrap().len(), 6, "{report}");
+    assert_eq!(
+        report["ImagesDeleted"].as_array().unwrap().len(),
+        6,
+        "{report}"
+    );
     let (_, report) = d.json("POST", "/images/prune").await;
-    assert_eq!(report, serde_json::json!({"ImagesDeleted": null, "SpaceReclaimed": 0}));
+    assert_eq!(
+        report,
+        serde_json::json!({"ImagesDeleted": null, "SpaceReclaimed": 0})
+    );
 }

@@ -16,7 +16,7 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use berth_engine::images::{
-    Deleted, DiskUsage, ImageRecord, ImportOptions, Images, ListFilters, LoadEvent,
+    Deleted, DiskUsage, ImageRecord, Images, ImportOptions, ListFilters, LoadEvent,
 };
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -54,7 +54,10 @@ impl Query {
         )
     }
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     fn all(&self, key: &str) -> Vec<String> {
         self.0
@@ -76,7 +79,9 @@ impl Query {
         let value: Value = serde_json::from_str(raw)
             .map_err(|e| ApiError::bad_request(format!("invalid filters {raw:?}: {e}")))?;
         let Value::Object(map) = value else {
-            return Err(ApiError::bad_request(format!("invalid filters {raw:?}: not an object")));
+            return Err(ApiError::bad_request(format!(
+                "invalid filters {raw:?}: not an object"
+            )));
         };
         let mut out = BTreeMap::new();
         for (key, values) in map {
@@ -284,9 +289,7 @@ async fn create(
     };
     let images = state.engine.images.clone();
     let temp = TempFile(images.temp_path("import"));
-    spool(body, &temp.0)
-        .await
-        .map_err(ApiError::bad_request)?;
+    spool(body, &temp.0).await.map_err(ApiError::bad_request)?;
     let id = blocking(move || {
         let id = images.import(&temp.0, &options);
         drop(temp);
@@ -304,12 +307,20 @@ async fn create(
 // ---- list / inspect / history -------------------------------------------------------------
 
 fn null_if_empty<T: serde::Serialize>(items: &[T]) -> Value {
-    if items.is_empty() { Value::Null } else { json!(items) }
+    if items.is_empty() {
+        Value::Null
+    } else {
+        json!(items)
+    }
 }
 
 fn labels_json(record: &ImageRecord) -> Value {
     let labels = &record.config.config.labels;
-    if labels.is_empty() { Value::Null } else { json!(labels) }
+    if labels.is_empty() {
+        Value::Null
+    } else {
+        json!(labels)
+    }
 }
 
 async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Response> {
@@ -359,7 +370,14 @@ fn go_config(config: &Value) -> Value {
         "OnBuild": field("OnBuild"),
         "Labels": field("Labels"),
     });
-    for optional in ["ExposedPorts", "Healthcheck", "ArgsEscaped", "StopSignal", "StopTimeout", "Shell"] {
+    for optional in [
+        "ExposedPorts",
+        "Healthcheck",
+        "ArgsEscaped",
+        "StopSignal",
+        "StopTimeout",
+        "Shell",
+    ] {
         if let Some(v) = config.get(optional).filter(|v| !v.is_null()) {
             out[optional] = v.clone();
         }
@@ -415,17 +433,17 @@ fn inspect_json(record: &ImageRecord, raw: &Value, dirs: &[std::path::PathBuf]) 
 async fn inspect(images: Arc<Images>, name: String) -> ApiResult<Response> {
     let body = blocking(move || {
         let record = images.resolve(&name)?;
-        let raw: Value = serde_json::from_slice(&images.config_blob(&record)?).unwrap_or(Value::Null);
+        let raw: Value =
+            serde_json::from_slice(&images.config_blob(&record)?).unwrap_or(Value::Null);
         let dirs = images.layer_dirs(&record);
         Ok(inspect_json(&record, &raw, &dirs))
     })
     .await?;
     let mut body = body;
-    if body["Variant"].is_null() {
-        if let Value::Object(map) = &mut body {
+    if body["Variant"].is_null()
+        && let Value::Object(map) = &mut body {
             map.remove("Variant");
         }
-    }
     Ok(axum::Json(body).into_response())
 }
 
@@ -512,9 +530,9 @@ async fn remove(
     let (force, no_prune) = (query.flag("force"), query.flag("noprune"));
     let engine = state.engine.clone();
     let items = blocking(move || {
-        engine
-            .images
-            .remove(&name, force, no_prune, &|id| engine.containers.image_users(id))
+        engine.images.remove(&name, force, no_prune, &|id| {
+            engine.containers.image_users(id)
+        })
     })
     .await?;
     Ok(axum::Json(deleted_json(&items)).into_response())

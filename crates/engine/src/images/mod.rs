@@ -156,7 +156,8 @@ impl Images {
 
     /// A new unique path in [`Images::temp_dir`].
     pub fn temp_path(&self, what: &str) -> PathBuf {
-        self.temp_dir.join(format!("{what}-{}", layers::unique_suffix()))
+        self.temp_dir
+            .join(format!("{what}-{}", layers::unique_suffix()))
     }
 
     /// The raw config blob of an image (inspect reads fields the parsed config drops).

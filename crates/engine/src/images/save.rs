@@ -50,7 +50,8 @@ impl<W: Write> TarOut<W> {
     }
     fn dir(&mut self, name: &str) -> std::io::Result<()> {
         let mut header = self.header(tar::EntryType::Directory, 0, 0o755);
-        self.builder.append_data(&mut header, name, std::io::empty())
+        self.builder
+            .append_data(&mut header, name, std::io::empty())
     }
     fn file(&mut self, name: &str, data: &[u8]) -> std::io::Result<()> {
         let mut header = self.header(tar::EntryType::Regular, data.len() as u64, 0o644);
@@ -79,11 +80,10 @@ impl Images {
                     &mut items[last]
                 }
             };
-            if let Some(tag) = tag {
-                if !item.tags.contains(&tag) {
+            if let Some(tag) = tag
+                && !item.tags.contains(&tag) {
                     item.tags.push(tag);
                 }
-            }
         };
         for name in names {
             match reference::parse_any(name) {
@@ -159,17 +159,21 @@ impl Images {
                     if let (Some(p), Value::Object(map)) = (&parent, &mut v1) {
                         map.insert("parent".to_string(), json!(p));
                     }
-                    if top {
-                        if let (Ok(config), Value::Object(map)) =
+                    if top
+                        && let (Ok(config), Value::Object(map)) =
                             (serde_json::to_value(&record.config.config), &mut v1)
                         {
                             map.insert("config".to_string(), config);
-                            map.insert("architecture".to_string(), json!(record.config.architecture));
+                            map.insert(
+                                "architecture".to_string(),
+                                json!(record.config.architecture),
+                            );
                         }
-                    }
                     tar.dir(&format!("{v1_id}/")).map_err(write_err)?;
-                    tar.file(&format!("{v1_id}/VERSION"), b"1.0").map_err(write_err)?;
-                    tar.file(&format!("{v1_id}/json"), &to_json(&v1)).map_err(write_err)?;
+                    tar.file(&format!("{v1_id}/VERSION"), b"1.0")
+                        .map_err(write_err)?;
+                    tar.file(&format!("{v1_id}/json"), &to_json(&v1))
+                        .map_err(write_err)?;
                     self.write_layer(&mut tar, &format!("{v1_id}/layer.tar"), record, i)?;
                 }
                 layer_names.push(format!("{v1_id}/layer.tar"));
@@ -238,5 +242,7 @@ fn v1_id(chain_id: &str, parent: Option<&str>, created: &str) -> String {
     if let Some(p) = parent {
         config.insert("parent".to_string(), json!(format!("sha256:{p}")));
     }
-    Digest::of(&to_json(&Value::Object(config))).hex().to_string()
+    Digest::of(&to_json(&Value::Object(config)))
+        .hex()
+        .to_string()
 }

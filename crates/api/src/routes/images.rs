@@ -441,9 +441,10 @@ async fn inspect(images: Arc<Images>, name: String) -> ApiResult<Response> {
     .await?;
     let mut body = body;
     if body["Variant"].is_null()
-        && let Value::Object(map) = &mut body {
-            map.remove("Variant");
-        }
+        && let Value::Object(map) = &mut body
+    {
+        map.remove("Variant");
+    }
     Ok(axum::Json(body).into_response())
 }
 

@@ -148,11 +148,12 @@ impl Images {
             .map_err(|e| Error::invalid(format!("invalid archive: config of {what}: {e}")))?;
         let id = manifest::image_id(&candidate.config);
         if let Some(expected) = &candidate.config_digest
-            && *expected != id {
-                return Err(Error::invalid(format!(
-                    "invalid archive: config of {what} has digest {id}, its manifest says {expected}"
-                )));
-            }
+            && *expected != id
+        {
+            return Err(Error::invalid(format!(
+                "invalid archive: config of {what} has digest {id}, its manifest says {expected}"
+            )));
+        }
         let diff_ids = &config.rootfs.diff_ids;
         if diff_ids.len() != candidate.layers.len() {
             return Err(Error::invalid(format!(

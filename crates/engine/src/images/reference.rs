@@ -86,9 +86,10 @@ fn invalid(reference: &str, why: &str) -> Error {
 /// Parses anything a client may name an image by.
 pub fn parse_any(reference: &str) -> Result<ImageRef> {
     if let Some(id) = full_id(reference)
-        && (!reference.starts_with("sha256:") || reference.len() == 71) {
-            return Ok(ImageRef::Id(id));
-        }
+        && (!reference.starts_with("sha256:") || reference.len() == 71)
+    {
+        return Ok(ImageRef::Id(id));
+    }
     parse_named(reference).map(ImageRef::Named)
 }
 

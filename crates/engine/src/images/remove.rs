@@ -68,15 +68,17 @@ impl Images {
         let mut quiet = false;
         if by_name {
             let named = reference::parse_named(reference)?;
-            if !force && single
-                && let Some(container) = users(&image.id)?.first() {
-                    return Err(Error::conflict(format!(
-                        "conflict: unable to remove repository reference {reference:?} (must \
+            if !force
+                && single
+                && let Some(container) = users(&image.id)?.first()
+            {
+                return Err(Error::conflict(format!(
+                    "conflict: unable to remove repository reference {reference:?} (must \
                          force) - container {} is using its referenced image {}",
-                        short(container),
-                        short(&image.id)
-                    )));
-                }
+                    short(container),
+                    short(&image.id)
+                )));
+            }
             let removed = match named.digested() {
                 Some(digested) => {
                     self.remove_digest(&image.id, &digested)?;
@@ -99,9 +101,10 @@ impl Images {
             quiet = true;
         } else if single
             && !force
-                && let Some(container) = users(&image.id)?.first() {
-                    return Err(in_use_conflict(&image.id, container));
-                }
+            && let Some(container) = users(&image.id)?.first()
+        {
+            return Err(in_use_conflict(&image.id, container));
+        }
         let image = self.get(&image.id)?.unwrap_or(image);
         if !force {
             // dockerd's order: references before stopped containers.
@@ -213,9 +216,10 @@ impl Images {
                 .chain(record.layers.iter().map(|l| l.blob.as_str()));
             for blob in own.filter(|b| !blobs.contains(b)) {
                 if let Ok(digest) = blob.parse()
-                    && let Err(e) = self.content.delete(&digest) {
-                        tracing::debug!("remove blob {blob}: {e}");
-                    }
+                    && let Err(e) = self.content.delete(&digest)
+                {
+                    tracing::debug!("remove blob {blob}: {e}");
+                }
             }
         }
         (removed, bytes)
@@ -237,10 +241,12 @@ impl Images {
             .map_err(|e| Error::context("list snapshots", e))?;
         for info in &list {
             let ours = info.key.starts_with(EXTRACT_PREFIX) || info.key.starts_with("inspect-");
-            if ours && info.kind != Kind::Committed
-                && let Err(e) = self.snapshots.remove(&info.key) {
-                    tracing::warn!("remove leftover snapshot {}: {e}", info.key);
-                }
+            if ours
+                && info.kind != Kind::Committed
+                && let Err(e) = self.snapshots.remove(&info.key)
+            {
+                tracing::warn!("remove leftover snapshot {}: {e}", info.key);
+            }
         }
         let mut pending: Vec<&str> = list
             .iter()
@@ -275,9 +281,10 @@ impl Images {
             .map_err(|e| Error::context("list the content store", e))?;
         for blob in stored {
             if !blobs.contains(blob.digest.to_string().as_str())
-                && let Err(e) = self.content.delete(&blob.digest) {
-                    tracing::warn!("remove unreferenced blob {}: {e}", blob.digest);
-                }
+                && let Err(e) = self.content.delete(&blob.digest)
+            {
+                tracing::warn!("remove unreferenced blob {}: {e}", blob.digest);
+            }
         }
         Ok(())
     }

@@ -81,9 +81,10 @@ impl Images {
                 }
             };
             if let Some(tag) = tag
-                && !item.tags.contains(&tag) {
-                    item.tags.push(tag);
-                }
+                && !item.tags.contains(&tag)
+            {
+                item.tags.push(tag);
+            }
         };
         for name in names {
             match reference::parse_any(name) {
@@ -162,13 +163,13 @@ impl Images {
                     if top
                         && let (Ok(config), Value::Object(map)) =
                             (serde_json::to_value(&record.config.config), &mut v1)
-                        {
-                            map.insert("config".to_string(), config);
-                            map.insert(
-                                "architecture".to_string(),
-                                json!(record.config.architecture),
-                            );
-                        }
+                    {
+                        map.insert("config".to_string(), config);
+                        map.insert(
+                            "architecture".to_string(),
+                            json!(record.config.architecture),
+                        );
+                    }
                     tar.dir(&format!("{v1_id}/")).map_err(write_err)?;
                     tar.file(&format!("{v1_id}/VERSION"), b"1.0")
                         .map_err(write_err)?;

@@ -760,5 +760,23 @@ fn images_save_is_restored_by_dockerd_when_one_is_given() {
         "saved-by-berth",
     ]);
     assert_eq!(out.trim(), "saved-by-berth");
+    // dockerd's own save of the same images names every member as ours does.
+    let theirs = env.root.join("theirs.tar");
+    docker(&[
+        "save",
+        "-o",
+        theirs.to_str().unwrap(),
+        "berth-save-bb:1",
+        "berth-save-check:1",
+    ]);
+    let names = |p: &Path| -> std::collections::BTreeSet<String> {
+        let mut archive = tar::Archive::new(std::fs::File::open(p).unwrap());
+        archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert_eq!(names(&path), names(&theirs));
     docker(&["rmi", "berth-save-check:1", "berth-save-bb:1"]);
 }

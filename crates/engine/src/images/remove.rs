@@ -225,6 +225,12 @@ impl Images {
         (removed, bytes)
     }
 
+    /// Removes layers and blobs no image references any more, e.g. those of a force-removed
+    /// image once the last container on it is gone (call it after removing a container).
+    pub fn collect_garbage(&self) -> Result<()> {
+        self.collect_unreferenced()
+    }
+
     /// Removes everything no record references: leftover `extract-` and `inspect-` snapshots,
     /// committed layer snapshots of no image (children first), and unreferenced blobs. Runs
     /// at open and after a failed load.

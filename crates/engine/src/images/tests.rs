@@ -780,3 +780,20 @@ fn images_save_is_restored_by_dockerd_when_one_is_given() {
     assert_eq!(names(&path), names(&theirs));
     docker(&["rmi", "berth-save-check:1", "berth-save-bb:1"]);
 }
+
+#[test]
+fn images_concurrent_loads_of_the_same_layers_all_succeed() {
+    let env = Env::new("concurrent");
+    let archive = docker_archive(&[&two_layer_image("c:1")]);
+    let paths: Vec<PathBuf> = (0..4)
+        .map(|i| env.write(&format!("c{i}.tar"), &archive))
+        .collect();
+    std::thread::scope(|scope| {
+        for path in &paths {
+            let images = env.images();
+            scope.spawn(move || images.load(path, &mut |_| {}).unwrap());
+        }
+    });
+    assert_eq!(env.images().records().unwrap().len(), 1);
+    assert_eq!(env.snapshot_keys().len(), 2, "{:?}", env.snapshot_keys());
+}

@@ -26,6 +26,15 @@ fn ok(host: &str, args: &[&str]) -> String {
     stdout
 }
 
+/// Removes the test's directory even when an assertion fails.
+struct CleanDir(PathBuf);
+
+impl Drop for CleanDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn images_docker_cli_load_images_inspect_tag_save_rmi_import_prune() {
     if !Path::new("/usr/local/bin/docker").exists() {
@@ -34,6 +43,7 @@ async fn images_docker_cli_load_images_inspect_tag_save_rmi_import_prune() {
     let root: PathBuf = std::env::temp_dir().join(format!("berth-api-cli-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
+    let _clean = CleanDir(root.clone());
     let config = EngineConfig::new(
         root.join("data"),
         root.join("exec"),
@@ -143,5 +153,4 @@ async fn images_docker_cli_load_images_inspect_tag_save_rmi_import_prune() {
     .unwrap();
     let _ = stop.send(());
     server.await.unwrap().unwrap();
-    let _ = std::fs::remove_dir_all(&root);
 }

@@ -16,16 +16,18 @@ pub(super) struct Archive {
 }
 
 fn clean(name: &str) -> String {
-    name.trim_start_matches("./").trim_start_matches('/').to_string()
+    name.trim_start_matches("./")
+        .trim_start_matches('/')
+        .to_string()
 }
 
 impl Archive {
     pub fn open(path: &Path) -> Result<Archive> {
         let bad = |e: std::io::Error| {
-            Error::invalid(format!("the archive is not a readable tar file: {e}"))
+            Error::invalid(format!("invalid archive: not a readable tar file: {e}"))
         };
-        let file = File::open(path)
-            .map_err(|e| Error::context(format!("open {}", path.display()), e))?;
+        let file =
+            File::open(path).map_err(|e| Error::context(format!("open {}", path.display()), e))?;
         let mut tar = tar::Archive::new(file);
         let mut members = BTreeMap::new();
         let mut links = BTreeMap::new();
@@ -75,7 +77,9 @@ impl Archive {
     /// A reader of one member's content.
     pub fn open_member(&self, name: &str) -> Result<(std::io::Take<File>, u64)> {
         let (offset, size) = self.locate(name).ok_or_else(|| {
-            Error::invalid(format!("invalid archive: {name} is missing from the archive"))
+            Error::invalid(format!(
+                "invalid archive: {name} is missing from the archive"
+            ))
         })?;
         let mut file = File::open(&self.path)
             .map_err(|e| Error::context(format!("open {}", self.path.display()), e))?;

@@ -20,13 +20,20 @@ pub fn apply_changes(config: &mut ContainerConfig, changes: &[String]) -> Result
 }
 
 fn apply(config: &mut ContainerConfig, instruction: &str, args: &str) -> Result<()> {
-    let missing = || Error::invalid(format!("{} requires at least one argument", instruction.to_ascii_uppercase()));
+    let missing = || {
+        Error::invalid(format!(
+            "{} requires at least one argument",
+            instruction.to_ascii_uppercase()
+        ))
+    };
     match instruction {
         "cmd" => config.cmd = Some(command(args)),
         "entrypoint" => config.entrypoint = Some(command(args)),
         "env" => {
             for (key, value) in pairs(instruction, args, true)? {
-                config.env.retain(|e| e.split('=').next() != Some(key.as_str()));
+                config
+                    .env
+                    .retain(|e| e.split('=').next() != Some(key.as_str()));
                 config.env.push(format!("{key}={value}"));
             }
         }
@@ -39,7 +46,10 @@ fn apply(config: &mut ContainerConfig, instruction: &str, args: &str) -> Result<
             if args.is_empty() {
                 return Err(missing());
             }
-            let current = config.working_dir.clone().unwrap_or_else(|| "/".to_string());
+            let current = config
+                .working_dir
+                .clone()
+                .unwrap_or_else(|| "/".to_string());
             config.working_dir = Some(if args.starts_with('/') {
                 args.to_string()
             } else {
@@ -87,7 +97,9 @@ fn apply(config: &mut ContainerConfig, instruction: &str, args: &str) -> Result<
             config.stop_signal = Some(args.to_string());
         }
         other => {
-            return Err(Error::invalid(format!("{other} is not a valid change command")));
+            return Err(Error::invalid(format!(
+                "{other} is not a valid change command"
+            )));
         }
     }
     Ok(())
@@ -101,9 +113,8 @@ fn json_array(args: &str) -> Option<Vec<String>> {
 
 /// JSON form as is; shell form runs under `/bin/sh -c`.
 fn command(args: &str) -> Vec<String> {
-    json_array(args).unwrap_or_else(|| {
-        vec!["/bin/sh".to_string(), "-c".to_string(), args.to_string()]
-    })
+    json_array(args)
+        .unwrap_or_else(|| vec!["/bin/sh".to_string(), "-c".to_string(), args.to_string()])
 }
 
 /// Splits on blanks outside quotes, removing quotes and backslash escapes.
@@ -149,7 +160,9 @@ fn pairs(instruction: &str, args: &str, legacy_allowed: bool) -> Result<Vec<(Str
     let name = instruction.to_ascii_uppercase();
     let first = args.split_whitespace().next().unwrap_or("");
     if first.is_empty() {
-        return Err(Error::invalid(format!("{name} requires at least one argument")));
+        return Err(Error::invalid(format!(
+            "{name} requires at least one argument"
+        )));
     }
     if !first.contains('=') {
         if !legacy_allowed {

@@ -109,10 +109,10 @@ impl Images {
             .prepare(&extract, parent)
             .map_err(|e| Error::context(format!("{what}: prepare snapshot"), e))?;
         let result = self.unpack_and_commit(&extract, blob, compression, what, key_for);
-        if !matches!(result, Ok(LayerOutcome { created: true, .. })) {
-            if let Err(e) = self.snapshots.remove(&extract) {
-                tracing::warn!("remove snapshot {extract} of a failed or duplicate unpack: {e}");
-            }
+        if !matches!(result, Ok(LayerOutcome { created: true, .. }))
+            && let Err(e) = self.snapshots.remove(&extract)
+        {
+            tracing::warn!("remove snapshot {extract} of a failed or duplicate unpack: {e}");
         }
         result
     }

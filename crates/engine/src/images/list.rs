@@ -92,7 +92,8 @@ fn glob(pattern: &[u8], name: &[u8]) -> bool {
     match (pattern.first(), name.first()) {
         (None, None) => true,
         (Some(b'*'), _) => {
-            glob(&pattern[1..], name) || (name.first().is_some_and(|c| *c != b'/') && glob(pattern, &name[1..]))
+            glob(&pattern[1..], name)
+                || (name.first().is_some_and(|c| *c != b'/') && glob(pattern, &name[1..]))
         }
         (Some(b'?'), Some(c)) if *c != b'/' => glob(&pattern[1..], &name[1..]),
         (Some(b'['), Some(c)) => match pattern.iter().position(|b| *b == b']') {
@@ -173,10 +174,20 @@ impl Images {
             if !labels_match(&record, filters.get("label"), filters.get("label!")) {
                 continue;
             }
-            let keep = |r: &String| patterns.is_none_or(|p| p.iter().any(|p| reference_matches(p, r)));
-            let mut repo_tags: Vec<String> = record.repo_tags.iter().filter(|r| keep(r)).cloned().collect();
-            let mut repo_digests: Vec<String> =
-                record.repo_digests.iter().filter(|r| keep(r)).cloned().collect();
+            let keep =
+                |r: &String| patterns.is_none_or(|p| p.iter().any(|p| reference_matches(p, r)));
+            let mut repo_tags: Vec<String> = record
+                .repo_tags
+                .iter()
+                .filter(|r| keep(r))
+                .cloned()
+                .collect();
+            let mut repo_digests: Vec<String> = record
+                .repo_digests
+                .iter()
+                .filter(|r| keep(r))
+                .cloned()
+                .collect();
             if repo_tags.is_empty() && repo_digests.is_empty() {
                 if dangling == Some(false) || patterns.is_some() {
                     continue;
@@ -192,7 +203,7 @@ impl Images {
                 repo_digests,
             });
         }
-        out.sort_by(|a, b| b.record.created_unix().cmp(&a.record.created_unix()));
+        out.sort_by_key(|l| std::cmp::Reverse(l.record.created_unix()));
         Ok(out)
     }
 
@@ -283,7 +294,7 @@ impl Images {
                 labels: record.config.config.labels.clone(),
             });
         }
-        images.sort_by(|a, b| b.created.cmp(&a.created));
+        images.sort_by_key(|i| std::cmp::Reverse(i.created));
         Ok(DiskUsage {
             layers_size: layer_sizes.values().sum(),
             images,

@@ -70,11 +70,7 @@ fn bad_json(what: &str, e: serde_json::Error) -> Error {
 
 impl Images {
     /// Loads every image of the archive at `path`.
-    pub fn load(
-        &self,
-        path: &Path,
-        events: &mut dyn FnMut(LoadEvent),
-    ) -> Result<Vec<LoadedImage>> {
+    pub fn load(&self, path: &Path, events: &mut dyn FnMut(LoadEvent)) -> Result<Vec<LoadedImage>> {
         let archive = Archive::open(path)?;
         let candidates = if archive.contains("manifest.json") {
             docker_candidates(&archive)?
@@ -128,7 +124,10 @@ impl Images {
                 events(LoadEvent::Message(format!("Loaded image: {tag}\n")));
             }
             if tags.is_empty() {
-                events(LoadEvent::Message(format!("Loaded image ID: {}\n", record.id)));
+                events(LoadEvent::Message(format!(
+                    "Loaded image ID: {}\n",
+                    record.id
+                )));
             }
             loaded.push(LoadedImage {
                 id: record.id,
@@ -148,12 +147,12 @@ impl Images {
         let config = ImageConfig::parse(&candidate.config)
             .map_err(|e| Error::invalid(format!("invalid archive: config of {what}: {e}")))?;
         let id = manifest::image_id(&candidate.config);
-        if let Some(expected) = &candidate.config_digest {
-            if *expected != id {
-                return Err(Error::invalid(format!(
-                    "invalid archive: config of {what} has digest {id}, its manifest says {expected}"
-                )));
-            }
+        if let Some(expected) = &candidate.config_digest
+            && *expected != id
+        {
+            return Err(Error::invalid(format!(
+                "invalid archive: config of {what} has digest {id}, its manifest says {expected}"
+            )));
         }
         let diff_ids = &config.rootfs.diff_ids;
         if diff_ids.len() != candidate.layers.len() {
@@ -282,7 +281,9 @@ fn docker_candidates(archive: &Archive) -> Result<Vec<Candidate>> {
     let manifests: Vec<ArchiveManifest> =
         serde_json::from_slice(&json).map_err(|e| bad_json("manifest.json", e))?;
     if manifests.is_empty() {
-        return Err(Error::invalid("invalid archive: manifest.json lists no image"));
+        return Err(Error::invalid(
+            "invalid archive: manifest.json lists no image",
+        ));
     }
     manifests
         .into_iter()
@@ -319,7 +320,9 @@ fn oci_candidates(archive: &Archive) -> Result<Vec<Candidate>> {
     let index: OciIndexFile =
         serde_json::from_slice(&json).map_err(|e| bad_json("index.json", e))?;
     if index.manifests.is_empty() {
-        return Err(Error::invalid("invalid archive: index.json lists no manifest"));
+        return Err(Error::invalid(
+            "invalid archive: index.json lists no manifest",
+        ));
     }
     index
         .manifests
@@ -360,7 +363,10 @@ fn oci_candidate(archive: &Archive, top: &Descriptor) -> Result<Candidate> {
             )));
         }
         let document = parse_document(Some(&descriptor.media_type), &bytes).map_err(|e| {
-            Error::invalid(format!("invalid archive: manifest {}: {e}", descriptor.digest))
+            Error::invalid(format!(
+                "invalid archive: manifest {}: {e}",
+                descriptor.digest
+            ))
         })?;
         match document {
             Document::Manifest(m) => break m,

@@ -16,7 +16,13 @@
 //! references). What a crash leaves between the two steps is unreferenced, and [`Images::open`]
 //! removes it.
 //!
-//! Modules: [`reference`] (parsing and the shared tag normalization), `records` (tables,
+//! The rest of the API (all blocking): [`Images::load`], [`Images::save_plan`] +
+//! [`Images::save`], [`Images::import`], [`Images::list`], [`Images::history`],
+//! [`Images::tag`], [`Images::remove`], [`Images::prune`], [`Images::disk_usage`],
+//! [`Images::collect_garbage`]; `remove`, `prune` and `disk_usage` take the container
+//! service's `image_users` as a closure (the image service does not know containers).
+//!
+//! Modules: [`reference`](mod@reference) (parsing and the shared tag normalization), `records` (tables,
 //! resolve, tag), `layers` (a blob into its chain-ID snapshot), `archive` (reading tar
 //! members), `load`, `save`, `import` with `changes`, `remove` (rmi, prune, garbage
 //! collection), `list` (images/json, history, disk usage), `time` (RFC 3339).
@@ -156,7 +162,8 @@ impl Images {
 
     /// A new unique path in [`Images::temp_dir`].
     pub fn temp_path(&self, what: &str) -> PathBuf {
-        self.temp_dir.join(format!("{what}-{}", layers::unique_suffix()))
+        self.temp_dir
+            .join(format!("{what}-{}", layers::unique_suffix()))
     }
 
     /// The raw config blob of an image (inspect reads fields the parsed config drops).

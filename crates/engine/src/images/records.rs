@@ -75,7 +75,7 @@ impl Images {
         let key = reference::tag_key(repo, tag)?;
         self.store.write(|txn| {
             let now = time::now_rfc3339();
-            set_tag(txn, &key, &image.id, &now)?;
+            set_tag(txn, &key, &image.id, Some(&now))?;
             Ok(())
         })?;
         Ok(key)
@@ -104,10 +104,10 @@ impl Images {
         };
         merged.repo_digests.sort();
         store::put(txn, IMAGES, &record.id, &merged)?;
-        let now = time::now_rfc3339();
         let mut moved = Vec::new();
         for tag in tags {
-            if let Some(previous) = set_tag(txn, tag, &record.id, &now)? {
+            // dockerd keeps LastTagTime for `docker tag`; loaded tags leave it unset.
+            if let Some(previous) = set_tag(txn, tag, &record.id, None)? {
                 moved.push((tag.clone(), previous));
             }
         }
@@ -130,7 +130,7 @@ pub(super) fn set_tag(
     txn: &WriteTransaction,
     tag: &str,
     id: &str,
-    now: &str,
+    tagged_at: Option<&str>,
 ) -> Result<Option<String>> {
     let previous: Option<String> = store::get(txn, TAGS, tag)?;
     let mut record: ImageRecord = store::get(txn, IMAGES, id)?
@@ -149,7 +149,9 @@ pub(super) fn set_tag(
         record.repo_tags.push(tag.to_string());
         record.repo_tags.sort();
     }
-    record.last_tag_time = Some(now.to_string());
+    if let Some(at) = tagged_at {
+        record.last_tag_time = Some(at.to_string());
+    }
     store::put(txn, IMAGES, id, &record)?;
     store::put(txn, TAGS, tag, &id.to_string())?;
     Ok(moved_from)

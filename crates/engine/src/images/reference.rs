@@ -58,7 +58,9 @@ impl Reference {
 }
 
 fn is_hex(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// `sha256:<64 hex>`, if `s` is one (or 64 bare hex digits).
@@ -83,10 +85,10 @@ fn invalid(reference: &str, why: &str) -> Error {
 
 /// Parses anything a client may name an image by.
 pub fn parse_any(reference: &str) -> Result<ImageRef> {
-    if let Some(id) = full_id(reference) {
-        if !reference.starts_with("sha256:") || reference.len() == 71 {
-            return Ok(ImageRef::Id(id));
-        }
+    if let Some(id) = full_id(reference)
+        && (!reference.starts_with("sha256:") || reference.len() == 71)
+    {
+        return Ok(ImageRef::Id(id));
     }
     parse_named(reference).map(ImageRef::Named)
 }
@@ -94,7 +96,10 @@ pub fn parse_any(reference: &str) -> Result<ImageRef> {
 /// Parses `[domain/]path[:tag][@digest]` and normalizes it to its familiar form.
 pub fn parse_named(reference: &str) -> Result<Reference> {
     if reference.is_empty() {
-        return Err(invalid(reference, "repository name must have at least one component"));
+        return Err(invalid(
+            reference,
+            "repository name must have at least one component",
+        ));
     }
     let (rest, digest) = match reference.split_once('@') {
         Some((rest, digest)) => {
@@ -154,7 +159,10 @@ fn normalize_name(reference: &str, name: &str) -> Result<String> {
     }
     let path = components.join("/");
     if path.len() + domain.map_or(0, |d| d.len() + 1) > 255 {
-        return Err(invalid(reference, "repository name must not be more than 255 characters"));
+        return Err(invalid(
+            reference,
+            "repository name must not be more than 255 characters",
+        ));
     }
     Ok(match domain {
         Some(d) if !hub => format!("{d}/{path}"),
@@ -238,12 +246,24 @@ mod tests {
     fn hub_names_are_familiar_and_registries_kept() {
         assert_eq!(named("busybox").tagged(), "busybox:latest");
         assert_eq!(named("busybox:latest").tagged(), "busybox:latest");
-        assert_eq!(named("docker.io/library/busybox").tagged(), "busybox:latest");
-        assert_eq!(named("index.docker.io/library/busybox:1").tagged(), "busybox:1");
+        assert_eq!(
+            named("docker.io/library/busybox").tagged(),
+            "busybox:latest"
+        );
+        assert_eq!(
+            named("index.docker.io/library/busybox:1").tagged(),
+            "busybox:1"
+        );
         assert_eq!(named("docker.io/foo/bar:x").tagged(), "foo/bar:x");
-        assert_eq!(named("127.0.0.1:5000/x/y:t").tagged(), "127.0.0.1:5000/x/y:t");
+        assert_eq!(
+            named("127.0.0.1:5000/x/y:t").tagged(),
+            "127.0.0.1:5000/x/y:t"
+        );
         assert_eq!(named("localhost/x").tagged(), "localhost/x:latest");
-        assert_eq!(named("127.0.0.1:5000/x/y:t").full_name(), "127.0.0.1:5000/x/y");
+        assert_eq!(
+            named("127.0.0.1:5000/x/y:t").full_name(),
+            "127.0.0.1:5000/x/y"
+        );
         assert_eq!(named("busybox").full_name(), "docker.io/library/busybox");
         let d = format!("sha256:{}", "a".repeat(64));
         let r = named(&format!("busybox@{d}"));
@@ -254,7 +274,10 @@ mod tests {
     #[test]
     fn ids_and_prefixes() {
         let hex = "b".repeat(64);
-        assert_eq!(parse_any(&hex).unwrap(), ImageRef::Id(format!("sha256:{hex}")));
+        assert_eq!(
+            parse_any(&hex).unwrap(),
+            ImageRef::Id(format!("sha256:{hex}"))
+        );
         assert_eq!(
             parse_any(&format!("sha256:{hex}")).unwrap(),
             ImageRef::Id(format!("sha256:{hex}"))
@@ -266,7 +289,16 @@ mod tests {
 
     #[test]
     fn bad_references_are_refused() {
-        for bad in ["", "Busybox", "a//b", "a:", "-a", "a@sha256:12", "a:b c", "x/y:-t"] {
+        for bad in [
+            "",
+            "Busybox",
+            "a//b",
+            "a:",
+            "-a",
+            "a@sha256:12",
+            "a:b c",
+            "x/y:-t",
+        ] {
             assert!(parse_named(bad).is_err(), "{bad:?} accepted");
         }
         assert!(tag_key(&format!("a@sha256:{}", "c".repeat(64)), None).is_err());

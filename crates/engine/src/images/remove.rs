@@ -68,15 +68,16 @@ impl Images {
         let mut quiet = false;
         if by_name {
             let named = reference::parse_named(reference)?;
-            if !force && single {
-                if let Some(container) = users(&image.id)?.first() {
-                    return Err(Error::conflict(format!(
-                        "conflict: unable to remove repository reference {reference:?} (must \
+            if !force
+                && single
+                && let Some(container) = users(&image.id)?.first()
+            {
+                return Err(Error::conflict(format!(
+                    "conflict: unable to remove repository reference {reference:?} (must \
                          force) - container {} is using its referenced image {}",
-                        short(container),
-                        short(&image.id)
-                    )));
-                }
+                    short(container),
+                    short(&image.id)
+                )));
             }
             let removed = match named.digested() {
                 Some(digested) => {
@@ -98,12 +99,11 @@ impl Images {
                 return Ok(out);
             }
             quiet = true;
-        } else if single {
-            if !force {
-                if let Some(container) = users(&image.id)?.first() {
-                    return Err(in_use_conflict(&image.id, container));
-                }
-            }
+        } else if single
+            && !force
+            && let Some(container) = users(&image.id)?.first()
+        {
+            return Err(in_use_conflict(&image.id, container));
         }
         let image = self.get(&image.id)?.unwrap_or(image);
         if !force {
@@ -215,14 +215,20 @@ impl Images {
             let own = std::iter::once(record.id.as_str())
                 .chain(record.layers.iter().map(|l| l.blob.as_str()));
             for blob in own.filter(|b| !blobs.contains(b)) {
-                if let Ok(digest) = blob.parse() {
-                    if let Err(e) = self.content.delete(&digest) {
-                        tracing::debug!("remove blob {blob}: {e}");
-                    }
+                if let Ok(digest) = blob.parse()
+                    && let Err(e) = self.content.delete(&digest)
+                {
+                    tracing::debug!("remove blob {blob}: {e}");
                 }
             }
         }
         (removed, bytes)
+    }
+
+    /// Removes layers and blobs no image references any more, e.g. those of a force-removed
+    /// image once the last container on it is gone (call it after removing a container).
+    pub fn collect_garbage(&self) -> Result<()> {
+        self.collect_unreferenced()
     }
 
     /// Removes everything no record references: leftover `extract-` and `inspect-` snapshots,
@@ -241,10 +247,11 @@ impl Images {
             .map_err(|e| Error::context("list snapshots", e))?;
         for info in &list {
             let ours = info.key.starts_with(EXTRACT_PREFIX) || info.key.starts_with("inspect-");
-            if ours && info.kind != Kind::Committed {
-                if let Err(e) = self.snapshots.remove(&info.key) {
-                    tracing::warn!("remove leftover snapshot {}: {e}", info.key);
-                }
+            if ours
+                && info.kind != Kind::Committed
+                && let Err(e) = self.snapshots.remove(&info.key)
+            {
+                tracing::warn!("remove leftover snapshot {}: {e}", info.key);
             }
         }
         let mut pending: Vec<&str> = list
@@ -279,10 +286,10 @@ impl Images {
             .list()
             .map_err(|e| Error::context("list the content store", e))?;
         for blob in stored {
-            if !blobs.contains(blob.digest.to_string().as_str()) {
-                if let Err(e) = self.content.delete(&blob.digest) {
-                    tracing::warn!("remove unreferenced blob {}: {e}", blob.digest);
-                }
+            if !blobs.contains(blob.digest.to_string().as_str())
+                && let Err(e) = self.content.delete(&blob.digest)
+            {
+                tracing::warn!("remove unreferenced blob {}: {e}", blob.digest);
             }
         }
         Ok(())

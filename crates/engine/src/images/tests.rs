@@ -152,7 +152,11 @@ fn images_load_a_docker_archive_and_resolve_every_reference_form() {
         &hex[..1],
         &format!("sha256:{}", &hex[..6]),
     ] {
-        assert_eq!(env.images().resolve(reference).unwrap().id, id, "{reference}");
+        assert_eq!(
+            env.images().resolve(reference).unwrap().id,
+            id,
+            "{reference}"
+        );
     }
     let record = env.images().resolve("busybox").unwrap();
     assert_eq!(record.repo_tags, ["busybox:latest"]);
@@ -162,14 +166,26 @@ fn images_load_a_docker_archive_and_resolve_every_reference_form() {
         assert_eq!(e.kind, ErrorKind::NotFound);
         assert_eq!(e.message, format!("No such image: {missing}"));
     }
-    assert_eq!(env.images().resolve("Busy").unwrap_err().kind, ErrorKind::InvalidArgument);
-    env.images().tag("busybox", "127.0.0.1:5000/x/y", Some("t")).unwrap();
+    assert_eq!(
+        env.images().resolve("Busy").unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    env.images()
+        .tag("busybox", "127.0.0.1:5000/x/y", Some("t"))
+        .unwrap();
     assert_eq!(env.images().resolve("127.0.0.1:5000/x/y:t").unwrap().id, id);
     // A busybox that runs: the binary and its applet links are in the layer.
     env.with_rootfs(&record, |root| {
         assert!(root.join("bin/busybox").is_file());
-        assert_eq!(std::fs::read_link(root.join("bin/sh")).unwrap(), Path::new("busybox"));
-        assert!(std::fs::read_to_string(root.join("etc/passwd")).unwrap().contains("nobody:x:65534"));
+        assert_eq!(
+            std::fs::read_link(root.join("bin/sh")).unwrap(),
+            Path::new("busybox")
+        );
+        assert!(
+            std::fs::read_to_string(root.join("etc/passwd"))
+                .unwrap()
+                .contains("nobody:x:65534")
+        );
     });
 }
 
@@ -191,7 +207,10 @@ fn images_ambiguous_short_ids_resolve_to_nothing() {
         env.images().resolve(&shared[..1]).unwrap_err().kind,
         ErrorKind::NotFound
     );
-    assert_eq!(env.images().resolve(&shared[..20]).unwrap().id[7..], shared[..]);
+    assert_eq!(
+        env.images().resolve(&shared[..20]).unwrap().id[7..],
+        shared[..]
+    );
 }
 
 #[test]
@@ -211,7 +230,10 @@ fn images_load_many_images_in_both_docker_layouts_and_untagged_ones() {
         ]
     );
     assert_eq!(env.images().records().unwrap().len(), 3);
-    assert_eq!(env.images().resolve("a:2").unwrap().repo_tags, ["a:1", "a:2"]);
+    assert_eq!(
+        env.images().resolve("a:2").unwrap().repo_tags,
+        ["a:1", "a:2"]
+    );
 
     let env2 = Env::new("blobs");
     let messages = env2.load(&docker_archive_blobs(&[&b])).unwrap();
@@ -244,8 +266,11 @@ fn images_load_oci_layouts_with_gzip_and_zstd_layers_and_pick_amd64_from_an_inde
     let arm64 = ImageBuilder::new()
         .layer(Layer::new().file("arch", b"arm64"))
         .architecture("arm64");
-    env.load(&oci_layout_multi_platform(&[&arm64, &amd64], Some("multi:1")))
-        .unwrap();
+    env.load(&oci_layout_multi_platform(
+        &[&arm64, &amd64],
+        Some("multi:1"),
+    ))
+    .unwrap();
     let chosen = env.images().resolve("multi:1").unwrap();
     assert_eq!(chosen.id, amd64.id());
     assert!(env.images().get(&arm64.id()).unwrap().is_none());
@@ -254,16 +279,23 @@ fn images_load_oci_layouts_with_gzip_and_zstd_layers_and_pick_amd64_from_an_inde
 #[test]
 fn images_whiteouts_and_opaque_dirs_behave_as_layered() {
     let env = Env::new("whiteout");
-    env.load(&docker_archive(&[&two_layer_image("w:1")])).unwrap();
+    env.load(&docker_archive(&[&two_layer_image("w:1")]))
+        .unwrap();
     let record = env.images().resolve("w:1").unwrap();
     env.with_rootfs(&record, |root| {
-        assert!(!root.join("a/gone").exists(), "whiteout did not hide a/gone");
+        assert!(
+            !root.join("a/gone").exists(),
+            "whiteout did not hide a/gone"
+        );
         assert_eq!(std::fs::read(root.join("a/kept")).unwrap(), b"lower");
         assert!(!root.join("d/old").exists(), "opaque dir still shows d/old");
         assert_eq!(std::fs::read(root.join("d/new")).unwrap(), b"new");
         use std::os::unix::fs::MetadataExt;
         let meta = std::fs::metadata(root.join("top")).unwrap();
-        assert_eq!((meta.mode() & 0o7777, meta.uid(), meta.gid()), (0o640, 1000, 1000));
+        assert_eq!(
+            (meta.mode() & 0o7777, meta.uid(), meta.gid()),
+            (0o640, 1000, 1000)
+        );
     });
 }
 
@@ -292,7 +324,11 @@ fn images_crafted_escape_layers_are_refused_naming_the_entry() {
     std::fs::create_dir_all(&outside).unwrap();
     let outside_str = outside.to_str().unwrap().to_string();
 
-    assert_refused(&env, Layer::new().raw(Entry::file("../../../../../../x-escape", b"x")), "x-escape");
+    assert_refused(
+        &env,
+        Layer::new().raw(Entry::file("../../../../../../x-escape", b"x")),
+        "x-escape",
+    );
     assert_refused(
         &env,
         Layer::new()
@@ -312,7 +348,10 @@ fn images_crafted_escape_layers_are_refused_naming_the_entry() {
             .hardlink("hl2", "up/up/etc/passwd"),
         "hl2",
     );
-    assert!(std::fs::read_dir(&outside).unwrap().next().is_none(), "written outside");
+    assert!(
+        std::fs::read_dir(&outside).unwrap().next().is_none(),
+        "written outside"
+    );
 
     // An absolute name is confined to the layer, as dockerd does, never written at that path.
     let target = outside.join("abs");
@@ -320,7 +359,10 @@ fn images_crafted_escape_layers_are_refused_naming_the_entry() {
         .layer(Layer::new().raw(Entry::file(target.to_str().unwrap(), b"inside")))
         .tag("abs:1");
     env.load(&docker_archive(&[&image])).unwrap();
-    assert!(!target.exists(), "an absolute entry was written on the host");
+    assert!(
+        !target.exists(),
+        "an absolute entry was written on the host"
+    );
     let record = env.images().resolve("abs:1").unwrap();
     env.with_rootfs(&record, |root| {
         let inside = root.join(target.strip_prefix("/").unwrap());
@@ -357,16 +399,29 @@ fn images_save_then_load_round_trips_with_the_same_ids_and_tags() {
     let mut names = Vec::new();
     let mut tar = tar::Archive::new(&archive[..]);
     for entry in tar.entries().unwrap() {
-        names.push(entry.unwrap().path().unwrap().to_string_lossy().into_owned());
+        names.push(
+            entry
+                .unwrap()
+                .path()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+        );
     }
     assert!(names.contains(&"manifest.json".to_string()));
     assert!(names.contains(&"repositories".to_string()));
     assert!(names.contains(&format!("{}.json", &b.id()[7..])));
-    assert_eq!(names.iter().filter(|n| n.ends_with("/layer.tar")).count(), 3);
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with("/layer.tar")).count(),
+        3
+    );
 
     let other = Env::new("save-restore");
     let messages = other.load(&archive).unwrap();
-    assert_eq!(messages, ["Loaded image: busybox:latest\n", "Loaded image: b:1\n"]);
+    assert_eq!(
+        messages,
+        ["Loaded image: busybox:latest\n", "Loaded image: b:1\n"]
+    );
     assert_eq!(other.images().resolve("b:1").unwrap().id, b.id());
     assert_eq!(
         other.images().resolve("busybox").unwrap().id,
@@ -421,7 +476,10 @@ fn images_import_a_rootfs_with_changes() {
     assert_eq!(history[0].comment, "from a tarball");
     assert_eq!(history[0].id, id);
     env.with_rootfs(&record, |root| {
-        assert_eq!(std::fs::read(root.join("bin/tool")).unwrap(), b"#!/bin/sh\n");
+        assert_eq!(
+            std::fs::read(root.join("bin/tool")).unwrap(),
+            b"#!/bin/sh\n"
+        );
     });
     let refused = ImportOptions {
         changes: vec!["RUN true".to_string()],
@@ -435,14 +493,23 @@ fn images_import_a_rootfs_with_changes() {
 fn images_tag_rmi_and_prune_count_references_to_layers_and_blobs() {
     let env = Env::new("rmi");
     let base = Layer::new().file("base", b"shared");
-    let one = ImageBuilder::new().layer(base.clone()).layer(Layer::new().file("one", b"1")).tag("one:1");
-    let two = ImageBuilder::new().layer(base.clone()).layer(Layer::new().file("two", b"2")).tag("two:1");
+    let one = ImageBuilder::new()
+        .layer(base.clone())
+        .layer(Layer::new().file("one", b"1"))
+        .tag("one:1");
+    let two = ImageBuilder::new()
+        .layer(base.clone())
+        .layer(Layer::new().file("two", b"2"))
+        .tag("two:1");
     env.load(&docker_archive(&[&one, &two])).unwrap();
     assert_eq!(env.snapshot_keys().len(), 3);
 
     // A second tag: removing one tag only untags.
     env.images().tag("one:1", "one", Some("2")).unwrap();
-    assert_eq!(env.remove("one:2", false).unwrap(), [Deleted::Untagged("one:2".into())]);
+    assert_eq!(
+        env.remove("one:2", false).unwrap(),
+        [Deleted::Untagged("one:2".into())]
+    );
     // By ID with two tags needs force.
     env.images().tag("one:1", "one", Some("3")).unwrap();
     let e = env.remove(&one.id()[7..19], false).unwrap_err();
@@ -469,9 +536,16 @@ fn images_tag_rmi_and_prune_count_references_to_layers_and_blobs() {
 
     // A container's snapshot keeps its layers even after a forced rmi; its users block rmi.
     let users = |id: &str| -> Result<Vec<String>> {
-        Ok(if id == two.id() { vec!["c0ffee".repeat(10) + "abcd"] } else { vec![] })
+        Ok(if id == two.id() {
+            vec!["c0ffee".repeat(10) + "abcd"]
+        } else {
+            vec![]
+        })
     };
-    let e = env.images().remove("two:1", false, false, &users).unwrap_err();
+    let e = env
+        .images()
+        .remove("two:1", false, false, &users)
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Conflict);
     assert!(e.message.contains("is using its referenced image"), "{e}");
     env.images()
@@ -479,24 +553,50 @@ fn images_tag_rmi_and_prune_count_references_to_layers_and_blobs() {
         .prepare("container-1", record.top_layer())
         .unwrap();
     let deleted = env.remove(&two.id(), true).unwrap();
-    assert_eq!(deleted, [Deleted::Untagged("two:1".into()), Deleted::Deleted(two.id())]);
-    assert_eq!(env.snapshot_keys().len(), 3, "container-1 and its two layers");
+    assert_eq!(
+        deleted,
+        [
+            Deleted::Untagged("two:1".into()),
+            Deleted::Deleted(two.id())
+        ]
+    );
+    assert_eq!(
+        env.snapshot_keys().len(),
+        3,
+        "container-1 and its two layers"
+    );
     env.images().snapshotter().remove("container-1").unwrap();
 
     // Prune: a tag moved away leaves a dangling image; prune removes it, -a the rest.
     let mut env = env;
     env.reopen();
-    assert!(env.snapshot_keys().is_empty(), "reopen collects unreferenced layers");
+    assert!(
+        env.snapshot_keys().is_empty(),
+        "reopen collects unreferenced layers"
+    );
     assert_eq!(env.blob_count(), 0);
-    let old = ImageBuilder::new().layer(Layer::new().file("v", b"old")).tag("p:1");
-    let new = ImageBuilder::new().layer(Layer::new().file("v", b"new")).tag("p:1");
+    let old = ImageBuilder::new()
+        .layer(Layer::new().file("v", b"old"))
+        .tag("p:1");
+    let new = ImageBuilder::new()
+        .layer(Layer::new().file("v", b"new"))
+        .tag("p:1");
     env.load(&docker_archive(&[&old])).unwrap();
     let messages = env.load(&docker_archive(&[&new])).unwrap();
     assert_eq!(
         messages[0],
-        format!("The image p:1 already exists, renaming the old one with ID {} to empty string\n", old.id())
+        format!(
+            "The image p:1 already exists, renaming the old one with ID {} to empty string\n",
+            old.id()
+        )
     );
-    let dangling = env.images().list(&BTreeMap::from([("dangling".to_string(), vec!["true".to_string()])])).unwrap();
+    let dangling = env
+        .images()
+        .list(&BTreeMap::from([(
+            "dangling".to_string(),
+            vec!["true".to_string()],
+        )]))
+        .unwrap();
     assert_eq!(dangling.len(), 1);
     assert_eq!(dangling[0].repo_tags, ["<none>:<none>"]);
     let report = env.images().prune(&BTreeMap::new(), &no_users).unwrap();
@@ -504,9 +604,19 @@ fn images_tag_rmi_and_prune_count_references_to_layers_and_blobs() {
     assert_eq!(report.space_reclaimed, 3);
     let report = env
         .images()
-        .prune(&BTreeMap::from([("dangling".to_string(), vec!["false".to_string()])]), &no_users)
+        .prune(
+            &BTreeMap::from([("dangling".to_string(), vec!["false".to_string()])]),
+            &no_users,
+        )
         .unwrap();
-    assert_eq!(report.deleted, [Deleted::Untagged("p:1".into()), Deleted::Deleted(new.id()), Deleted::Deleted(new.layers[0].diff_id())]);
+    assert_eq!(
+        report.deleted,
+        [
+            Deleted::Untagged("p:1".into()),
+            Deleted::Deleted(new.id()),
+            Deleted::Deleted(new.layers[0].diff_id())
+        ]
+    );
     assert!(env.images().records().unwrap().is_empty());
     assert!(env.snapshot_keys().is_empty());
     assert_eq!(env.blob_count(), 0);
@@ -516,7 +626,8 @@ fn images_tag_rmi_and_prune_count_references_to_layers_and_blobs() {
 fn images_reopen_after_a_crash_keeps_records_and_cleans_leftovers() {
     let mut env = Env::new("reopen");
     env.load(&busybox_docker_archive("busybox:latest")).unwrap();
-    env.load(&docker_archive(&[&two_layer_image("w:1")])).unwrap();
+    env.load(&docker_archive(&[&two_layer_image("w:1")]))
+        .unwrap();
     let mut before = env.images().records().unwrap();
     // What a kill -9 mid-load leaves: an extract snapshot, a committed layer of no image,
     // a blob of no image, an upload temp file.
@@ -536,7 +647,10 @@ fn images_reopen_after_a_crash_keeps_records_and_cleans_leftovers() {
     assert_eq!(before, after);
     assert_eq!(env.snapshot_keys().len(), keys_with_leftovers - 2);
     assert_eq!(env.blob_count(), blobs_with_leftovers - 1);
-    assert_eq!(std::fs::read_dir(env.images().temp_dir()).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(env.images().temp_dir()).unwrap().count(),
+        0
+    );
     assert!(env.images().resolve("w:1").is_ok());
 }
 
@@ -563,20 +677,123 @@ fn images_list_filters_history_and_disk_usage() {
             .map(|l| l.record.id)
             .collect()
     };
-    assert_eq!(env.images().list(&BTreeMap::new()).unwrap()[0].record.id, new.id());
+    assert_eq!(
+        env.images().list(&BTreeMap::new()).unwrap()[0].record.id,
+        new.id()
+    );
     assert_eq!(list("label", "tier=base"), [old.id()]);
     assert_eq!(list("before", "new:1"), [old.id()]);
     assert_eq!(list("since", "old:1"), [new.id()]);
     assert_eq!(list("reference", "ne*"), [new.id()]);
     assert_eq!(list("dangling", "true"), Vec::<String>::new());
-    assert!(env.images().list(&BTreeMap::from([("bogus".to_string(), vec![])])).is_err());
+    assert!(
+        env.images()
+            .list(&BTreeMap::from([("bogus".to_string(), vec![])]))
+            .is_err()
+    );
     let history = env.images().history("old:1").unwrap();
     assert_eq!(history.len(), 2);
-    assert_eq!((history[0].created_by.as_str(), history[0].size), ("ENV x", 0));
+    assert_eq!(
+        (history[0].created_by.as_str(), history[0].size),
+        ("ENV x", 0)
+    );
     assert_eq!(history[1].size, 5);
     assert_eq!(history[0].tags, ["old:1"]);
     let usage = env.images().disk_usage(&no_users).unwrap();
     assert_eq!(usage.layers_size, 7);
     let new_usage = usage.images.iter().find(|i| i.id == new.id()).unwrap();
-    assert_eq!((new_usage.size, new_usage.shared_size, new_usage.containers), (7, 5, 0));
+    assert_eq!(
+        (new_usage.size, new_usage.shared_size, new_usage.containers),
+        (7, 5, 0)
+    );
+}
+
+/// `docker load` of our save on a real dockerd: runs when `BERTH_TEST_DOCKERD_HOST` names a
+/// private dockerd (`unix:///tmp/x/docker.sock`), else only checks the archive is readable.
+#[test]
+fn images_save_is_restored_by_dockerd_when_one_is_given() {
+    let env = Env::new("dockerd");
+    let b = two_layer_image("berth-save-check:1");
+    env.load(&docker_archive(&[&busybox_image("berth-save-bb:1"), &b]))
+        .unwrap();
+    let items = env
+        .images()
+        .save_plan(&[
+            "berth-save-bb:1".to_string(),
+            "berth-save-check:1".to_string(),
+        ])
+        .unwrap();
+    let path = env.root.join("saved.tar");
+    env.images()
+        .save(&items, std::fs::File::create(&path).unwrap())
+        .unwrap();
+    let Ok(host) = std::env::var("BERTH_TEST_DOCKERD_HOST") else {
+        return;
+    };
+    let docker = |args: &[&str]| {
+        let out = std::process::Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", &host)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let loaded = docker(&["load", "-i", path.to_str().unwrap()]);
+    assert!(
+        loaded.contains("Loaded image: berth-save-check:1"),
+        "{loaded}"
+    );
+    let id = docker(&["image", "inspect", "-f", "{{.Id}}", "berth-save-check:1"]);
+    assert_eq!(id.trim(), b.id());
+    let out = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "berth-save-bb:1",
+        "echo",
+        "saved-by-berth",
+    ]);
+    assert_eq!(out.trim(), "saved-by-berth");
+    // dockerd's own save of the same images names every member as ours does.
+    let theirs = env.root.join("theirs.tar");
+    docker(&[
+        "save",
+        "-o",
+        theirs.to_str().unwrap(),
+        "berth-save-bb:1",
+        "berth-save-check:1",
+    ]);
+    let names = |p: &Path| -> std::collections::BTreeSet<String> {
+        let mut archive = tar::Archive::new(std::fs::File::open(p).unwrap());
+        archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert_eq!(names(&path), names(&theirs));
+    docker(&["rmi", "berth-save-check:1", "berth-save-bb:1"]);
+}
+
+#[test]
+fn images_concurrent_loads_of_the_same_layers_all_succeed() {
+    let env = Env::new("concurrent");
+    let archive = docker_archive(&[&two_layer_image("c:1")]);
+    let paths: Vec<PathBuf> = (0..4)
+        .map(|i| env.write(&format!("c{i}.tar"), &archive))
+        .collect();
+    std::thread::scope(|scope| {
+        for path in &paths {
+            let images = env.images();
+            scope.spawn(move || images.load(path, &mut |_| {}).unwrap());
+        }
+    });
+    assert_eq!(env.images().records().unwrap().len(), 1);
+    assert_eq!(env.snapshot_keys().len(), 2, "{:?}", env.snapshot_keys());
 }

@@ -96,9 +96,15 @@ mod tests {
     #[test]
     fn round_trips_and_offsets() {
         assert_eq!(parse_rfc3339("2020-09-13T12:26:40Z"), Some(1_600_000_000));
-        assert_eq!(parse_rfc3339("2020-09-13T12:26:40.5+01:00"), Some(1_599_996_400));
+        assert_eq!(
+            parse_rfc3339("2020-09-13T12:26:40.5+01:00"),
+            Some(1_599_996_400)
+        );
         assert_eq!(format_rfc3339(1_600_000_000, 0), "2020-09-13T12:26:40Z");
-        assert_eq!(format_rfc3339(1_600_000_000, 120_000_000), "2020-09-13T12:26:40.12Z");
+        assert_eq!(
+            format_rfc3339(1_600_000_000, 120_000_000),
+            "2020-09-13T12:26:40.12Z"
+        );
         assert_eq!(format_rfc3339(0, 0), "1970-01-01T00:00:00Z");
         assert_eq!(parse_rfc3339("garbage"), None);
     }

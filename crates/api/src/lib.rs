@@ -119,7 +119,10 @@ fn rewrite_versioned(
     let stripped = match strip_version(uri.path()) {
         Ok(p) => p,
         Err(message) => {
-            return Err(error::ApiError::new(axum::http::StatusCode::BAD_REQUEST, message).into_response_public());
+            return Err(
+                error::ApiError::new(axum::http::StatusCode::BAD_REQUEST, message)
+                    .into_response_public(),
+            );
         }
     };
     if stripped.len() != uri.path().len() {
@@ -140,7 +143,10 @@ mod tests {
 
     #[test]
     fn version_prefixes_are_stripped_and_too_new_ones_refused() {
-        assert_eq!(strip_version("/v1.41/containers/json"), Ok("/containers/json"));
+        assert_eq!(
+            strip_version("/v1.41/containers/json"),
+            Ok("/containers/json")
+        );
         assert_eq!(strip_version("/v1.24/_ping"), Ok("/_ping"));
         assert_eq!(strip_version("/containers/json"), Ok("/containers/json"));
         assert_eq!(strip_version("/volumes"), Ok("/volumes"));

@@ -47,9 +47,9 @@ fn parse(args: Vec<String>) -> Result<Option<Options>, String> {
             "-h" | "--help" => return Ok(None),
             "-H" | "--host" => {
                 let v = value("--host")?;
-                let path = v
-                    .strip_prefix("unix://")
-                    .ok_or_else(|| format!("--host {v:?}: only unix:///path sockets are supported"))?;
+                let path = v.strip_prefix("unix://").ok_or_else(|| {
+                    format!("--host {v:?}: only unix:///path sockets are supported")
+                })?;
                 socket = PathBuf::from(path);
             }
             "--data-root" => data_root = PathBuf::from(value("--data-root")?),
@@ -114,7 +114,10 @@ fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&opts.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -146,7 +149,10 @@ async fn run(opts: Options) -> Result<(), String> {
     // A socket file left by a daemon that died is stale only if nobody answers on it.
     if opts.socket.exists() {
         if std::os::unix::net::UnixStream::connect(&opts.socket).is_ok() {
-            return Err(format!("{}: another daemon is listening there", opts.socket.display()));
+            return Err(format!(
+                "{}: another daemon is listening there",
+                opts.socket.display()
+            ));
         }
         std::fs::remove_file(&opts.socket)
             .map_err(|e| format!("remove stale socket {}: {e}", opts.socket.display()))?;
@@ -158,10 +164,11 @@ async fn run(opts: Options) -> Result<(), String> {
         .map_err(|e| format!("chmod {}: {e}", opts.socket.display()))?;
     tracing::info!("berthd listening on unix://{}", opts.socket.display());
     let shutdown = async {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = term.recv() => {},
             _ = tokio::signal::ctrl_c() => {},

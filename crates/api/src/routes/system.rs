@@ -18,7 +18,10 @@ fn ping_headers() -> HeaderMap {
     h.insert("Api-Version", HeaderValue::from_static(API_VERSION));
     h.insert("Ostype", HeaderValue::from_static("linux"));
     h.insert("Docker-Experimental", HeaderValue::from_static("false"));
-    h.insert("Cache-Control", HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    h.insert(
+        "Cache-Control",
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
     h.insert("Pragma", HeaderValue::from_static("no-cache"));
     h
 }
@@ -60,5 +63,8 @@ pub fn kernel_release() -> String {
 }
 
 pub async fn unknown_endpoint(uri: Uri) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, format!("page not found: {}", uri.path()))
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("page not found: {}", uri.path()),
+    )
 }

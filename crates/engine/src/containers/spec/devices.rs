@@ -20,7 +20,9 @@ pub struct Devices {
 fn default_rules() -> Vec<Value> {
     let mut rules = vec![json!({"allow": false, "access": "rwm"})];
     for (major, minor) in [(1, 5), (1, 3), (1, 9), (1, 8), (5, 0), (5, 1)] {
-        rules.push(json!({"allow": true, "type": "c", "major": major, "minor": minor, "access": "rwm"}));
+        rules.push(
+            json!({"allow": true, "type": "c", "major": major, "minor": minor, "access": "rwm"}),
+        );
     }
     rules.push(json!({"allow": false, "type": "c", "major": 10, "minor": 229, "access": "rwm"}));
     rules
@@ -195,7 +197,10 @@ fn parse_cgroup_rule(rule: &str) -> Result<Value> {
         }
     };
     let (major, minor) = (number(major)?, number(minor)?);
-    if access.is_empty() || access.len() > 3 || !access.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
+    if access.is_empty()
+        || access.len() > 3
+        || !access.chars().all(|c| matches!(c, 'r' | 'w' | 'm'))
+    {
         return Err(invalid());
     }
     let mut value = json!({"allow": true, "type": kind, "access": access});
@@ -214,7 +219,8 @@ pub fn devices(hc: &HostConfig) -> Result<Devices> {
     if hc.privileged {
         host_devices(Path::new("/dev"), &mut nodes)?;
         for mapping in &hc.devices {
-            if mapping.path_in_container.is_empty() || mapping.path_in_container == mapping.path_on_host
+            if mapping.path_in_container.is_empty()
+                || mapping.path_in_container == mapping.path_on_host
             {
                 continue;
             }

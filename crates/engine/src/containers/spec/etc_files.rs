@@ -31,16 +31,13 @@ pub fn write_etc_files(input: &SpecInput<'_>) -> Result<()> {
     } else {
         hosts_file(&extra)
     };
-    let resolv = resolv_conf(
-        host_network,
-        &hc.dns,
-        &hc.dns_search,
-        &hc.dns_options,
-    );
-    std::fs::create_dir_all(input.container_dir).map_err(|e| {
-        Error::context(format!("create {}", input.container_dir.display()), e)
-    })?;
-    write_atomic(&etc_file(input.container_dir, "hostname"), &format!("{name}\n"))?;
+    let resolv = resolv_conf(host_network, &hc.dns, &hc.dns_search, &hc.dns_options);
+    std::fs::create_dir_all(input.container_dir)
+        .map_err(|e| Error::context(format!("create {}", input.container_dir.display()), e))?;
+    write_atomic(
+        &etc_file(input.container_dir, "hostname"),
+        &format!("{name}\n"),
+    )?;
     write_atomic(&etc_file(input.container_dir, "hosts"), &hosts)?;
     write_atomic(&etc_file(input.container_dir, "resolv.conf"), &resolv)?;
     Ok(())
@@ -83,7 +80,10 @@ fn is_localhost_nameserver(line: &str) -> bool {
     if words.next() != Some("nameserver") {
         return false;
     }
-    match words.next().and_then(|w| w.parse::<std::net::IpAddr>().ok()) {
+    match words
+        .next()
+        .and_then(|w| w.parse::<std::net::IpAddr>().ok())
+    {
         Some(ip) => ip.is_loopback(),
         None => false,
     }
@@ -103,7 +103,9 @@ fn nameservers(text: &str) -> Vec<&str> {
     text.lines()
         .filter_map(|line| {
             let mut words = line.split_whitespace();
-            (words.next() == Some("nameserver")).then(|| words.next()).flatten()
+            (words.next() == Some("nameserver"))
+                .then(|| words.next())
+                .flatten()
         })
         .collect()
 }

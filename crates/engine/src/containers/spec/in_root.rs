@@ -16,7 +16,12 @@ fn open_root(rootfs: &Path) -> Result<OwnedFd> {
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| Error::context(format!("open the container's rootfs {}", rootfs.display()), e))
+    .map_err(|e| {
+        Error::context(
+            format!("open the container's rootfs {}", rootfs.display()),
+            e,
+        )
+    })
 }
 
 fn open_at(root: &OwnedFd, path: &Path, flags: OFlags) -> rustix::io::Result<OwnedFd> {
@@ -27,8 +32,13 @@ fn open_at(root: &OwnedFd, path: &Path, flags: OFlags) -> rustix::io::Result<Own
         relative
     };
     loop {
-        match rustix::fs::openat2(root, relative, flags | OFlags::CLOEXEC, Mode::empty(), IN_ROOT)
-        {
+        match rustix::fs::openat2(
+            root,
+            relative,
+            flags | OFlags::CLOEXEC,
+            Mode::empty(),
+            IN_ROOT,
+        ) {
             Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => continue,
             other => return other,
         }
@@ -73,8 +83,9 @@ pub fn create_dir_all(rootfs: &Path, path: &str) -> Result<()> {
             }
             _ => continue,
         };
-        let parent = open_at(&root, &so_far, OFlags::PATH | OFlags::DIRECTORY)
-            .map_err(|e| Error::context(format!("open {} in the container", so_far.display()), e))?;
+        let parent = open_at(&root, &so_far, OFlags::PATH | OFlags::DIRECTORY).map_err(|e| {
+            Error::context(format!("open {} in the container", so_far.display()), e)
+        })?;
         so_far.push(name);
         let opened = match open_at(&root, &so_far, OFlags::PATH) {
             Err(rustix::io::Errno::NOENT) => {
@@ -94,8 +105,9 @@ pub fn create_dir_all(rootfs: &Path, path: &str) -> Result<()> {
         let fd = opened.map_err(|e| {
             Error::context(format!("open {} in the container", so_far.display()), e)
         })?;
-        let stat = rustix::fs::fstat(&fd)
-            .map_err(|e| Error::context(format!("stat {} in the container", so_far.display()), e))?;
+        let stat = rustix::fs::fstat(&fd).map_err(|e| {
+            Error::context(format!("stat {} in the container", so_far.display()), e)
+        })?;
         if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::Directory {
             return Err(Error::invalid(format!(
                 "Cannot mkdir: {} is not a directory",

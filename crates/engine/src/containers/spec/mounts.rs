@@ -60,17 +60,49 @@ fn mount(destination: &str, kind: &str, source: &str, options: &[&str]) -> Value
 fn default_mounts() -> Vec<Value> {
     vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
-        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        ),
         mount(
             "/dev/pts",
             "devpts",
             "devpts",
-            &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
         ),
-        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"]),
-        mount("/sys/fs/cgroup", "cgroup", "cgroup", &["ro", "nosuid", "noexec", "nodev"]),
-        mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
-        mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777"]),
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        ),
+        mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["ro", "nosuid", "noexec", "nodev"],
+        ),
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        ),
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777"],
+        ),
     ]
 }
 
@@ -105,7 +137,9 @@ pub struct Mounts {
     pub rootfs_propagation: Option<&'static str>,
 }
 
-const PROPAGATIONS: [&str; 6] = ["private", "rprivate", "shared", "rshared", "slave", "rslave"];
+const PROPAGATIONS: [&str; 6] = [
+    "private", "rprivate", "shared", "rshared", "slave", "rslave",
+];
 
 fn invalid_spec(raw: &str) -> Error {
     Error::invalid(format!("invalid volume specification: '{raw}'"))
@@ -118,7 +152,9 @@ fn check_destination(raw: &str, destination: &str) -> Result<()> {
         )));
     }
     if clean_path(destination) == "/" {
-        return Err(Error::invalid("invalid specification: destination can't be '/'"));
+        return Err(Error::invalid(
+            "invalid specification: destination can't be '/'",
+        ));
     }
     Ok(())
 }
@@ -149,9 +185,7 @@ fn parse_bind(raw: &str) -> Result<UserMount> {
             _ => true,
         };
         if repeated {
-            return Err(Error::invalid(format!(
-                "invalid mode: {mode}"
-            )));
+            return Err(Error::invalid(format!("invalid mode: {mode}")));
         }
     }
     check_destination(raw, destination)?;
@@ -227,7 +261,15 @@ const FLAG_WORDS: [(&str, &str); 28] = [
     ("rslave", "propagation"),
 ];
 
-const TMPFS_DATA_KEYS: [&str; 7] = ["size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol"];
+const TMPFS_DATA_KEYS: [&str; 7] = [
+    "size",
+    "mode",
+    "uid",
+    "gid",
+    "nr_inodes",
+    "nr_blocks",
+    "mpol",
+];
 
 fn merge_tmpfs_options(options: &[String]) -> Result<Vec<String>> {
     let mut seen: Vec<&str> = Vec::new();
@@ -359,9 +401,15 @@ pub fn mounts(input: &SpecInput<'_>, modes: &Modes) -> Result<Mounts> {
                     .iter()
                     .map(|s| s.to_string())
                     .collect();
-                options.extend(data.split(',').filter(|s| !s.is_empty()).map(str::to_string));
-                list.push(json!({"destination": destination, "type": "tmpfs", "source": "tmpfs",
-                    "options": merge_tmpfs_options(&options)?}));
+                options.extend(
+                    data.split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string),
+                );
+                list.push(
+                    json!({"destination": destination, "type": "tmpfs", "source": "tmpfs",
+                    "options": merge_tmpfs_options(&options)?}),
+                );
             }
             UserMount::Bind {
                 source,
@@ -415,8 +463,7 @@ pub fn mounts(input: &SpecInput<'_>, modes: &Modes) -> Result<Mounts> {
         for m in &mut list {
             let destination = m["destination"].as_str().unwrap_or_default().to_string();
             let exempt = ["/proc", "/dev/pts", "/dev/shm", "/dev/mqueue", "/dev"];
-            if !exempt.contains(&destination.as_str())
-                && !user_destinations.contains(&destination)
+            if !exempt.contains(&destination.as_str()) && !user_destinations.contains(&destination)
             {
                 push_option(m, "ro");
             }

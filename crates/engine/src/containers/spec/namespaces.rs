@@ -68,7 +68,11 @@ impl Modes {
             "" => host.cgroup_unified,
             "private" => true,
             "host" => false,
-            m => return Err(Error::invalid(format!("invalid cgroup namespace mode: {m}"))),
+            m => {
+                return Err(Error::invalid(format!(
+                    "invalid cgroup namespace mode: {m}"
+                )));
+            }
         };
         if !hc.userns_mode.is_empty() && hc.userns_mode != "host" {
             return Err(Error::invalid(format!(

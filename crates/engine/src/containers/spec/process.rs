@@ -78,7 +78,13 @@ pub fn environment(input: &SpecInput<'_>, hostname: &str) -> Vec<String> {
 /// SetupWorkingDirectory).
 pub fn working_dir(input: &SpecInput<'_>) -> Result<String> {
     let wanted = if input.config.working_dir.is_empty() {
-        input.image.config.config.working_dir.clone().unwrap_or_default()
+        input
+            .image
+            .config
+            .config
+            .working_dir
+            .clone()
+            .unwrap_or_default()
     } else {
         input.config.working_dir.clone()
     };
@@ -111,8 +117,21 @@ pub fn clean_path(path: &str) -> String {
 }
 
 const ULIMIT_NAMES: [&str; 15] = [
-    "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc",
-    "rss", "rtprio", "rttime", "sigpending", "stack",
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
 ];
 
 /// `--ulimit NAME=SOFT[:HARD]` → RLIMIT_NAME; checked as docker's go-units does.

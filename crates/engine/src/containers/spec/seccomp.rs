@@ -74,12 +74,19 @@ pub fn parse_kernel_release(release: &str) -> Option<(u64, u64)> {
     let mut parts = release.splitn(3, '.');
     let major = parts.next()?.parse().ok()?;
     let minor_text = parts.next()?;
-    let digits: String = minor_text.chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = minor_text
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     Some((major, digits.parse().ok()?))
 }
 
 fn parse_min_kernel(text: &str) -> Result<(u64, u64)> {
-    let invalid = || Error::invalid(format!("invalid kernel version: {text:?}, expected \"<kernel>.<major>\""));
+    let invalid = || {
+        Error::invalid(format!(
+            "invalid kernel version: {text:?}, expected \"<kernel>.<major>\""
+        ))
+    };
     let (a, b) = text.split_once('.').ok_or_else(invalid)?;
     let version = (
         a.parse().map_err(|_| invalid())?,
@@ -159,7 +166,10 @@ fn convert(profile: &Profile, caps: &[String], host: &HostFacts) -> Result<Optio
         ));
     }
     let mut architectures: Vec<String> = listed.to_vec();
-    if let Some(native) = arch_map.iter().find(|a| a.architecture == NATIVE_SECCOMP_ARCH) {
+    if let Some(native) = arch_map
+        .iter()
+        .find(|a| a.architecture == NATIVE_SECCOMP_ARCH)
+    {
         architectures.push(native.architecture.clone());
         architectures.extend(native.sub_architectures.iter().flatten().cloned());
     }

@@ -138,7 +138,10 @@ pub fn capabilities(hc: &HostConfig, host: &HostFacts) -> Result<Vec<String>> {
     } else if drop.contains(&all) {
         add
     } else {
-        defaults().filter(|c| !drop.contains(c)).chain(add).collect()
+        defaults()
+            .filter(|c| !drop.contains(c))
+            .chain(add)
+            .collect()
     };
     let mut seen = std::collections::HashSet::new();
     caps.retain(|c| seen.insert(c.clone()));

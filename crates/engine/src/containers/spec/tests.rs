@@ -87,7 +87,9 @@ impl Case {
     }
 
     fn busybox() -> Self {
-        Case::new(json!({"Cmd": ["sh"], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}))
+        Case::new(
+            json!({"Cmd": ["sh"], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}),
+        )
     }
 
     fn rootfs(&self) -> PathBuf {
@@ -169,7 +171,10 @@ fn defaults_are_dockers() {
         ]
     );
     assert_eq!(p["cwd"], "/");
-    assert_eq!(p["user"], json!({"uid": 0, "gid": 0, "additionalGids": [0]}));
+    assert_eq!(
+        p["user"],
+        json!({"uid": 0, "gid": 0, "additionalGids": [0]})
+    );
     assert_eq!(p["terminal"], false);
     assert!(p.get("noNewPrivileges").is_none_or(|v| v == false));
     let default_caps = sorted(
@@ -179,7 +184,11 @@ fn defaults_are_dockers() {
             .collect(),
     );
     for set in ["bounding", "effective", "permitted"] {
-        assert_eq!(sorted(strings(&p["capabilities"][set])), default_caps, "{set}");
+        assert_eq!(
+            sorted(strings(&p["capabilities"][set])),
+            default_caps,
+            "{set}"
+        );
     }
     assert!(strings(&p["capabilities"]["inheritable"]).is_empty());
     assert!(strings(&p["capabilities"]["ambient"]).is_empty());
@@ -194,20 +203,36 @@ fn defaults_are_dockers() {
         .iter()
         .map(|n| n["type"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["mount", "network", "uts", "pid", "ipc"], "cgroup v1 host: no cgroupns");
+    assert_eq!(
+        types,
+        ["mount", "network", "uts", "pid", "ipc"],
+        "cgroup v1 host: no cgroupns"
+    );
     assert_eq!(linux["cgroupsPath"], format!("/berth/{ID}"));
     assert_eq!(strings(&linux["maskedPaths"]).len(), 11);
     assert!(strings(&linux["maskedPaths"]).contains(&"/proc/kcore".to_string()));
     assert_eq!(
         strings(&linux["readonlyPaths"]),
-        ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+        [
+            "/proc/bus",
+            "/proc/fs",
+            "/proc/irq",
+            "/proc/sys",
+            "/proc/sysrq-trigger"
+        ]
     );
     assert_eq!(linux["devices"].as_array().map_or(0, Vec::len), 0);
     let rules = linux["resources"]["devices"].as_array().unwrap();
     assert_eq!(rules.len(), 8);
     assert_eq!(rules[0], json!({"allow": false, "access": "rwm"}));
-    assert!(rules.contains(&json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"})));
-    assert!(rules.contains(&json!({"allow": false, "type": "c", "major": 10, "minor": 229, "access": "rwm"})));
+    assert!(
+        rules.contains(
+            &json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"})
+        )
+    );
+    assert!(rules.contains(
+        &json!({"allow": false, "type": "c", "major": 10, "minor": 229, "access": "rwm"})
+    ));
     if Path::new("/proc/sys/net/ipv4/ip_unprivileged_port_start").exists() {
         assert_eq!(linux["sysctl"]["net.ipv4.ip_unprivileged_port_start"], "0");
     }
@@ -220,7 +245,15 @@ fn defaults_are_dockers() {
         .collect();
     assert_eq!(
         destinations,
-        ["/proc", "/dev", "/dev/pts", "/sys", "/sys/fs/cgroup", "/dev/mqueue", "/dev/shm"]
+        [
+            "/proc",
+            "/dev",
+            "/dev/pts",
+            "/sys",
+            "/sys/fs/cgroup",
+            "/dev/mqueue",
+            "/dev/shm"
+        ]
     );
     assert_eq!(
         strings(&mount(&spec, "/dev/shm").unwrap()["options"]),
@@ -268,11 +301,20 @@ fn entrypoint_and_cmd_follow_dockers_merge() {
             .map(|s| strings(&s["process"]["args"]))
     };
     assert_eq!(args(None, None).unwrap(), ["/entry", "-x", "default"]);
-    assert_eq!(args(None, Some(vec!["ls", "-l"])).unwrap(), ["/entry", "-x", "ls", "-l"]);
+    assert_eq!(
+        args(None, Some(vec!["ls", "-l"])).unwrap(),
+        ["/entry", "-x", "ls", "-l"]
+    );
     assert_eq!(args(Some(vec!["/bin/sh"]), None).unwrap(), ["/bin/sh"]);
-    assert_eq!(args(Some(vec!["/bin/sh"]), Some(vec!["-c", "id"])).unwrap(), ["/bin/sh", "-c", "id"]);
+    assert_eq!(
+        args(Some(vec!["/bin/sh"]), Some(vec!["-c", "id"])).unwrap(),
+        ["/bin/sh", "-c", "id"]
+    );
     assert_eq!(args(Some(vec![""]), Some(vec!["id"])).unwrap(), ["id"]);
-    assert_eq!(args(Some(vec![""]), None).unwrap_err().message, "No command specified");
+    assert_eq!(
+        args(Some(vec![""]), None).unwrap_err().message,
+        "No command specified"
+    );
     assert_eq!(args(Some(vec![]), None).unwrap(), ["default"]);
     let mut empty = Case::new(json!({}));
     empty.config.cmd = Some(vec![]);
@@ -281,12 +323,21 @@ fn entrypoint_and_cmd_follow_dockers_merge() {
 
 #[test]
 fn environment_merges_image_and_run_values() {
-    let mut case = Case::new(json!({"Cmd": ["sh"], "Env": ["PATH=/opt/bin", "FOO=image", "KEEP=1"]}));
-    case.config.env = vec!["FOO=run".into(), "BAR=1".into(), "BAR=2".into(), "HOSTNAME".into()];
+    let mut case =
+        Case::new(json!({"Cmd": ["sh"], "Env": ["PATH=/opt/bin", "FOO=image", "KEEP=1"]}));
+    case.config.env = vec![
+        "FOO=run".into(),
+        "BAR=1".into(),
+        "BAR=2".into(),
+        "HOSTNAME".into(),
+    ];
     case.config.tty = true;
     case.config.hostname = "box".into();
     let env = strings(&case.spec()["process"]["env"]);
-    assert_eq!(env, ["PATH=/opt/bin", "TERM=xterm", "FOO=run", "BAR=2", "KEEP=1"]);
+    assert_eq!(
+        env,
+        ["PATH=/opt/bin", "TERM=xterm", "FOO=run", "BAR=2", "KEEP=1"]
+    );
 }
 
 #[test]
@@ -315,7 +366,10 @@ fn workdir_is_created_inside_the_rootfs() {
 
     std::fs::write(case.rootfs().join("file"), "").unwrap();
     case.config.working_dir = "/file/sub".into();
-    assert_eq!(case.error().message, "Cannot mkdir: /file is not a directory");
+    assert_eq!(
+        case.error().message,
+        "Cannot mkdir: /file is not a directory"
+    );
     case.config.working_dir = "relative".into();
     assert_eq!(
         case.error().message,
@@ -327,7 +381,10 @@ fn workdir_is_created_inside_the_rootfs() {
 fn user_is_resolved_in_the_rootfs() {
     let mut case = Case::new(json!({"Cmd": ["sh"], "User": "www"}));
     let p = case.spec()["process"].clone();
-    assert_eq!(p["user"], json!({"uid": 33, "gid": 33, "additionalGids": [33, 29]}));
+    assert_eq!(
+        p["user"],
+        json!({"uid": 33, "gid": 33, "additionalGids": [33, 29]})
+    );
     // A non-root process starts with no effective or permitted capabilities, as with execve.
     assert_eq!(strings(&p["capabilities"]["bounding"]).len(), 14);
     assert!(strings(&p["capabilities"]["effective"]).is_empty());
@@ -343,13 +400,24 @@ fn user_is_resolved_in_the_rootfs() {
     case.config.user = "nobody".into();
     let e = case.error();
     assert_eq!(e.kind, ErrorKind::InvalidArgument);
-    assert_eq!(e.message, "unable to find user nobody: no matching entries in passwd file");
+    assert_eq!(
+        e.message,
+        "unable to find user nobody: no matching entries in passwd file"
+    );
 
     // /etc/passwd linking out of the image does not read the host's.
     std::fs::remove_file(case.rootfs().join("etc/passwd")).unwrap();
-    symlink("../../../../../../../../etc/passwd", case.rootfs().join("etc/passwd")).unwrap();
+    symlink(
+        "../../../../../../../../etc/passwd",
+        case.rootfs().join("etc/passwd"),
+    )
+    .unwrap();
     case.config.user = "daemon".into();
-    assert!(case.error().message.starts_with("unable to find user daemon"));
+    assert!(
+        case.error()
+            .message
+            .starts_with("unable to find user daemon")
+    );
 }
 
 #[test]
@@ -382,7 +450,10 @@ fn capabilities_add_drop_all_and_privileged() {
     let mut older = host(false);
     older.cap_last_cap = 37;
     let spec = case.spec_on(&older).unwrap();
-    assert_eq!(strings(&spec["process"]["capabilities"]["bounding"]).len(), 38);
+    assert_eq!(
+        strings(&spec["process"]["capabilities"]["bounding"]).len(),
+        38
+    );
 
     // berthd without CAP_SYS_RESOURCE cannot hand it out: privileged leaves it out, and
     // asking for it by name is a clear error.
@@ -410,13 +481,27 @@ fn privileged_lifts_confinement() {
     assert!(strings(&linux["readonlyPaths"]).is_empty());
     assert!(!strings(&mount(&spec, "/sys").unwrap()["options"]).contains(&"ro".into()));
     assert!(!strings(&mount(&spec, "/sys/fs/cgroup").unwrap()["options"]).contains(&"ro".into()));
-    assert_eq!(linux["resources"]["devices"], json!([{"allow": true, "access": "rwm"}]));
+    assert_eq!(
+        linux["resources"]["devices"],
+        json!([{"allow": true, "access": "rwm"}])
+    );
     let nodes = linux["devices"].as_array().unwrap();
-    assert!(nodes.iter().any(|d| d["path"] == "/dev/null" && d["major"] == 1 && d["minor"] == 3));
-    assert!(!nodes.iter().any(|d| d["path"].as_str().unwrap().starts_with("/dev/pts/")));
+    assert!(
+        nodes
+            .iter()
+            .any(|d| d["path"] == "/dev/null" && d["major"] == 1 && d["minor"] == 3)
+    );
+    assert!(
+        !nodes
+            .iter()
+            .any(|d| d["path"].as_str().unwrap().starts_with("/dev/pts/"))
+    );
     // Explicit paths still apply, as dockerd applies them after --privileged.
     case.host_config.masked_paths = Some(vec!["/proc/kcore".into()]);
-    assert_eq!(strings(&case.spec()["linux"]["maskedPaths"]), ["/proc/kcore"]);
+    assert_eq!(
+        strings(&case.spec()["linux"]["maskedPaths"]),
+        ["/proc/kcore"]
+    );
 }
 
 #[test]
@@ -424,11 +509,17 @@ fn seccomp_profile_follows_the_capabilities() {
     let mut case = Case::busybox();
     let spec = case.spec();
     let names = syscall_names(&spec);
-    let count = spec["linux"]["seccomp"]["syscalls"].as_array().unwrap().len();
+    let count = spec["linux"]["seccomp"]["syscalls"]
+        .as_array()
+        .unwrap()
+        .len();
     assert!(names.len() > 300, "{}", names.len());
     assert!(names.contains(&"read".into()) && names.contains(&"ptrace".into()));
     assert!(names.contains(&"arch_prctl".into()), "amd64 rules apply");
-    assert!(!names.contains(&"sync_file_range2".into()), "ppc64le rules do not");
+    assert!(
+        !names.contains(&"sync_file_range2".into()),
+        "ppc64le rules do not"
+    );
     assert!(!names.contains(&"mount".into()) && !names.contains(&"bpf".into()));
     assert!(!names.contains(&"chroot".into()) || names.contains(&"chroot".into()));
     // clone is allowed only without namespace flags for a container without CAP_SYS_ADMIN.
@@ -452,9 +543,16 @@ fn seccomp_profile_follows_the_capabilities() {
         .iter()
         .filter(|s| strings(&s["names"]).contains(&"clone".to_string()))
         .collect();
-    assert!(clone_rules.iter().all(|r| r.get("args").is_none_or(Value::is_null)));
+    assert!(
+        clone_rules
+            .iter()
+            .all(|r| r.get("args").is_none_or(Value::is_null))
+    );
     assert_ne!(
-        admin["linux"]["seccomp"]["syscalls"].as_array().unwrap().len(),
+        admin["linux"]["seccomp"]["syscalls"]
+            .as_array()
+            .unwrap()
+            .len(),
         count
     );
 
@@ -469,7 +567,11 @@ fn seccomp_profile_follows_the_capabilities() {
 fn seccomp_unconfined_and_custom_profiles() {
     let mut case = Case::busybox();
     case.host_config.security_opt = vec!["seccomp=unconfined".into()];
-    assert!(case.spec()["linux"].get("seccomp").is_none_or(Value::is_null));
+    assert!(
+        case.spec()["linux"]
+            .get("seccomp")
+            .is_none_or(Value::is_null)
+    );
 
     let profile = json!({
         "defaultAction": "SCMP_ACT_ALLOW",
@@ -490,13 +592,24 @@ fn seccomp_unconfined_and_custom_profiles() {
     assert_eq!(spec["process"]["noNewPrivileges"], true);
 
     case.host_config.security_opt = vec!["seccomp={not json".into()];
-    assert!(case.error().message.starts_with("Decoding seccomp profile failed"));
+    assert!(
+        case.error()
+            .message
+            .starts_with("Decoding seccomp profile failed")
+    );
     case.host_config.security_opt = vec!["bogus".into()];
     assert_eq!(case.error().message, "invalid --security-opt 1: \"bogus\"");
     case.host_config.security_opt = vec!["no-new-privileges=maybe".into()];
-    assert_eq!(case.error().message, "invalid --security-opt 2: \"no-new-privileges=maybe\"");
+    assert_eq!(
+        case.error().message,
+        "invalid --security-opt 2: \"no-new-privileges=maybe\""
+    );
     case.host_config.security_opt = vec!["no-new-privileges=false".into(), "apparmor=x".into()];
-    assert!(case.spec()["process"].get("noNewPrivileges").is_none_or(|v| v == false));
+    assert!(
+        case.spec()["process"]
+            .get("noNewPrivileges")
+            .is_none_or(|v| v == false)
+    );
 }
 
 #[test]
@@ -515,7 +628,11 @@ fn host_namespaces_and_their_sysctls() {
         .collect();
     assert_eq!(types, ["mount"]);
     assert!(spec.get("hostname").is_none_or(Value::is_null));
-    assert!(spec["linux"]["sysctl"].as_object().is_none_or(|m| m.is_empty()));
+    assert!(
+        spec["linux"]["sysctl"]
+            .as_object()
+            .is_none_or(|m| m.is_empty())
+    );
     assert_eq!(mount(&spec, "/dev/shm").unwrap()["source"], "/dev/shm");
     let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     assert!(strings(&spec["process"]["env"]).contains(&format!("HOSTNAME={}", host_name.trim())));
@@ -534,7 +651,10 @@ fn host_namespaces_and_their_sysctls() {
     let mut private = Case::busybox();
     private.host_config.network_mode = "none".into();
     private.host_config.sysctls = [
-        ("net.ipv4.ip_unprivileged_port_start".to_string(), "1024".to_string()),
+        (
+            "net.ipv4.ip_unprivileged_port_start".to_string(),
+            "1024".to_string(),
+        ),
         ("kernel.msgmax".to_string(), "8192".to_string()),
         ("fs.mqueue.msg_max".to_string(), "10".to_string()),
     ]
@@ -582,7 +702,10 @@ fn binds_tmpfs_shm_and_read_only_root() {
     ];
     case.host_config.tmpfs = [
         ("/run".to_string(), "".to_string()),
-        ("/scratch".to_string(), "exec,size=1m,size=2m,mode=700".to_string()),
+        (
+            "/scratch".to_string(),
+            "exec,size=1m,size=2m,mode=700".to_string(),
+        ),
     ]
     .into();
     case.host_config.shm_size = 1 << 20;
@@ -593,7 +716,10 @@ fn binds_tmpfs_shm_and_read_only_root() {
     assert_eq!(data["type"], "bind");
     assert_eq!(data["source"], json!(host_dir));
     assert_eq!(strings(&data["options"]), ["rbind", "ro", "rprivate"]);
-    assert_eq!(strings(&mount(&spec, "/deep/in/tree").unwrap()["options"]), ["rbind", "rprivate"]);
+    assert_eq!(
+        strings(&mount(&spec, "/deep/in/tree").unwrap()["options"]),
+        ["rbind", "rprivate"]
+    );
     assert_eq!(
         strings(&mount(&spec, "/run").unwrap()["options"]),
         ["noexec", "nosuid", "nodev", "rprivate"]
@@ -602,7 +728,9 @@ fn binds_tmpfs_shm_and_read_only_root() {
         strings(&mount(&spec, "/scratch").unwrap()["options"]),
         ["nosuid", "nodev", "rprivate", "exec", "size=2m", "mode=700"]
     );
-    assert!(strings(&mount(&spec, "/dev/shm").unwrap()["options"]).contains(&"size=1048576".into()));
+    assert!(
+        strings(&mount(&spec, "/dev/shm").unwrap()["options"]).contains(&"size=1048576".into())
+    );
     assert!(!strings(&mount(&spec, "/dev/shm").unwrap()["options"]).contains(&"ro".into()));
     assert!(!strings(&mount(&spec, "/proc").unwrap()["options"]).contains(&"ro".into()));
     assert_eq!(spec["root"]["readonly"], true);
@@ -621,7 +749,10 @@ fn binds_tmpfs_shm_and_read_only_root() {
     case.host_config.binds = vec!["/a:/b:ro,rw".into()];
     assert_eq!(case.error().message, "invalid mode: ro,rw");
     case.host_config.binds = vec!["/a:/b:c:d".into()];
-    assert_eq!(case.error().message, "invalid volume specification: '/a:/b:c:d'");
+    assert_eq!(
+        case.error().message,
+        "invalid volume specification: '/a:/b:c:d'"
+    );
     case.host_config.binds = vec![];
     case.host_config.tmpfs = [("/t".to_string(), "bogus".to_string())].into();
     assert_eq!(case.error().message, "Invalid tmpfs option \"bogus\"");
@@ -635,7 +766,10 @@ fn etc_files_are_written_and_mounted() {
     case.host_config.dns = vec!["198.18.0.53".into()];
     case.with(write_etc_files).unwrap();
     let dir = case.container_dir();
-    assert_eq!(std::fs::read_to_string(dir.join("hostname")).unwrap(), "web\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("hostname")).unwrap(),
+        "web\n"
+    );
     let hosts = std::fs::read_to_string(dir.join("hosts")).unwrap();
     assert!(hosts.starts_with("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"));
     assert!(hosts.ends_with("198.18.0.2\tdb\n"));
@@ -655,7 +789,10 @@ fn etc_files_are_written_and_mounted() {
     }
     case.host_config.readonly_rootfs = true;
     let spec = case.spec();
-    assert_eq!(strings(&mount(&spec, "/etc/hosts").unwrap()["options"]), ["rbind", "ro", "rprivate"]);
+    assert_eq!(
+        strings(&mount(&spec, "/etc/hosts").unwrap()["options"]),
+        ["rbind", "ro", "rprivate"]
+    );
 
     // Host networking: the host's own files when nothing is added.
     case.host_config.network_mode = "host".into();
@@ -708,14 +845,23 @@ fn devices_and_device_cgroup_rules() {
     let node = &spec["linux"]["devices"][0];
     assert_eq!(node["path"], "/dev/mynull");
     assert_eq!(node["type"], "c");
-    assert_eq!((node["major"].clone(), node["minor"].clone()), (json!(1), json!(3)));
+    assert_eq!(
+        (node["major"].clone(), node["minor"].clone()),
+        (json!(1), json!(3))
+    );
     assert_eq!(node["fileMode"], 0o666);
     let rules = spec["linux"]["resources"]["devices"].as_array().unwrap();
-    assert!(rules.contains(&json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"})));
+    assert!(
+        rules
+            .contains(&json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"}))
+    );
     assert!(rules.contains(&json!({"allow": true, "type": "c", "major": 13, "access": "rm"})));
 
     case.host_config.device_cgroup_rules = vec!["x 1:2 rwm".into()];
-    assert_eq!(case.error().message, "invalid device cgroup rule format: 'x 1:2 rwm'");
+    assert_eq!(
+        case.error().message,
+        "invalid device cgroup rule format: 'x 1:2 rwm'"
+    );
     case.host_config.device_cgroup_rules.clear();
     case.host_config.devices[0].path_on_host = "/dev/does-not-exist".into();
     assert_eq!(
@@ -761,7 +907,10 @@ fn resources_and_their_checks() {
     case.host_config.memory_swappiness = Some(-1);
     let spec = case.spec();
     let r = &spec["linux"]["resources"];
-    assert!(r["memory"].get("swap").is_none_or(Value::is_null), "-1: unlimited swap");
+    assert!(
+        r["memory"].get("swap").is_none_or(Value::is_null),
+        "-1: unlimited swap"
+    );
     assert!(r["memory"].get("swappiness").is_none_or(Value::is_null));
     assert_eq!(r["pids"]["limit"], -1);
 
@@ -772,7 +921,10 @@ fn resources_and_their_checks() {
         assert_eq!(e.kind, ErrorKind::InvalidArgument);
         e.message
     };
-    assert_eq!(refused(&|h| h.memory = 1024), "Minimum memory limit allowed is 6MB");
+    assert_eq!(
+        refused(&|h| h.memory = 1024),
+        "Minimum memory limit allowed is 6MB"
+    );
     assert_eq!(
         refused(&|h| {
             h.memory = 64 << 20;
@@ -788,7 +940,10 @@ fn resources_and_their_checks() {
         refused(&|h| h.memory_swappiness = Some(101)),
         "Invalid value: 101, valid memory swappiness range is 0-100"
     );
-    assert_eq!(refused(&|h| h.blkio_weight = 5), "Range of blkio weight is from 10 to 1000");
+    assert_eq!(
+        refused(&|h| h.blkio_weight = 5),
+        "Range of blkio weight is from 10 to 1000"
+    );
     assert_eq!(
         refused(&|h| {
             h.nano_cpus = 1_000_000_000;
@@ -796,13 +951,21 @@ fn resources_and_their_checks() {
         }),
         "Conflicting options: Nano CPUs and CPU Period cannot both be set"
     );
-    assert!(refused(&|h| h.nano_cpus = 100_000 * 1_000_000_000).starts_with("Range of CPUs is from 0.01"));
-    assert!(refused(&|h| h.cpuset_cpus = "9999".into()).starts_with("Requested CPUs are not available"));
+    assert!(
+        refused(&|h| h.nano_cpus = 100_000 * 1_000_000_000)
+            .starts_with("Range of CPUs is from 0.01")
+    );
+    assert!(
+        refused(&|h| h.cpuset_cpus = "9999".into()).starts_with("Requested CPUs are not available")
+    );
     assert_eq!(
         refused(&|h| h.oom_score_adj = 2000),
         "Invalid value 2000, range for oom score adj is [-1000, 1000]"
     );
-    assert_eq!(refused(&|h| h.shm_size = -1), "SHM size can not be less than 0");
+    assert_eq!(
+        refused(&|h| h.shm_size = -1),
+        "SHM size can not be less than 0"
+    );
 }
 
 #[test]
@@ -810,8 +973,16 @@ fn ulimits_become_rlimits() {
     let mut case = Case::busybox();
     case.host_config.oom_score_adj = 500;
     case.host_config.ulimits = vec![
-        Ulimit { name: "nofile".into(), soft: 1024, hard: 2048 },
-        Ulimit { name: "core".into(), soft: -1, hard: -1 },
+        Ulimit {
+            name: "nofile".into(),
+            soft: 1024,
+            hard: 2048,
+        },
+        Ulimit {
+            name: "core".into(),
+            soft: -1,
+            hard: -1,
+        },
     ];
     let spec = case.spec();
     assert_eq!(
@@ -822,9 +993,17 @@ fn ulimits_become_rlimits() {
         ])
     );
     assert_eq!(spec["process"]["oomScoreAdj"], 500);
-    case.host_config.ulimits = vec![Ulimit { name: "bogus".into(), soft: 1, hard: 1 }];
+    case.host_config.ulimits = vec![Ulimit {
+        name: "bogus".into(),
+        soft: 1,
+        hard: 1,
+    }];
     assert_eq!(case.error().message, "invalid ulimit type: bogus");
-    case.host_config.ulimits = vec![Ulimit { name: "nproc".into(), soft: 10, hard: 5 }];
+    case.host_config.ulimits = vec![Ulimit {
+        name: "nproc".into(),
+        soft: 10,
+        hard: 5,
+    }];
     assert_eq!(
         case.error().message,
         "ulimit soft limit must be less than or equal to hard limit: 10 > 5"

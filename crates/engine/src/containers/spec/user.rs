@@ -27,7 +27,10 @@ struct GroupEntry {
 const MAX_ID: u64 = 2147483647;
 
 fn parse_id(s: &str) -> Option<u32> {
-    s.parse::<u64>().ok().filter(|&n| n <= MAX_ID).map(|n| n as u32)
+    s.parse::<u64>()
+        .ok()
+        .filter(|&n| n <= MAX_ID)
+        .map(|n| n as u32)
 }
 
 fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
@@ -194,24 +197,44 @@ mod tests {
     fn user_forms_resolve_like_libcontainer() {
         assert_eq!(
             r("", &[]).unwrap(),
-            ProcessUser { uid: 0, gid: 0, additional_gids: vec![0] }
+            ProcessUser {
+                uid: 0,
+                gid: 0,
+                additional_gids: vec![0]
+            }
         );
         assert_eq!(
             r("www", &[]).unwrap(),
-            ProcessUser { uid: 33, gid: 33, additional_gids: vec![33, 29, 44] }
+            ProcessUser {
+                uid: 33,
+                gid: 33,
+                additional_gids: vec![33, 29, 44]
+            }
         );
         assert_eq!(r("33", &[]).unwrap().additional_gids, vec![33, 29, 44]);
         assert_eq!(
             r("www:staff", &[]).unwrap(),
-            ProcessUser { uid: 33, gid: 50, additional_gids: vec![50] }
+            ProcessUser {
+                uid: 33,
+                gid: 50,
+                additional_gids: vec![50]
+            }
         );
         assert_eq!(
             r("1234:5678", &[]).unwrap(),
-            ProcessUser { uid: 1234, gid: 5678, additional_gids: vec![5678] }
+            ProcessUser {
+                uid: 1234,
+                gid: 5678,
+                additional_gids: vec![5678]
+            }
         );
         assert_eq!(
             r("1234", &[]).unwrap(),
-            ProcessUser { uid: 1234, gid: 0, additional_gids: vec![0] }
+            ProcessUser {
+                uid: 1234,
+                gid: 0,
+                additional_gids: vec![0]
+            }
         );
         assert_eq!(
             r("daemon", &["staff", "777"]).unwrap().additional_gids,
@@ -231,7 +254,10 @@ mod tests {
             e.message,
             "unable to find group nogroup: no matching entries in group file"
         );
-        assert_eq!(r("root", &["wheel"]).unwrap_err().message, "Unable to find group wheel");
+        assert_eq!(
+            r("root", &["wheel"]).unwrap_err().message,
+            "Unable to find group wheel"
+        );
         assert!(r("99999999999", &[]).is_err());
     }
 }

@@ -59,10 +59,10 @@ pub fn hostname(input: &SpecInput<'_>) -> String {
     if !input.config.hostname.is_empty() {
         return input.config.hostname.clone();
     }
-    if input.host_config.network_mode == "host" {
-        if let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
-            return name.trim().to_string();
-        }
+    if input.host_config.network_mode == "host"
+        && let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    {
+        return name.trim().to_string();
     }
     input.id.chars().take(12).collect()
 }

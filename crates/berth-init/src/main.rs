@@ -109,7 +109,11 @@ fn run_command(
         libc::execvp(pointers[0], pointers.as_ptr());
     }
     let error = std::io::Error::last_os_error();
-    let code = if error.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+    let code = if error.kind() == std::io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    };
     // Allocating here is fine: this process has a single thread, so no lock can be held.
     eprintln!("berth-init: exec {}: {error}", argv[0].to_string_lossy());
     // SAFETY: leaves the forked child without running the parent's exit handlers.

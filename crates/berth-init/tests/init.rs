@@ -116,7 +116,9 @@ fn orphans_are_adopted_and_reaped() {
     });
     signal(orphan, libc::SIGKILL);
     // Only its parent can make a zombie disappear from /proc.
-    eventually("berth-init reaps the orphan", || parent_of(orphan).is_none());
+    eventually("berth-init reaps the orphan", || {
+        parent_of(orphan).is_none()
+    });
     drop(child.stdin.take());
     assert_eq!(child.wait().unwrap().code(), Some(1));
 }

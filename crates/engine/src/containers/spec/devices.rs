@@ -89,10 +89,10 @@ fn host_devices(dir: &Path, found: &mut Vec<Node>) -> Result<()> {
         if name == "console" {
             continue;
         }
-        if let Ok(Some(node)) = node_at(&path) {
-            if node.kind != "p" {
-                found.push(node);
-            }
+        if let Ok(Some(node)) = node_at(&path)
+            && node.kind != "p"
+        {
+            found.push(node);
         }
     }
     Ok(())

@@ -113,10 +113,10 @@ fn nameservers(text: &str) -> Vec<&str> {
 /// The host's resolv.conf, the real one when systemd-resolved's stub is all it names.
 fn host_resolv_conf() -> String {
     let main = std::fs::read_to_string(HOST_RESOLV_CONF).unwrap_or_default();
-    if nameservers(&main) == ["127.0.0.53"] {
-        if let Ok(real) = std::fs::read_to_string(RESOLVED_RESOLV_CONF) {
-            return real;
-        }
+    if nameservers(&main) == ["127.0.0.53"]
+        && let Ok(real) = std::fs::read_to_string(RESOLVED_RESOLV_CONF)
+    {
+        return real;
     }
     main
 }

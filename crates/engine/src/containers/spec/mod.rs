@@ -59,10 +59,10 @@ pub fn hostname(input: &SpecInput<'_>) -> String {
     if !input.config.hostname.is_empty() {
         return input.config.hostname.clone();
     }
-    if input.host_config.network_mode == "host" {
-        if let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
-            return name.trim().to_string();
-        }
+    if input.host_config.network_mode == "host"
+        && let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    {
+        return name.trim().to_string();
     }
     input.id.chars().take(12).collect()
 }
@@ -74,8 +74,11 @@ pub(crate) struct HostFacts {
     pub cgroup_unified: bool,
     /// (major, minor) of the running kernel, for the seccomp profile's `minKernel`.
     pub kernel: (u64, u64),
-    /// The highest capability number the kernel knows (`--privileged` gets 0..=it).
+    /// The highest capability number the kernel knows.
     pub cap_last_cap: u32,
+    /// berthd's own bounding set (CapBnd): a container cannot get more, so `--privileged` and
+    /// `--cap-add ALL` mean the capabilities both in it and known to the kernel.
+    pub bounding: u64,
 }
 
 impl HostFacts {
@@ -92,10 +95,18 @@ impl HostFacts {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(security::LAST_KNOWN_CAP);
+        let bounding = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                let line = status.lines().find(|l| l.starts_with("CapBnd:"))?;
+                u64::from_str_radix(line.trim_start_matches("CapBnd:").trim(), 16).ok()
+            })
+            .unwrap_or(u64::MAX);
         Ok(HostFacts {
             cgroup_unified,
             kernel,
             cap_last_cap,
+            bounding,
         })
     }
 }

@@ -375,11 +375,12 @@ pub fn mounts(input: &SpecInput<'_>, modes: &Modes) -> Result<Mounts> {
     };
 
     let mut list = default_mounts();
-    if hc.init == Some(true) && !modes.pid_host {
-        if let Some(init) = input.init_binary {
-            list.push(json!({"destination": CONTAINER_INIT_PATH, "type": "bind",
+    if hc.init == Some(true)
+        && !modes.pid_host
+        && let Some(init) = input.init_binary
+    {
+        list.push(json!({"destination": CONTAINER_INIT_PATH, "type": "bind",
                 "source": init, "options": ["bind", "ro"]}));
-        }
     }
     list.retain(|m| {
         let destination = m["destination"].as_str().unwrap_or_default();
@@ -483,10 +484,10 @@ pub fn mounts(input: &SpecInput<'_>, modes: &Modes) -> Result<Mounts> {
 }
 
 fn push_option(m: &mut Value, option: &str) {
-    if let Some(options) = m["options"].as_array_mut() {
-        if !options.iter().any(|o| o == option) {
-            options.push(json!(option));
-        }
+    if let Some(options) = m["options"].as_array_mut()
+        && !options.iter().any(|o| o == option)
+    {
+        options.push(json!(option));
     }
 }
 

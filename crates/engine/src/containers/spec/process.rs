@@ -206,12 +206,12 @@ pub fn process(
     if opts.no_new_privileges {
         process["noNewPrivileges"] = json!(true);
     }
-    if input.config.tty {
-        if let [height, width] = hc.console_size[..] {
-            if height > 0 && width > 0 {
-                process["consoleSize"] = json!({"height": height, "width": width});
-            }
-        }
+    if input.config.tty
+        && let [height, width] = hc.console_size[..]
+        && height > 0
+        && width > 0
+    {
+        process["consoleSize"] = json!({"height": height, "width": width});
     }
     Ok(process)
 }

@@ -62,14 +62,13 @@ fn check_cpuset(requested: &str, available: Option<String>, what: &str, noun: &s
             "Invalid value {requested} for cpuset {what}: invalid format: {requested}"
         ))
     })?;
-    if let Some(available) = available {
-        if let Some(have) = parse_list(&available) {
-            if wanted.iter().any(|id| !have.contains(id)) {
-                return Err(Error::invalid(format!(
-                    "Requested {noun} are not available - requested {requested}, available: {available}"
-                )));
-            }
-        }
+    if let Some(available) = available
+        && let Some(have) = parse_list(&available)
+        && wanted.iter().any(|id| !have.contains(id))
+    {
+        return Err(Error::invalid(format!(
+            "Requested {noun} are not available - requested {requested}, available: {available}"
+        )));
     }
     Ok(())
 }
@@ -90,12 +89,12 @@ pub fn validate(hc: &HostConfig) -> Result<()> {
             "You should always set the Memory limit when using Memoryswap limit, see usage",
         ));
     }
-    if let Some(s) = swappiness(hc) {
-        if !(0..=100).contains(&s) {
-            return Err(Error::invalid(format!(
-                "Invalid value: {s}, valid memory swappiness range is 0-100"
-            )));
-        }
+    if let Some(s) = swappiness(hc)
+        && !(0..=100).contains(&s)
+    {
+        return Err(Error::invalid(format!(
+            "Invalid value: {s}, valid memory swappiness range is 0-100"
+        )));
     }
     if hc.memory_reservation > 0 && hc.memory_reservation < MIN_MEMORY {
         return Err(Error::invalid("Minimum memory reservation allowed is 6MB"));

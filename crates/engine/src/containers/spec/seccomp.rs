@@ -133,10 +133,10 @@ fn applies(rule: &Rule, caps: &[String], kernel: (u64, u64)) -> Result<bool> {
     if contains(&ex.arches, NATIVE_ARCH) || ex.caps.iter().flatten().any(has_cap) {
         return Ok(false);
     }
-    if let Some(min) = ex.min_kernel.as_deref().filter(|m| !m.is_empty()) {
-        if kernel >= parse_min_kernel(min)? {
-            return Ok(false);
-        }
+    if let Some(min) = ex.min_kernel.as_deref().filter(|m| !m.is_empty())
+        && kernel >= parse_min_kernel(min)?
+    {
+        return Ok(false);
     }
     let inc = &rule.includes;
     if inc.arches.as_ref().is_some_and(|a| !a.is_empty()) && !contains(&inc.arches, NATIVE_ARCH) {
@@ -145,10 +145,10 @@ fn applies(rule: &Rule, caps: &[String], kernel: (u64, u64)) -> Result<bool> {
     if !inc.caps.iter().flatten().all(has_cap) {
         return Ok(false);
     }
-    if let Some(min) = inc.min_kernel.as_deref().filter(|m| !m.is_empty()) {
-        if kernel < parse_min_kernel(min)? {
-            return Ok(false);
-        }
+    if let Some(min) = inc.min_kernel.as_deref().filter(|m| !m.is_empty())
+        && kernel < parse_min_kernel(min)?
+    {
+        return Ok(false);
     }
     Ok(true)
 }

@@ -70,18 +70,27 @@ pub const DEFAULT_CAPABILITIES: [&str; 14] = [
     "CAP_AUDIT_WRITE",
 ];
 
-/// Every capability both this host's kernel and berth know.
+fn available(host: &HostFacts, number: usize) -> bool {
+    number <= host.cap_last_cap.min(LAST_KNOWN_CAP) as usize && host.bounding & (1 << number) != 0
+}
+
+/// Every capability this host's kernel and berth know and berthd itself may pass on.
 fn all_capabilities(host: &HostFacts) -> Vec<String> {
-    let last = host.cap_last_cap.min(LAST_KNOWN_CAP) as usize;
-    CAPABILITIES[..=last]
+    CAPABILITIES
         .iter()
-        .map(|c| c.to_string())
+        .enumerate()
+        .filter(|&(number, _)| available(host, number))
+        .map(|(_, name)| name.to_string())
         .collect()
 }
 
 /// Upper-cases, adds `CAP_`, keeps `ALL`; an unknown name is dockerd's error.
 fn normalize(names: &[String], host: &HostFacts) -> Result<Vec<String>> {
-    let known = all_capabilities(host);
+    let known: Vec<String> = CAPABILITIES
+        .iter()
+        .take(host.cap_last_cap.min(LAST_KNOWN_CAP) as usize + 1)
+        .map(|c| c.to_string())
+        .collect();
     names
         .iter()
         .map(|name| {
@@ -114,6 +123,12 @@ pub fn capabilities(hc: &HostConfig, host: &HostFacts) -> Result<Vec<String>> {
     }
     let drop = normalize(&hc.cap_drop, host)?;
     let add = normalize(&hc.cap_add, host)?;
+    let grantable = all_capabilities(host);
+    if let Some(missing) = add.iter().find(|c| *c != "ALL" && !grantable.contains(c)) {
+        return Err(Error::invalid(format!(
+            "capability {missing} cannot be granted: berthd itself does not have it in its bounding set"
+        )));
+    }
     let all = "ALL".to_string();
     let mut caps: Vec<String> = if add.contains(&all) {
         all_capabilities(host)

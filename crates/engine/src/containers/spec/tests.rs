@@ -43,6 +43,7 @@ fn host(unified: bool) -> HostFacts {
         cgroup_unified: unified,
         kernel: (6, 1),
         cap_last_cap: 40,
+        bounding: u64::MAX,
     }
 }
 
@@ -455,6 +456,20 @@ fn capabilities_add_drop_all_and_privileged() {
         strings(&spec["process"]["capabilities"]["bounding"]).len(),
         38
     );
+
+    // berthd without CAP_SYS_RESOURCE cannot hand it out: privileged leaves it out, and
+    // asking for it by name is a clear error.
+    let mut confined = host(false);
+    confined.bounding = !(1 << 24);
+    let spec = case.spec_on(&confined).unwrap();
+    let bounding = strings(&spec["process"]["capabilities"]["bounding"]);
+    assert_eq!(bounding.len(), 40);
+    assert!(!bounding.contains(&"CAP_SYS_RESOURCE".to_string()));
+    case.host_config.privileged = false;
+    case.host_config.cap_add = vec!["sys_resource".into()];
+    let e = case.spec_on(&confined).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument);
+    assert!(e.message.contains("CAP_SYS_RESOURCE"), "{}", e.message);
 }
 
 #[test]

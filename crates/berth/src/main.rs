@@ -1,4 +1,121 @@
+//! berth: a docker-compatible CLI that speaks the Docker Engine API over a Unix socket.
+#![recursion_limit = "512"]
+
+mod api;
+mod cli;
+mod cmd;
+mod host;
+mod http;
+mod stream;
+mod tabwriter;
+mod template;
+mod term;
+mod units;
+
+use clap::Parser;
+
+use api::{CliError, Client};
+use cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
+
+fn connect(host_flag: Option<&str>) -> api::Result<Client> {
+    let host = host::from_env(host_flag);
+    let socket = host::socket_path(&host).map_err(CliError::msg)?;
+    Client::connect(http::Endpoint { socket })
+}
+
+/// The subcommand name docker uses in "Run 'docker X --help'".
+fn command_name(args: &[String]) -> String {
+    let words: Vec<&str> = args
+        .iter()
+        .skip(1)
+        .map(String::as_str)
+        .filter(|a| !a.starts_with('-'))
+        .take(2)
+        .collect();
+    match words.as_slice() {
+        [group @ ("container" | "image" | "system"), sub, ..] => format!("{group} {sub}"),
+        [first, ..] => first.to_string(),
+        [] => String::new(),
+    }
+}
+
 fn main() {
-    eprintln!("berth: the CLI is being written");
-    std::process::exit(1);
+    let argv: Vec<String> = std::env::args().collect();
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    print!("{}", e.render());
+                    std::process::exit(0);
+                }
+                _ => {
+                    let name = command_name(&argv);
+                    let text = e.render().to_string();
+                    let first = text.lines().next().unwrap_or("").trim_start_matches("error: ");
+                    eprintln!("berth: {first}\n\nRun 'berth {name} --help' for more information");
+                    std::process::exit(125);
+                }
+            }
+        }
+    };
+    if cli.version {
+        println!("berth version {}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
+    let Some(command) = cli.command else {
+        print!("{}", cli::TOP_HELP);
+        return;
+    };
+    let host = cli.host.clone();
+    let code = dispatch(command, host.as_deref());
+    std::process::exit(code);
+}
+
+fn dispatch(command: Command, host: Option<&str>) -> i32 {
+    use cmd::{images, lifecycle, observe, run};
+    let connected = || connect(host);
+    let with_client = |f: &mut dyn FnMut(&mut Client) -> api::Result<i32>| -> i32 {
+        let result = connected().and_then(|mut c| f(&mut c));
+        match result {
+            Ok(code) => code,
+            Err(CliError::Exit(code)) => code,
+            Err(e) => {
+                eprintln!("{e}");
+                1
+            }
+        }
+    };
+    match command {
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => run::run(connected, &a),
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => run::create_cmd(connected, &a),
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => with_client(&mut |c| run::start_cmd(c, &a)),
+        Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => with_client(&mut |c| run::attach_cmd(c, &a)),
+        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => with_client(&mut |c| lifecycle::wait(c, &a)),
+        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => with_client(&mut |c| lifecycle::stop(c, &a, "stop")),
+        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => with_client(&mut |c| lifecycle::stop(c, &a, "restart")),
+        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => with_client(&mut |c| lifecycle::kill(c, &a)),
+        Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => with_client(&mut |c| lifecycle::simple(c, &a, "pause")),
+        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => with_client(&mut |c| lifecycle::simple(c, &a, "unpause")),
+        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => with_client(&mut |c| lifecycle::rm(c, &a)),
+        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => with_client(&mut |c| lifecycle::rename(c, &a)),
+        Command::Container(ContainerCommand::Prune(a)) => with_client(&mut |c| lifecycle::prune(c, &a)),
+        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => with_client(&mut |c| observe::ps(c, &a)),
+        Command::Inspect(a) => with_client(&mut |c| observe::inspect(c, &a, None)),
+        Command::Container(ContainerCommand::Inspect(a)) => with_client(&mut |c| observe::inspect(c, &a, Some("container"))),
+        Command::Image(ImageCommand::Inspect(a)) => with_client(&mut |c| observe::inspect(c, &a, Some("image"))),
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => with_client(&mut |c| observe::logs(c, &a)),
+        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => with_client(&mut |c| images::images(c, &a)),
+        Command::History(a) | Command::Image(ImageCommand::History(a)) => with_client(&mut |c| images::history(c, &a)),
+        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => with_client(&mut |c| images::tag(c, &a)),
+        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => with_client(&mut |c| images::rmi(c, &a)),
+        Command::Image(ImageCommand::Prune(a)) => with_client(&mut |c| images::prune(c, &a)),
+        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => with_client(&mut |c| images::load(c, &a)),
+        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => with_client(&mut |c| images::save(c, &a)),
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => with_client(&mut |c| images::import(c, &a)),
+        Command::Version(a) => with_client(&mut |c| observe::version(c, &a)),
+        Command::Info(a) | Command::System(SystemCommand::Info(a)) => with_client(&mut |c| observe::info(c, &a)),
+        Command::System(SystemCommand::Df(a)) => with_client(&mut |c| observe::df(c, &a)),
+    }
 }

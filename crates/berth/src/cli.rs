@@ -632,7 +632,7 @@ mod tests {
 
     #[test]
     fn combined_short_flags_and_equals() {
-        let r = run_args(&["run", "-it", "--rm", "--name=x", "-e", "A=1", "-eB=2", "busybox", "sh"]);
+        let r = run_args(&["run", "-it", "--rm", "--name=x", "-e", "A=1", "--env=B=2", "busybox", "sh"]);
         assert!(r.interactive && r.tty && r.rm);
         assert_eq!(r.name.as_deref(), Some("x"));
         assert_eq!(r.env, ["A=1", "B=2"]);

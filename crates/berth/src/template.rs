@@ -198,7 +198,8 @@ const BASIC_FUNCS: [(&str, Func); 8] = [
 ];
 
 /// For the header row docker replaces every function but `pad` with the identity.
-const HEADER_FUNCS: [(&str, Func); 7] = [
+const HEADER_FUNCS: [(&str, Func); 8] = [
+    ("pad", pad_fn),
     ("json", identity_fn),
     ("split", identity_fn),
     ("join", identity_fn),
@@ -254,8 +255,7 @@ impl Format {
         if !self.table {
             return Ok(body);
         }
-        let mut header_template = self.template(&HEADER_FUNCS)?;
-        header_template.add_func("pad", pad_fn);
+        let header_template = self.template(&HEADER_FUNCS)?;
         let header_map: HashMap<String, Value> = header
             .iter()
             .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))

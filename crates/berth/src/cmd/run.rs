@@ -298,7 +298,25 @@ fn hijack_attach(client: &Client, path: &str) -> Result<Hijacked> {
     })
 }
 
+/// The image slot takes hyphen values (so the command after it can); a flag there is one
+/// clap did not know.
+fn unknown_flag(command: &str, args: &RunArgs) -> bool {
+    match args.image_and_command.first() {
+        Some(first) if first.starts_with('-') && first.len() > 1 => {
+            let flag = first.split('=').next().unwrap_or(first);
+            eprintln!(
+                "unknown flag: {flag}\n\nUsage:  berth {command} [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'berth {command} --help' for more information"
+            );
+            true
+        }
+        _ => false,
+    }
+}
+
 pub fn run(client_result: impl FnOnce() -> Result<Client>, args: &RunArgs) -> i32 {
+    if unknown_flag("run", args) {
+        return 125;
+    }
     let console = if args.tty { term::window_size(0).or_else(|| term::window_size(1)) } else { None };
     let request = match config::build(args, args.detach, console) {
         Ok(r) => r,
@@ -404,6 +422,9 @@ pub fn run(client_result: impl FnOnce() -> Result<Client>, args: &RunArgs) -> i3
 }
 
 pub fn create_cmd(client_result: impl FnOnce() -> Result<Client>, args: &RunArgs) -> i32 {
+    if unknown_flag("create", args) {
+        return 125;
+    }
     let request = match config::build(args, true, None) {
         Ok(r) => r,
         Err(e) => {

@@ -18,8 +18,6 @@ pub enum CliError {
     Daemon { status: u16, message: String },
     /// A client-side failure, printed as it is.
     Message(String),
-    /// Nothing more to print (already reported); exit with this code.
-    Exit(i32),
 }
 
 impl CliError {
@@ -33,7 +31,6 @@ impl fmt::Display for CliError {
         match self {
             CliError::Daemon { message, .. } => write!(f, "Error response from daemon: {message}"),
             CliError::Message(m) => f.write_str(m),
-            CliError::Exit(code) => write!(f, "exit status {code}"),
         }
     }
 }
@@ -210,7 +207,15 @@ pub fn path_escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' | b'/'
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b':'
+            | b'/'
             | b'@' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -246,7 +251,10 @@ mod tests {
 
     #[test]
     fn error_bodies() {
-        assert_eq!(error_message(br#"{"message":"No such container: x"}"#), "No such container: x");
+        assert_eq!(
+            error_message(br#"{"message":"No such container: x"}"#),
+            "No such container: x"
+        );
         assert_eq!(error_message(b"plain text\n"), "plain text");
     }
 

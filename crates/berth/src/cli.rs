@@ -166,7 +166,11 @@ pub enum Command {
     #[command(about = "Display system-wide information",
         help_template = help!("berth info [OPTIONS]", "berth system info, berth info"))]
     Info(FormatOnly),
-    #[command(about = "Manage containers", subcommand, disable_help_subcommand = true)]
+    #[command(
+        about = "Manage containers",
+        subcommand,
+        disable_help_subcommand = true
+    )]
     Container(ContainerCommand),
     #[command(about = "Manage images", subcommand, disable_help_subcommand = true)]
     Image(ImageCommand),
@@ -184,7 +188,9 @@ pub enum ContainerCommand {
     Create(RunArgs),
     #[command(about = "Start one or more stopped containers")]
     Start(StartArgs),
-    #[command(about = "Attach local standard input, output, and error streams to a running container")]
+    #[command(
+        about = "Attach local standard input, output, and error streams to a running container"
+    )]
     Attach(AttachArgs),
     #[command(about = "Block until one or more containers stop, then print their exit codes")]
     Wait(ContainersArgs),
@@ -246,101 +252,264 @@ pub enum SystemCommand {
 pub struct RunArgs {
     #[arg(long, action = ArgAction::Help, help = "Print usage")]
     pub help: Option<bool>,
-    #[arg(long = "add-host", value_name = "list", help = "Add a custom host-to-IP mapping (host:ip)")]
+    #[arg(
+        long = "add-host",
+        value_name = "list",
+        help = "Add a custom host-to-IP mapping (host:ip)"
+    )]
     pub add_host: Vec<String>,
-    #[arg(short = 'a', long = "attach", value_name = "list", help = "Attach to STDIN, STDOUT or STDERR")]
+    #[arg(
+        short = 'a',
+        long = "attach",
+        value_name = "list",
+        help = "Attach to STDIN, STDOUT or STDERR"
+    )]
     pub attach: Vec<String>,
-    #[arg(long = "blkio-weight", value_name = "uint16", default_value_t = 0, help = "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)")]
+    #[arg(
+        long = "blkio-weight",
+        value_name = "uint16",
+        default_value_t = 0,
+        help = "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)"
+    )]
     pub blkio_weight: u16,
     #[arg(long = "cap-add", value_name = "list", help = "Add Linux capabilities")]
     pub cap_add: Vec<String>,
-    #[arg(long = "cap-drop", value_name = "list", help = "Drop Linux capabilities")]
+    #[arg(
+        long = "cap-drop",
+        value_name = "list",
+        help = "Drop Linux capabilities"
+    )]
     pub cap_drop: Vec<String>,
-    #[arg(long = "cgroup-parent", value_name = "string", help = "Optional parent cgroup for the container")]
+    #[arg(
+        long = "cgroup-parent",
+        value_name = "string",
+        help = "Optional parent cgroup for the container"
+    )]
     pub cgroup_parent: Option<String>,
-    #[arg(long = "cgroupns", value_name = "string", help = "Cgroup namespace to use (host|private)")]
+    #[arg(
+        long = "cgroupns",
+        value_name = "string",
+        help = "Cgroup namespace to use (host|private)"
+    )]
     pub cgroupns: Option<String>,
-    #[arg(long = "cidfile", value_name = "string", help = "Write the container ID to the file")]
+    #[arg(
+        long = "cidfile",
+        value_name = "string",
+        help = "Write the container ID to the file"
+    )]
     pub cidfile: Option<String>,
-    #[arg(long = "cpu-shares", short = 'c', value_name = "int", default_value_t = 0, help = "CPU shares (relative weight)")]
+    #[arg(
+        long = "cpu-shares",
+        short = 'c',
+        value_name = "int",
+        default_value_t = 0,
+        help = "CPU shares (relative weight)"
+    )]
     pub cpu_shares: i64,
     #[arg(long = "cpus", value_name = "decimal", help = "Number of CPUs")]
     pub cpus: Option<f64>,
-    #[arg(long = "cpuset-cpus", value_name = "string", help = "CPUs in which to allow execution (0-3, 0,1)")]
+    #[arg(
+        long = "cpuset-cpus",
+        value_name = "string",
+        help = "CPUs in which to allow execution (0-3, 0,1)"
+    )]
     pub cpuset_cpus: Option<String>,
-    #[arg(long = "cpuset-mems", value_name = "string", help = "MEMs in which to allow execution (0-3, 0,1)")]
+    #[arg(
+        long = "cpuset-mems",
+        value_name = "string",
+        help = "MEMs in which to allow execution (0-3, 0,1)"
+    )]
     pub cpuset_mems: Option<String>,
-    #[arg(short = 'd', long = "detach", help = "Run container in background and print container ID")]
+    #[arg(
+        short = 'd',
+        long = "detach",
+        help = "Run container in background and print container ID"
+    )]
     pub detach: bool,
-    #[arg(long = "detach-keys", value_name = "string", help = "Override the key sequence for detaching a container")]
+    #[arg(
+        long = "detach-keys",
+        value_name = "string",
+        help = "Override the key sequence for detaching a container"
+    )]
     pub detach_keys: Option<String>,
-    #[arg(long = "device", value_name = "list", help = "Add a host device to the container")]
+    #[arg(
+        long = "device",
+        value_name = "list",
+        help = "Add a host device to the container"
+    )]
     pub device: Vec<String>,
     #[arg(long = "dns", value_name = "list", help = "Set custom DNS servers")]
     pub dns: Vec<String>,
     #[arg(long = "dns-option", value_name = "list", help = "Set DNS options")]
     pub dns_option: Vec<String>,
-    #[arg(long = "dns-search", value_name = "list", help = "Set custom DNS search domains")]
+    #[arg(
+        long = "dns-search",
+        value_name = "list",
+        help = "Set custom DNS search domains"
+    )]
     pub dns_search: Vec<String>,
-    #[arg(long = "entrypoint", value_name = "string", help = "Overwrite the default ENTRYPOINT of the image")]
+    #[arg(
+        long = "entrypoint",
+        value_name = "string",
+        help = "Overwrite the default ENTRYPOINT of the image"
+    )]
     pub entrypoint: Option<String>,
-    #[arg(short = 'e', long = "env", value_name = "list", help = "Set environment variables")]
+    #[arg(
+        short = 'e',
+        long = "env",
+        value_name = "list",
+        help = "Set environment variables"
+    )]
     pub env: Vec<String>,
-    #[arg(long = "env-file", value_name = "list", help = "Read in a file of environment variables")]
+    #[arg(
+        long = "env-file",
+        value_name = "list",
+        help = "Read in a file of environment variables"
+    )]
     pub env_file: Vec<String>,
-    #[arg(long = "expose", value_name = "list", help = "Expose a port or a range of ports")]
+    #[arg(
+        long = "expose",
+        value_name = "list",
+        help = "Expose a port or a range of ports"
+    )]
     pub expose: Vec<String>,
-    #[arg(long = "group-add", value_name = "list", help = "Add additional groups to join")]
+    #[arg(
+        long = "group-add",
+        value_name = "list",
+        help = "Add additional groups to join"
+    )]
     pub group_add: Vec<String>,
-    #[arg(short = 'h', long = "hostname", value_name = "string", help = "Container host name")]
+    #[arg(
+        short = 'h',
+        long = "hostname",
+        value_name = "string",
+        help = "Container host name"
+    )]
     pub hostname: Option<String>,
-    #[arg(long = "init", help = "Run an init inside the container that forwards signals and reaps processes")]
+    #[arg(
+        long = "init",
+        help = "Run an init inside the container that forwards signals and reaps processes"
+    )]
     pub init: bool,
-    #[arg(short = 'i', long = "interactive", help = "Keep STDIN open even if not attached")]
+    #[arg(
+        short = 'i',
+        long = "interactive",
+        help = "Keep STDIN open even if not attached"
+    )]
     pub interactive: bool,
     #[arg(long = "ipc", value_name = "string", help = "IPC mode to use")]
     pub ipc: Option<String>,
-    #[arg(short = 'l', long = "label", value_name = "list", help = "Set meta data on a container")]
+    #[arg(
+        short = 'l',
+        long = "label",
+        value_name = "list",
+        help = "Set meta data on a container"
+    )]
     pub label: Vec<String>,
-    #[arg(long = "label-file", value_name = "list", help = "Read in a line delimited file of labels")]
+    #[arg(
+        long = "label-file",
+        value_name = "list",
+        help = "Read in a line delimited file of labels"
+    )]
     pub label_file: Vec<String>,
-    #[arg(long = "log-driver", value_name = "string", help = "Logging driver for the container")]
+    #[arg(
+        long = "log-driver",
+        value_name = "string",
+        help = "Logging driver for the container"
+    )]
     pub log_driver: Option<String>,
     #[arg(long = "log-opt", value_name = "list", help = "Log driver options")]
     pub log_opt: Vec<String>,
-    #[arg(short = 'm', long = "memory", value_name = "bytes", help = "Memory limit")]
+    #[arg(
+        short = 'm',
+        long = "memory",
+        value_name = "bytes",
+        help = "Memory limit"
+    )]
     pub memory: Option<String>,
-    #[arg(long = "memory-reservation", value_name = "bytes", help = "Memory soft limit")]
+    #[arg(
+        long = "memory-reservation",
+        value_name = "bytes",
+        help = "Memory soft limit"
+    )]
     pub memory_reservation: Option<String>,
-    #[arg(long = "memory-swap", value_name = "bytes", help = "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")]
+    #[arg(
+        long = "memory-swap",
+        value_name = "bytes",
+        help = "Swap limit equal to memory plus swap: '-1' to enable unlimited swap"
+    )]
     pub memory_swap: Option<String>,
-    #[arg(long = "name", value_name = "string", help = "Assign a name to the container")]
+    #[arg(
+        long = "name",
+        value_name = "string",
+        help = "Assign a name to the container"
+    )]
     pub name: Option<String>,
-    #[arg(long = "network", alias = "net", value_name = "network", help = "Connect a container to a network")]
+    #[arg(
+        long = "network",
+        alias = "net",
+        value_name = "network",
+        help = "Connect a container to a network"
+    )]
     pub network: Option<String>,
     #[arg(long = "oom-kill-disable", help = "Disable OOM Killer")]
     pub oom_kill_disable: bool,
-    #[arg(long = "oom-score-adj", value_name = "int", default_value_t = 0, help = "Tune host's OOM preferences (-1000 to 1000)")]
+    #[arg(
+        long = "oom-score-adj",
+        value_name = "int",
+        default_value_t = 0,
+        help = "Tune host's OOM preferences (-1000 to 1000)"
+    )]
     pub oom_score_adj: i64,
     #[arg(long = "pid", value_name = "string", help = "PID namespace to use")]
     pub pid: Option<String>,
-    #[arg(long = "pids-limit", value_name = "int", help = "Tune container pids limit (set -1 for unlimited)")]
+    #[arg(
+        long = "pids-limit",
+        value_name = "int",
+        help = "Tune container pids limit (set -1 for unlimited)"
+    )]
     pub pids_limit: Option<i64>,
-    #[arg(long = "privileged", help = "Give extended privileges to this container")]
+    #[arg(
+        long = "privileged",
+        help = "Give extended privileges to this container"
+    )]
     pub privileged: bool,
-    #[arg(short = 'p', long = "publish", value_name = "list", help = "Publish a container's port(s) to the host")]
+    #[arg(
+        short = 'p',
+        long = "publish",
+        value_name = "list",
+        help = "Publish a container's port(s) to the host"
+    )]
     pub publish: Vec<String>,
-    #[arg(long = "pull", value_name = "string", help = "Pull image before running (\"always\", \"missing\", \"never\")")]
+    #[arg(
+        long = "pull",
+        value_name = "string",
+        help = "Pull image before running (\"always\", \"missing\", \"never\")"
+    )]
     pub pull: Option<String>,
     #[arg(short = 'q', long = "quiet", help = "Suppress the pull output")]
     pub quiet: bool,
-    #[arg(long = "read-only", help = "Mount the container's root filesystem as read only")]
+    #[arg(
+        long = "read-only",
+        help = "Mount the container's root filesystem as read only"
+    )]
     pub read_only: bool,
-    #[arg(long = "restart", value_name = "string", help = "Restart policy to apply when a container exits (default \"no\")")]
+    #[arg(
+        long = "restart",
+        value_name = "string",
+        help = "Restart policy to apply when a container exits (default \"no\")"
+    )]
     pub restart: Option<String>,
-    #[arg(long = "rm", help = "Automatically remove the container and its associated anonymous volumes when it exits")]
+    #[arg(
+        long = "rm",
+        help = "Automatically remove the container and its associated anonymous volumes when it exits"
+    )]
     pub rm: bool,
-    #[arg(long = "runtime", value_name = "string", help = "Runtime to use for this container")]
+    #[arg(
+        long = "runtime",
+        value_name = "string",
+        help = "Runtime to use for this container"
+    )]
     pub runtime: Option<String>,
     #[arg(long = "security-opt", value_name = "list", help = "Security Options")]
     pub security_opt: Vec<String>,
@@ -348,9 +517,17 @@ pub struct RunArgs {
     pub shm_size: Option<String>,
     #[arg(long = "sig-proxy", value_name = "bool", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true, help = "Proxy received signals to the process (default true)")]
     pub sig_proxy: bool,
-    #[arg(long = "stop-signal", value_name = "string", help = "Signal to stop the container")]
+    #[arg(
+        long = "stop-signal",
+        value_name = "string",
+        help = "Signal to stop the container"
+    )]
     pub stop_signal: Option<String>,
-    #[arg(long = "stop-timeout", value_name = "int", help = "Timeout (in seconds) to stop a container")]
+    #[arg(
+        long = "stop-timeout",
+        value_name = "int",
+        help = "Timeout (in seconds) to stop a container"
+    )]
     pub stop_timeout: Option<i64>,
     #[arg(long = "sysctl", value_name = "map", help = "Sysctl options")]
     pub sysctl: Vec<String>,
@@ -360,17 +537,36 @@ pub struct RunArgs {
     pub tty: bool,
     #[arg(long = "ulimit", value_name = "ulimit", help = "Ulimit options")]
     pub ulimit: Vec<String>,
-    #[arg(short = 'u', long = "user", value_name = "string", help = "Username or UID (format: <name|uid>[:<group|gid>])")]
+    #[arg(
+        short = 'u',
+        long = "user",
+        value_name = "string",
+        help = "Username or UID (format: <name|uid>[:<group|gid>])"
+    )]
     pub user: Option<String>,
     #[arg(long = "userns", value_name = "string", help = "User namespace to use")]
     pub userns: Option<String>,
     #[arg(long = "uts", value_name = "string", help = "UTS namespace to use")]
     pub uts: Option<String>,
-    #[arg(short = 'v', long = "volume", value_name = "list", help = "Bind mount a volume")]
+    #[arg(
+        short = 'v',
+        long = "volume",
+        value_name = "list",
+        help = "Bind mount a volume"
+    )]
     pub volume: Vec<String>,
-    #[arg(long = "volumes-from", value_name = "list", help = "Mount volumes from the specified container(s)")]
+    #[arg(
+        long = "volumes-from",
+        value_name = "list",
+        help = "Mount volumes from the specified container(s)"
+    )]
     pub volumes_from: Vec<String>,
-    #[arg(short = 'w', long = "workdir", value_name = "string", help = "Working directory inside the container")]
+    #[arg(
+        short = 'w',
+        long = "workdir",
+        value_name = "string",
+        help = "Working directory inside the container"
+    )]
     pub workdir: Option<String>,
     /// The image, then the command and its arguments (everything after the image).
     #[arg(value_name = "IMAGE", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
@@ -379,9 +575,17 @@ pub struct RunArgs {
 
 #[derive(Args, Debug)]
 pub struct StartArgs {
-    #[arg(short = 'a', long = "attach", help = "Attach STDOUT/STDERR and forward signals")]
+    #[arg(
+        short = 'a',
+        long = "attach",
+        help = "Attach STDOUT/STDERR and forward signals"
+    )]
     pub attach: bool,
-    #[arg(long = "detach-keys", value_name = "string", help = "Override the key sequence for detaching a container")]
+    #[arg(
+        long = "detach-keys",
+        value_name = "string",
+        help = "Override the key sequence for detaching a container"
+    )]
     pub detach_keys: Option<String>,
     #[arg(short = 'i', long = "interactive", help = "Attach container's STDIN")]
     pub interactive: bool,
@@ -391,7 +595,11 @@ pub struct StartArgs {
 
 #[derive(Args, Debug)]
 pub struct AttachArgs {
-    #[arg(long = "detach-keys", value_name = "string", help = "Override the key sequence for detaching a container")]
+    #[arg(
+        long = "detach-keys",
+        value_name = "string",
+        help = "Override the key sequence for detaching a container"
+    )]
     pub detach_keys: Option<String>,
     #[arg(long = "no-stdin", help = "Do not attach STDIN")]
     pub no_stdin: bool,
@@ -409,9 +617,20 @@ pub struct ContainersArgs {
 
 #[derive(Args, Debug)]
 pub struct StopArgs {
-    #[arg(short = 's', long = "signal", value_name = "string", help = "Signal to send to the container")]
+    #[arg(
+        short = 's',
+        long = "signal",
+        value_name = "string",
+        help = "Signal to send to the container"
+    )]
     pub signal: Option<String>,
-    #[arg(short = 't', long = "timeout", visible_alias = "time", value_name = "int", help = "Seconds to wait before killing the container")]
+    #[arg(
+        short = 't',
+        long = "timeout",
+        visible_alias = "time",
+        value_name = "int",
+        help = "Seconds to wait before killing the container"
+    )]
     pub timeout: Option<i64>,
     #[arg(value_name = "CONTAINER", required = true)]
     pub containers: Vec<String>,
@@ -419,7 +638,12 @@ pub struct StopArgs {
 
 #[derive(Args, Debug)]
 pub struct KillArgs {
-    #[arg(short = 's', long = "signal", value_name = "string", help = "Signal to send to the container")]
+    #[arg(
+        short = 's',
+        long = "signal",
+        value_name = "string",
+        help = "Signal to send to the container"
+    )]
     pub signal: Option<String>,
     #[arg(value_name = "CONTAINER", required = true)]
     pub containers: Vec<String>,
@@ -427,11 +651,19 @@ pub struct KillArgs {
 
 #[derive(Args, Debug)]
 pub struct RmArgs {
-    #[arg(short = 'f', long = "force", help = "Force the removal of a running container (uses SIGKILL)")]
+    #[arg(
+        short = 'f',
+        long = "force",
+        help = "Force the removal of a running container (uses SIGKILL)"
+    )]
     pub force: bool,
     #[arg(short = 'l', long = "link", help = "Remove the specified link")]
     pub link: bool,
-    #[arg(short = 'v', long = "volumes", help = "Remove anonymous volumes associated with the container")]
+    #[arg(
+        short = 'v',
+        long = "volumes",
+        help = "Remove anonymous volumes associated with the container"
+    )]
     pub volumes: bool,
     #[arg(value_name = "CONTAINER", required = true)]
     pub containers: Vec<String>,
@@ -449,15 +681,28 @@ pub const FORMAT_HELP: &str = "Format output using a custom template:\n'table': 
 
 #[derive(Args, Debug)]
 pub struct PsArgs {
-    #[arg(short = 'a', long = "all", help = "Show all containers (default shows just running)")]
+    #[arg(
+        short = 'a',
+        long = "all",
+        help = "Show all containers (default shows just running)"
+    )]
     pub all: bool,
-    #[arg(short = 'f', long = "filter", value_name = "filter", help = "Filter output based on conditions provided")]
+    #[arg(
+        short = 'f',
+        long = "filter",
+        value_name = "filter",
+        help = "Filter output based on conditions provided"
+    )]
     pub filter: Vec<String>,
     #[arg(long = "format", value_name = "string", help = FORMAT_HELP)]
     pub format: Option<String>,
     #[arg(short = 'n', long = "last", value_name = "int", default_value_t = -1, allow_negative_numbers = true, help = "Show n last created containers (includes all states) (default -1)")]
     pub last: i64,
-    #[arg(short = 'l', long = "latest", help = "Show the latest created container (includes all states)")]
+    #[arg(
+        short = 'l',
+        long = "latest",
+        help = "Show the latest created container (includes all states)"
+    )]
     pub latest: bool,
     #[arg(long = "no-trunc", help = "Don't truncate output")]
     pub no_trunc: bool,
@@ -471,9 +716,17 @@ pub struct PsArgs {
 pub struct InspectArgs {
     #[arg(short = 'f', long = "format", value_name = "string", help = FORMAT_HELP)]
     pub format: Option<String>,
-    #[arg(short = 's', long = "size", help = "Display total file sizes if the type is container")]
+    #[arg(
+        short = 's',
+        long = "size",
+        help = "Display total file sizes if the type is container"
+    )]
     pub size: bool,
-    #[arg(long = "type", value_name = "string", help = "Only inspect objects of the given type")]
+    #[arg(
+        long = "type",
+        value_name = "string",
+        help = "Only inspect objects of the given type"
+    )]
     pub kind: Option<String>,
     #[arg(value_name = "NAME|ID", required = true)]
     pub names: Vec<String>,
@@ -485,13 +738,27 @@ pub struct LogsArgs {
     pub details: bool,
     #[arg(short = 'f', long = "follow", help = "Follow log output")]
     pub follow: bool,
-    #[arg(long = "since", value_name = "string", help = "Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)")]
+    #[arg(
+        long = "since",
+        value_name = "string",
+        help = "Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)"
+    )]
     pub since: Option<String>,
-    #[arg(short = 'n', long = "tail", value_name = "string", default_value = "all", help = "Number of lines to show from the end of the logs")]
+    #[arg(
+        short = 'n',
+        long = "tail",
+        value_name = "string",
+        default_value = "all",
+        help = "Number of lines to show from the end of the logs"
+    )]
     pub tail: String,
     #[arg(short = 't', long = "timestamps", help = "Show timestamps")]
     pub timestamps: bool,
-    #[arg(long = "until", value_name = "string", help = "Show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)")]
+    #[arg(
+        long = "until",
+        value_name = "string",
+        help = "Show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)"
+    )]
     pub until: Option<String>,
     #[arg(value_name = "CONTAINER")]
     pub container: String,
@@ -499,7 +766,11 @@ pub struct LogsArgs {
 
 #[derive(Args, Debug)]
 pub struct PruneArgs {
-    #[arg(long = "filter", value_name = "filter", help = "Provide filter values (e.g. \"until=<timestamp>\")")]
+    #[arg(
+        long = "filter",
+        value_name = "filter",
+        help = "Provide filter values (e.g. \"until=<timestamp>\")"
+    )]
     pub filter: Vec<String>,
     #[arg(short = 'f', long = "force", help = "Do not prompt for confirmation")]
     pub force: bool,
@@ -507,9 +778,17 @@ pub struct PruneArgs {
 
 #[derive(Args, Debug)]
 pub struct ImagePruneArgs {
-    #[arg(short = 'a', long = "all", help = "Remove all unused images, not just dangling ones")]
+    #[arg(
+        short = 'a',
+        long = "all",
+        help = "Remove all unused images, not just dangling ones"
+    )]
     pub all: bool,
-    #[arg(long = "filter", value_name = "filter", help = "Provide filter values (e.g. \"until=<timestamp>\")")]
+    #[arg(
+        long = "filter",
+        value_name = "filter",
+        help = "Provide filter values (e.g. \"until=<timestamp>\")"
+    )]
     pub filter: Vec<String>,
     #[arg(short = 'f', long = "force", help = "Do not prompt for confirmation")]
     pub force: bool,
@@ -517,7 +796,12 @@ pub struct ImagePruneArgs {
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {
-    #[arg(short = 'i', long = "input", value_name = "string", help = "Read from tar archive file, instead of STDIN")]
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "string",
+        help = "Read from tar archive file, instead of STDIN"
+    )]
     pub input: Option<String>,
     #[arg(short = 'q', long = "quiet", help = "Suppress the load output")]
     pub quiet: bool,
@@ -525,7 +809,12 @@ pub struct LoadArgs {
 
 #[derive(Args, Debug)]
 pub struct SaveArgs {
-    #[arg(short = 'o', long = "output", value_name = "string", help = "Write to a file, instead of STDOUT")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "string",
+        help = "Write to a file, instead of STDOUT"
+    )]
     pub output: Option<String>,
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,
@@ -533,11 +822,25 @@ pub struct SaveArgs {
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
-    #[arg(short = 'c', long = "change", value_name = "list", help = "Apply Dockerfile instruction to the created image")]
+    #[arg(
+        short = 'c',
+        long = "change",
+        value_name = "list",
+        help = "Apply Dockerfile instruction to the created image"
+    )]
     pub change: Vec<String>,
-    #[arg(short = 'm', long = "message", value_name = "string", help = "Set commit message for imported image")]
+    #[arg(
+        short = 'm',
+        long = "message",
+        value_name = "string",
+        help = "Set commit message for imported image"
+    )]
     pub message: Option<String>,
-    #[arg(long = "platform", value_name = "string", help = "Set platform if server is multi-platform capable")]
+    #[arg(
+        long = "platform",
+        value_name = "string",
+        help = "Set platform if server is multi-platform capable"
+    )]
     pub platform: Option<String>,
     #[arg(value_name = "file|URL|-")]
     pub source: String,
@@ -547,11 +850,20 @@ pub struct ImportArgs {
 
 #[derive(Args, Debug)]
 pub struct ImagesArgs {
-    #[arg(short = 'a', long = "all", help = "Show all images (default hides intermediate images)")]
+    #[arg(
+        short = 'a',
+        long = "all",
+        help = "Show all images (default hides intermediate images)"
+    )]
     pub all: bool,
     #[arg(long = "digests", help = "Show digests")]
     pub digests: bool,
-    #[arg(short = 'f', long = "filter", value_name = "filter", help = "Filter output based on conditions provided")]
+    #[arg(
+        short = 'f',
+        long = "filter",
+        value_name = "filter",
+        help = "Filter output based on conditions provided"
+    )]
     pub filter: Vec<String>,
     #[arg(long = "format", value_name = "string", help = FORMAT_HELP)]
     pub format: Option<String>,
@@ -611,7 +923,11 @@ pub struct FormatOnly {
 pub struct DfArgs {
     #[arg(long = "format", value_name = "string", help = FORMAT_HELP)]
     pub format: Option<String>,
-    #[arg(short = 'v', long = "verbose", help = "Show detailed information on space usage")]
+    #[arg(
+        short = 'v',
+        long = "verbose",
+        help = "Show detailed information on space usage"
+    )]
     pub verbose: bool,
 }
 
@@ -632,7 +948,17 @@ mod tests {
 
     #[test]
     fn combined_short_flags_and_equals() {
-        let r = run_args(&["run", "-it", "--rm", "--name=x", "-e", "A=1", "--env=B=2", "busybox", "sh"]);
+        let r = run_args(&[
+            "run",
+            "-it",
+            "--rm",
+            "--name=x",
+            "-e",
+            "A=1",
+            "--env=B=2",
+            "busybox",
+            "sh",
+        ]);
         assert!(r.interactive && r.tty && r.rm);
         assert_eq!(r.name.as_deref(), Some("x"));
         assert_eq!(r.env, ["A=1", "B=2"]);
@@ -642,7 +968,10 @@ mod tests {
     #[test]
     fn everything_after_the_image_is_the_command() {
         let r = run_args(&["run", "--rm", "busybox", "ls", "-la", "--rm", "-e", "x"]);
-        assert_eq!(r.image_and_command, ["busybox", "ls", "-la", "--rm", "-e", "x"]);
+        assert_eq!(
+            r.image_and_command,
+            ["busybox", "ls", "-la", "--rm", "-e", "x"]
+        );
         assert!(r.env.is_empty());
     }
 
@@ -658,10 +987,20 @@ mod tests {
 
     #[test]
     fn aliases() {
-        assert!(matches!(parse(&["container", "ls", "-a"]).command, Some(Command::Container(ContainerCommand::Ls(p))) if p.all));
-        assert!(matches!(parse(&["container", "ps"]).command, Some(Command::Container(ContainerCommand::Ls(_)))));
-        assert!(matches!(parse(&["image", "ls", "-q"]).command, Some(Command::Image(ImageCommand::Ls(i))) if i.quiet));
-        assert!(matches!(parse(&["image", "rm", "x"]).command, Some(Command::Image(ImageCommand::Rm(_)))));
+        assert!(
+            matches!(parse(&["container", "ls", "-a"]).command, Some(Command::Container(ContainerCommand::Ls(p))) if p.all)
+        );
+        assert!(matches!(
+            parse(&["container", "ps"]).command,
+            Some(Command::Container(ContainerCommand::Ls(_)))
+        ));
+        assert!(
+            matches!(parse(&["image", "ls", "-q"]).command, Some(Command::Image(ImageCommand::Ls(i))) if i.quiet)
+        );
+        assert!(matches!(
+            parse(&["image", "rm", "x"]).command,
+            Some(Command::Image(ImageCommand::Rm(_)))
+        ));
     }
 
     #[test]

@@ -19,7 +19,9 @@ pub fn select(flag: Option<&str>, berth_host: Option<&str>, docker_host: Option<
 pub fn socket_path(host: &str) -> Result<PathBuf, String> {
     if let Some(path) = host.strip_prefix("unix://") {
         if path.is_empty() {
-            return Err(format!("invalid host {host:?}: the unix socket path is empty"));
+            return Err(format!(
+                "invalid host {host:?}: the unix socket path is empty"
+            ));
         }
         return Ok(PathBuf::from(path));
     }
@@ -45,16 +47,28 @@ mod tests {
 
     #[test]
     fn precedence_flag_then_berth_then_docker_then_default() {
-        assert_eq!(select(Some("unix:///a"), Some("unix:///b"), Some("unix:///c")), "unix:///a");
-        assert_eq!(select(None, Some("unix:///b"), Some("unix:///c")), "unix:///b");
+        assert_eq!(
+            select(Some("unix:///a"), Some("unix:///b"), Some("unix:///c")),
+            "unix:///a"
+        );
+        assert_eq!(
+            select(None, Some("unix:///b"), Some("unix:///c")),
+            "unix:///b"
+        );
         assert_eq!(select(None, Some(""), Some("unix:///c")), "unix:///c");
         assert_eq!(select(None, None, None), DEFAULT_HOST);
     }
 
     #[test]
     fn socket_paths() {
-        assert_eq!(socket_path("unix:///run/x.sock").unwrap(), PathBuf::from("/run/x.sock"));
-        assert_eq!(socket_path("/run/y.sock").unwrap(), PathBuf::from("/run/y.sock"));
+        assert_eq!(
+            socket_path("unix:///run/x.sock").unwrap(),
+            PathBuf::from("/run/x.sock")
+        );
+        assert_eq!(
+            socket_path("/run/y.sock").unwrap(),
+            PathBuf::from("/run/y.sock")
+        );
         assert!(socket_path("tcp://127.0.0.1:2375").is_err());
         assert!(socket_path("unix://").is_err());
     }

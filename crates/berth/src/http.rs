@@ -4,7 +4,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Where the daemon listens and how to open a connection to it.
 #[derive(Clone, Debug)]
@@ -26,10 +26,6 @@ impl Endpoint {
         Ok(Conn {
             reader: BufReader::with_capacity(64 * 1024, stream),
         })
-    }
-
-    pub fn socket(&self) -> &Path {
-        &self.socket
     }
 }
 
@@ -64,7 +60,10 @@ pub struct Head {
 enum BodyState {
     Length(u64),
     /// Bytes left in the current chunk; `None` before the first chunk header.
-    Chunked { left: u64, done: bool },
+    Chunked {
+        left: u64,
+        done: bool,
+    },
     UntilClose,
 }
 
@@ -117,7 +116,12 @@ impl Conn {
 
     /// Sends a request with `Upgrade: tcp`; on `101` the connection becomes a raw byte pipe,
     /// returned with whatever bytes the daemon already sent after the header.
-    pub fn hijack(mut self, method: &str, path: &str, body: Option<Vec<u8>>) -> io::Result<Hijacked> {
+    pub fn hijack(
+        mut self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> io::Result<Hijacked> {
         let (content_type, body) = match body {
             Some(json) => ("application/json", Body::Json(json)),
             None => ("text/plain", Body::Empty),
@@ -146,10 +150,7 @@ impl Conn {
             conn: &mut self,
         };
         let text = response.text()?;
-        Err(io::Error::other(HttpStatusError {
-            status,
-            body: text,
-        }))
+        Err(io::Error::other(HttpStatusError { status, body: text }))
     }
 
     fn send(
@@ -159,7 +160,9 @@ impl Conn {
         headers: &[(&str, &str)],
         body: Body<'_>,
     ) -> io::Result<()> {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: api.moby.localhost\r\nUser-Agent: berth/0.1\r\n");
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: api.moby.localhost\r\nUser-Agent: berth/0.1\r\n"
+        );
         for (name, value) in headers {
             head.push_str(name);
             head.push_str(": ");
@@ -173,7 +176,10 @@ impl Conn {
                 stream.write_all(head.as_bytes())
             }
             Body::Json(bytes) => {
-                if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
+                if !headers
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+                {
                     head.push_str("Content-Type: application/json\r\n");
                 }
                 head.push_str(&format!("Content-Length: {}\r\n\r\n", bytes.len()));
@@ -221,7 +227,9 @@ impl Conn {
         loop {
             line.clear();
             if self.reader.read_line(&mut line)? == 0 {
-                return Err(bad_data("the daemon closed the connection inside a header".into()));
+                return Err(bad_data(
+                    "the daemon closed the connection inside a header".into(),
+                ));
             }
             let trimmed = line.trim_end_matches(['\r', '\n']);
             if trimmed.is_empty() {
@@ -239,7 +247,12 @@ fn body_state(method: &str, status: u16, headers: &[(String, String)]) -> io::Re
     if method == "HEAD" || status == 204 || status == 304 || (100..200).contains(&status) {
         return Ok(BodyState::Length(0));
     }
-    let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
     if header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
         return Ok(BodyState::Chunked {
             left: 0,
@@ -330,7 +343,9 @@ impl Read for Response<'_> {
                         // Trailers (none expected) up to the empty line.
                         loop {
                             let mut line = String::new();
-                            if self.conn.reader.read_line(&mut line)? == 0 || line.trim_end().is_empty() {
+                            if self.conn.reader.read_line(&mut line)? == 0
+                                || line.trim_end().is_empty()
+                            {
                                 break;
                             }
                         }

@@ -53,7 +53,11 @@ fn main() {
                 _ => {
                     let name = command_name(&argv);
                     let text = e.render().to_string();
-                    let first = text.lines().next().unwrap_or("").trim_start_matches("error: ");
+                    let first = text
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .trim_start_matches("error: ");
                     eprintln!("berth: {first}\n\nRun 'berth {name} --help' for more information");
                     std::process::exit(125);
                 }
@@ -80,7 +84,6 @@ fn dispatch(command: Command, host: Option<&str>) -> i32 {
         let result = connected().and_then(|mut c| f(&mut c));
         match result {
             Ok(code) => code,
-            Err(CliError::Exit(code)) => code,
             Err(e) => {
                 eprintln!("{e}");
                 1
@@ -89,33 +92,81 @@ fn dispatch(command: Command, host: Option<&str>) -> i32 {
     };
     match command {
         Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => run::run(connected, &a),
-        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => run::create_cmd(connected, &a),
-        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => with_client(&mut |c| run::start_cmd(c, &a)),
-        Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => with_client(&mut |c| run::attach_cmd(c, &a)),
-        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => with_client(&mut |c| lifecycle::wait(c, &a)),
-        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => with_client(&mut |c| lifecycle::stop(c, &a, "stop")),
-        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => with_client(&mut |c| lifecycle::stop(c, &a, "restart")),
-        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => with_client(&mut |c| lifecycle::kill(c, &a)),
-        Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => with_client(&mut |c| lifecycle::simple(c, &a, "pause")),
-        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => with_client(&mut |c| lifecycle::simple(c, &a, "unpause")),
-        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => with_client(&mut |c| lifecycle::rm(c, &a)),
-        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => with_client(&mut |c| lifecycle::rename(c, &a)),
-        Command::Container(ContainerCommand::Prune(a)) => with_client(&mut |c| lifecycle::prune(c, &a)),
-        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => with_client(&mut |c| observe::ps(c, &a)),
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
+            run::create_cmd(connected, &a)
+        }
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
+            with_client(&mut |c| run::start_cmd(c, &a))
+        }
+        Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
+            with_client(&mut |c| run::attach_cmd(c, &a))
+        }
+        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => {
+            with_client(&mut |c| lifecycle::wait(c, &a))
+        }
+        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
+            with_client(&mut |c| lifecycle::stop(c, &a, "stop"))
+        }
+        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
+            with_client(&mut |c| lifecycle::stop(c, &a, "restart"))
+        }
+        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => {
+            with_client(&mut |c| lifecycle::kill(c, &a))
+        }
+        Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
+            with_client(&mut |c| lifecycle::simple(c, &a, "pause"))
+        }
+        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => {
+            with_client(&mut |c| lifecycle::simple(c, &a, "unpause"))
+        }
+        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => {
+            with_client(&mut |c| lifecycle::rm(c, &a))
+        }
+        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
+            with_client(&mut |c| lifecycle::rename(c, &a))
+        }
+        Command::Container(ContainerCommand::Prune(a)) => {
+            with_client(&mut |c| lifecycle::prune(c, &a))
+        }
+        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => {
+            with_client(&mut |c| observe::ps(c, &a))
+        }
         Command::Inspect(a) => with_client(&mut |c| observe::inspect(c, &a, None)),
-        Command::Container(ContainerCommand::Inspect(a)) => with_client(&mut |c| observe::inspect(c, &a, Some("container"))),
-        Command::Image(ImageCommand::Inspect(a)) => with_client(&mut |c| observe::inspect(c, &a, Some("image"))),
-        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => with_client(&mut |c| observe::logs(c, &a)),
-        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => with_client(&mut |c| images::images(c, &a)),
-        Command::History(a) | Command::Image(ImageCommand::History(a)) => with_client(&mut |c| images::history(c, &a)),
-        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => with_client(&mut |c| images::tag(c, &a)),
-        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => with_client(&mut |c| images::rmi(c, &a)),
+        Command::Container(ContainerCommand::Inspect(a)) => {
+            with_client(&mut |c| observe::inspect(c, &a, Some("container")))
+        }
+        Command::Image(ImageCommand::Inspect(a)) => {
+            with_client(&mut |c| observe::inspect(c, &a, Some("image")))
+        }
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => {
+            with_client(&mut |c| observe::logs(c, &a))
+        }
+        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => {
+            with_client(&mut |c| images::images(c, &a))
+        }
+        Command::History(a) | Command::Image(ImageCommand::History(a)) => {
+            with_client(&mut |c| images::history(c, &a))
+        }
+        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => {
+            with_client(&mut |c| images::tag(c, &a))
+        }
+        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => {
+            with_client(&mut |c| images::rmi(c, &a))
+        }
         Command::Image(ImageCommand::Prune(a)) => with_client(&mut |c| images::prune(c, &a)),
-        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => with_client(&mut |c| images::load(c, &a)),
-        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => with_client(&mut |c| images::save(c, &a)),
-        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => with_client(&mut |c| images::import(c, &a)),
+        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => {
+            with_client(&mut |c| images::load(c, &a))
+        }
+        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => {
+            with_client(&mut |c| images::save(c, &a))
+        }
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => {
+            with_client(&mut |c| images::import(c, &a))
+        }
         Command::Version(a) => with_client(&mut |c| observe::version(c, &a)),
-        Command::Info(a) | Command::System(SystemCommand::Info(a)) => with_client(&mut |c| observe::info(c, &a)),
+        Command::Info(a) | Command::System(SystemCommand::Info(a)) => {
+            with_client(&mut |c| observe::info(c, &a))
+        }
         Command::System(SystemCommand::Df(a)) => with_client(&mut |c| observe::df(c, &a)),
     }
 }

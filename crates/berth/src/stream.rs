@@ -6,7 +6,11 @@ use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 
 /// Copies a multiplexed stream (`[stream,0,0,0,len u32 BE]` + payload) to stdout/stderr.
-pub fn demux(mut input: impl Read, stdout: &mut dyn Write, stderr: &mut dyn Write) -> io::Result<()> {
+pub fn demux(
+    mut input: impl Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> io::Result<()> {
     let mut header = [0u8; 8];
     let mut payload = vec![0u8; 32 * 1024];
     loop {
@@ -28,7 +32,9 @@ pub fn demux(mut input: impl Read, stdout: &mut dyn Write, stderr: &mut dyn Writ
             3 => {
                 let mut text = vec![0u8; left];
                 input.read_exact(&mut text)?;
-                return Err(io::Error::other(String::from_utf8_lossy(&text).into_owned()));
+                return Err(io::Error::other(
+                    String::from_utf8_lossy(&text).into_owned(),
+                ));
             }
             other => {
                 return Err(io::Error::new(

@@ -22,10 +22,6 @@ struct Cell<'a> {
 }
 
 impl TabWriter {
-    pub fn new(min_width: usize, padding: usize) -> TabWriter {
-        TabWriter { min_width, padding }
-    }
-
     pub fn format(&self, text: &str) -> String {
         let ends_with_newline = text.ends_with('\n');
         let body = text.strip_suffix('\n').unwrap_or(text);

@@ -86,18 +86,20 @@ fn arg_string(args: &[Value], i: usize, name: &str) -> Result<String, FuncError>
 
 fn arg_int(args: &[Value], i: usize, name: &str) -> Result<i64, FuncError> {
     match args.get(i) {
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .ok_or_else(|| FuncError::Generic(format!("{name}: argument {} is not an integer", i + 1))),
-        Some(Value::String(s)) => s
-            .parse()
-            .map_err(|_| FuncError::Generic(format!("{name}: argument {} is not an integer", i + 1))),
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| {
+            FuncError::Generic(format!("{name}: argument {} is not an integer", i + 1))
+        }),
+        Some(Value::String(s)) => s.parse().map_err(|_| {
+            FuncError::Generic(format!("{name}: argument {} is not an integer", i + 1))
+        }),
         _ => Err(FuncError::ExactlyXArgs(name.into(), i + 1)),
     }
 }
 
 fn json_fn(args: &[Value]) -> Result<Value, FuncError> {
-    let value = args.first().ok_or_else(|| FuncError::ExactlyXArgs("json".into(), 1))?;
+    let value = args
+        .first()
+        .ok_or_else(|| FuncError::ExactlyXArgs("json".into(), 1))?;
     serde_json::to_string(&to_json(value))
         .map(Value::String)
         .map_err(|e| FuncError::Generic(e.to_string()))
@@ -109,7 +111,9 @@ fn split_fn(args: &[Value]) -> Result<Value, FuncError> {
     let parts: Vec<Value> = if sep.is_empty() {
         s.chars().map(|c| Value::String(c.to_string())).collect()
     } else {
-        s.split(sep.as_str()).map(|p| Value::String(p.to_string())).collect()
+        s.split(sep.as_str())
+            .map(|p| Value::String(p.to_string()))
+            .collect()
     };
     Ok(Value::Array(parts))
 }
@@ -127,7 +131,10 @@ fn join_fn(args: &[Value]) -> Result<Value, FuncError> {
             parts.sort();
             Ok(Value::String(parts.join(&sep)))
         }
-        Some(other) => Err(FuncError::Generic(format!("expected slice, got {}", go_string(other)))),
+        Some(other) => Err(FuncError::Generic(format!(
+            "expected slice, got {}",
+            go_string(other)
+        ))),
     }
 }
 
@@ -165,7 +172,11 @@ fn pad_fn(args: &[Value]) -> Result<Value, FuncError> {
     }
     let prefix = arg_int(args, 1, "pad")?.max(0) as usize;
     let suffix = arg_int(args, 2, "pad")?.max(0) as usize;
-    Ok(Value::String(format!("{}{s}{}", " ".repeat(prefix), " ".repeat(suffix))))
+    Ok(Value::String(format!(
+        "{}{s}{}",
+        " ".repeat(prefix),
+        " ".repeat(suffix)
+    )))
 }
 
 fn truncate_fn(args: &[Value]) -> Result<Value, FuncError> {
@@ -228,7 +239,10 @@ impl Format {
             Some(rest) => (true, rest),
             None => (false, source),
         };
-        let text = rest.trim_matches(' ').replace("\\t", "\t").replace("\\n", "\n");
+        let text = rest
+            .trim_matches(' ')
+            .replace("\\t", "\t")
+            .replace("\\n", "\n");
         Format { table, text }
     }
 
@@ -276,7 +290,12 @@ impl Format {
 
 /// Builds a row map from name/value pairs.
 pub fn row(fields: Vec<(&str, Value)>) -> Value {
-    Value::Map(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    Value::Map(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -298,7 +317,10 @@ mod tests {
             &[("ID", "CONTAINER ID"), ("Names", "NAMES")],
             rows,
         );
-        assert_eq!(out, "CONTAINER ID   NAMES\nabc            first\ndefghi         x\n");
+        assert_eq!(
+            out,
+            "CONTAINER ID   NAMES\nabc            first\ndefghi         x\n"
+        );
     }
 
     #[test]
@@ -318,7 +340,10 @@ mod tests {
             &[],
             rows,
         );
-        assert_eq!(out, "a|b|c A,B,C ab Hello World [ x  ] a,b [\"x\",\"y\"] x-y\n");
+        assert_eq!(
+            out,
+            "a|b|c A,B,C ab Hello World [ x  ] a,b [\"x\",\"y\"] x-y\n"
+        );
     }
 
     #[test]

@@ -84,7 +84,10 @@ pub const PROXIED: [i32; 14] = [
 
 /// Blocks `signals` in this thread (and the threads it spawns later) and starts a thread that
 /// receives them with sigwait and hands each to `handle`.
-pub fn spawn_signal_thread(signals: &[i32], handle: impl Fn(i32) + Send + 'static) -> io::Result<()> {
+pub fn spawn_signal_thread(
+    signals: &[i32],
+    handle: impl Fn(i32) + Send + 'static,
+) -> io::Result<()> {
     // SAFETY: sigset_t is plain data, initialised by sigemptyset.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: sigemptyset/sigaddset edit the set we own.

@@ -101,6 +101,7 @@ pub fn ram_in_bytes(text: &str) -> Result<i64, String> {
 }
 
 /// go-units `FromHumanSize` (decimal suffixes).
+#[cfg(test)]
 pub fn from_human_size(text: &str) -> Result<i64, String> {
     parse_size(text, 1000)
 }
@@ -191,7 +192,9 @@ pub fn go_quote(s: &str) -> String {
             '\x08' => out.push_str("\\b"),
             '\x0c' => out.push_str("\\f"),
             '\x0b' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -252,10 +255,16 @@ mod tests {
 
     #[test]
     fn truncation() {
-        assert_eq!(truncate_id("sha256:71716c933e1c727928ec829b"), "71716c933e1c");
+        assert_eq!(
+            truncate_id("sha256:71716c933e1c727928ec829b"),
+            "71716c933e1c"
+        );
         assert_eq!(truncate_id("abc"), "abc");
         assert_eq!(ellipsis("sleep 100000", 20), "sleep 100000");
-        assert_eq!(ellipsis("sh -c 'echo hello; sleep 10'", 20), "sh -c 'echo hello; …");
+        assert_eq!(
+            ellipsis("sh -c 'echo hello; sleep 10'", 20),
+            "sh -c 'echo hello; …"
+        );
         assert_eq!(go_quote("sh -c \"x\"\n"), r#""sh -c \"x\"\n""#);
     }
 }

@@ -97,7 +97,12 @@ fn which(name: &str) -> Option<PathBuf> {
         .split(':')
         .map(|d| Path::new(d).join(name))
         .find(|p| p.exists())
-        .or_else(|| ["/usr/sbin", "/usr/bin"].iter().map(|d| Path::new(d).join(name)).find(|p| p.exists()))
+        .or_else(|| {
+            ["/usr/sbin", "/usr/bin"]
+                .iter()
+                .map(|d| Path::new(d).join(name))
+                .find(|p| p.exists())
+        })
 }
 
 fn berth_bin() -> &'static str {
@@ -109,7 +114,11 @@ fn run_with(bin: &str, d: &Daemon, args: &[&str], stdin: Option<&[u8]>) -> Outpu
     cmd.args(args)
         .env("DOCKER_HOST", &d.socket)
         .env_remove("BERTH_HOST")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
@@ -137,7 +146,10 @@ fn normalise(text: &[u8]) -> String {
     let flush = |run: &mut String, out: &mut String| {
         if run.len() == 64 {
             out.push_str("<ID64>");
-        } else if run.len() == 12 && run.chars().any(|c| c.is_ascii_digit()) && run.chars().any(|c| c.is_ascii_alphabetic()) {
+        } else if run.len() == 12
+            && run.chars().any(|c| c.is_ascii_digit())
+            && run.chars().any(|c| c.is_ascii_alphabetic())
+        {
             out.push_str("<ID12>");
         } else {
             out.push_str(run);
@@ -164,9 +176,22 @@ fn same(d: &Daemon, args: &[&str]) -> String {
 fn same_with_input(d: &Daemon, args: &[&str], stdin: Option<&[u8]>) -> String {
     let want = docker(d, args, stdin);
     let got = berth(d, args, stdin);
-    assert_eq!(got.status.code(), want.status.code(), "exit code of {args:?}\nberth stderr: {}", String::from_utf8_lossy(&got.stderr));
-    assert_eq!(normalise(&got.stdout), normalise(&want.stdout), "stdout of {args:?}");
-    assert_eq!(normalise(&got.stderr), normalise(&want.stderr), "stderr of {args:?}");
+    assert_eq!(
+        got.status.code(),
+        want.status.code(),
+        "exit code of {args:?}\nberth stderr: {}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    assert_eq!(
+        normalise(&got.stdout),
+        normalise(&want.stdout),
+        "stdout of {args:?}"
+    );
+    assert_eq!(
+        normalise(&got.stderr),
+        normalise(&want.stderr),
+        "stderr of {args:?}"
+    );
     normalise(&got.stdout)
 }
 
@@ -178,9 +203,22 @@ fn same_pair(d: &Daemon, a: &[&str], undo: &[&str]) {
     let got_a = berth(d, a, None);
     let got_undo = berth(d, undo, None);
     for (args, want, got) in [(a, want_a, got_a), (undo, want_undo, got_undo)] {
-        assert_eq!(got.status.code(), want.status.code(), "exit code of {args:?}: {}", String::from_utf8_lossy(&got.stderr));
-        assert_eq!(normalise(&got.stdout), normalise(&want.stdout), "stdout of {args:?}");
-        assert_eq!(normalise(&got.stderr), normalise(&want.stderr), "stderr of {args:?}");
+        assert_eq!(
+            got.status.code(),
+            want.status.code(),
+            "exit code of {args:?}: {}",
+            String::from_utf8_lossy(&got.stderr)
+        );
+        assert_eq!(
+            normalise(&got.stdout),
+            normalise(&want.stdout),
+            "stdout of {args:?}"
+        );
+        assert_eq!(
+            normalise(&got.stderr),
+            normalise(&want.stderr),
+            "stderr of {args:?}"
+        );
     }
 }
 
@@ -194,9 +232,18 @@ fn import_busybox(d: &Daemon) {
             std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).ok();
         }
     }
-    let tar = Command::new("tar").arg("-C").arg(&root).args(["-c", "."]).output().unwrap();
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .args(["-c", "."])
+        .output()
+        .unwrap();
     let out = docker(d, &["import", "-", "busybox"], Some(&tar.stdout));
-    assert!(out.status.success(), "import: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "import: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -213,32 +260,124 @@ fn berth_matches_docker_cli_on_dockerd() {
 
     // Foreground runs: output, stderr and exit codes (the container's, 127 for a missing command).
     same(d, &["run", "--rm", "busybox", "echo", "hello"]);
-    same(d, &["run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    same(
+        d,
+        &[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ],
+    );
     same(d, &["run", "--rm", "busybox", "nosuchcommand"]);
-    same(d, &["run", "--rm", "-e", "FOO=bar", "-w", "/tmp", "-u", "1:2", "-h", "box", "busybox", "sh", "-c", "echo $FOO; pwd; id -u; id -g; hostname"]);
-    same(d, &["run", "--rm", "--entrypoint", "echo", "busybox", "from", "entrypoint"]);
+    same(
+        d,
+        &[
+            "run",
+            "--rm",
+            "-e",
+            "FOO=bar",
+            "-w",
+            "/tmp",
+            "-u",
+            "1:2",
+            "-h",
+            "box",
+            "busybox",
+            "sh",
+            "-c",
+            "echo $FOO; pwd; id -u; id -g; hostname",
+        ],
+    );
+    same(
+        d,
+        &[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "echo",
+            "busybox",
+            "from",
+            "entrypoint",
+        ],
+    );
     same(d, &["run", "--rm", "--read-only", "busybox", "touch", "/x"]);
-    same(d, &["run", "--rm", "--tmpfs", "/scratch", "busybox", "sh", "-c", "touch /scratch/x && ls /scratch"]);
-    same_with_input(d, &["run", "-i", "--rm", "busybox", "cat"], Some(b"piped-stdin\n"));
+    same(
+        d,
+        &[
+            "run",
+            "--rm",
+            "--tmpfs",
+            "/scratch",
+            "busybox",
+            "sh",
+            "-c",
+            "touch /scratch/x && ls /scratch",
+        ],
+    );
+    same_with_input(
+        d,
+        &["run", "-i", "--rm", "busybox", "cat"],
+        Some(b"piped-stdin\n"),
+    );
     same(d, &["run", "--rm", "busybox", "ls", "-la", "/nonexistent"]);
     same(d, &["run", "--foo", "busybox"]);
 
     // Lifecycle by name.
-    let id = berth(d, &["run", "-d", "--name", "sleeper", "-l", "k=v", "busybox", "sleep", "1000"], None);
+    let id = berth(
+        d,
+        &[
+            "run", "-d", "--name", "sleeper", "-l", "k=v", "busybox", "sleep", "1000",
+        ],
+        None,
+    );
     assert!(id.status.success());
     assert_eq!(String::from_utf8_lossy(&id.stdout).trim().len(), 64);
-    same(d, &["ps", "--format", "{{.Names}} {{.Image}} {{.Command}} {{.Labels}} {{.State}}"]);
+    same(
+        d,
+        &[
+            "ps",
+            "--format",
+            "{{.Names}} {{.Image}} {{.Command}} {{.Labels}} {{.State}}",
+        ],
+    );
     same(d, &["ps", "-q", "--no-trunc"]);
     same(d, &["ps", "--format", "table {{.Names}}\t{{.Status}}"]);
-    same(d, &["inspect", "-f", "{{.Name}} {{.State.Running}} {{json .Config.Cmd}} {{.Config.Labels.k}}", "sleeper"]);
-    same(d, &["container", "inspect", "--format", "{{upper .Name}}", "sleeper"]);
+    same(
+        d,
+        &[
+            "inspect",
+            "-f",
+            "{{.Name}} {{.State.Running}} {{json .Config.Cmd}} {{.Config.Labels.k}}",
+            "sleeper",
+        ],
+    );
+    same(
+        d,
+        &[
+            "container",
+            "inspect",
+            "--format",
+            "{{upper .Name}}",
+            "sleeper",
+        ],
+    );
     same(d, &["kill", "-s", "USR1", "sleeper"]);
     same_pair(d, &["pause", "sleeper"], &["unpause", "sleeper"]);
     assert!(berth(d, &["pause", "sleeper"], None).status.success());
     same(d, &["ps", "--format", "{{.Status}}"]);
     assert!(berth(d, &["unpause", "sleeper"], None).status.success());
-    same_pair(d, &["rename", "sleeper", "sleeper2"], &["rename", "sleeper2", "sleeper"]);
-    assert_eq!(String::from_utf8_lossy(&berth(d, &["rename", "sleeper", "sleeper2"], None).stdout), "");
+    same_pair(
+        d,
+        &["rename", "sleeper", "sleeper2"],
+        &["rename", "sleeper2", "sleeper"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&berth(d, &["rename", "sleeper", "sleeper2"], None).stdout),
+        ""
+    );
     let killed = berth(d, &["kill", "sleeper2"], None);
     assert_eq!(String::from_utf8_lossy(&killed.stdout), "sleeper2\n");
     same(d, &["wait", "sleeper2"]);
@@ -248,7 +387,23 @@ fn berth_matches_docker_cli_on_dockerd() {
     assert_eq!(String::from_utf8_lossy(&removed.stdout), "sleeper2\n");
 
     // create / start -a, logs.
-    assert!(berth(d, &["create", "--name", "made", "busybox", "sh", "-c", "echo one; echo two >&2; exit 4"], None).status.success());
+    assert!(
+        berth(
+            d,
+            &[
+                "create",
+                "--name",
+                "made",
+                "busybox",
+                "sh",
+                "-c",
+                "echo one; echo two >&2; exit 4"
+            ],
+            None
+        )
+        .status
+        .success()
+    );
     let started = berth(d, &["start", "-a", "made"], None);
     assert_eq!(started.status.code(), Some(4));
     assert_eq!(String::from_utf8_lossy(&started.stdout), "one\n");
@@ -268,10 +423,19 @@ fn berth_matches_docker_cli_on_dockerd() {
     // Images.
     same(d, &["images"]);
     same(d, &["images", "-q"]);
-    same(d, &["images", "--format", "{{.Repository}}:{{.Tag}} {{.Size}}"]);
+    same(
+        d,
+        &["images", "--format", "{{.Repository}}:{{.Tag}} {{.Size}}"],
+    );
     same(d, &["tag", "busybox", "bb:two"]);
-    same(d, &["images", "--format", "table {{.Repository}}\t{{.Tag}}"]);
-    same(d, &["image", "inspect", "-f", "{{json .RepoTags}}", "bb:two"]);
+    same(
+        d,
+        &["images", "--format", "table {{.Repository}}\t{{.Tag}}"],
+    );
+    same(
+        d,
+        &["image", "inspect", "-f", "{{json .RepoTags}}", "bb:two"],
+    );
     same_pair(d, &["rmi", "bb:two"], &["tag", "busybox", "bb:two"]);
     assert!(berth(d, &["rmi", "bb:two"], None).status.success());
     same(d, &["rmi", "nosuch:1"]);
@@ -282,10 +446,22 @@ fn berth_matches_docker_cli_on_dockerd() {
     // save (berth) → load (docker) and back.
     let tar = d.dir.join("bb.tar");
     let tar = tar.to_str().unwrap();
-    assert!(berth(d, &["save", "-o", tar, "busybox"], None).status.success());
+    assert!(
+        berth(d, &["save", "-o", tar, "busybox"], None)
+            .status
+            .success()
+    );
     same(d, &["load", "-i", tar]);
-    let imported = berth(d, &["import", "-c", "CMD [\"echo\",\"imported\"]", tar, "imp:1"], None);
-    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let imported = berth(
+        d,
+        &["import", "-c", "CMD [\"echo\",\"imported\"]", tar, "imp:1"],
+        None,
+    );
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
     same(d, &["run", "--rm", "imp:1"]);
     assert!(berth(d, &["rmi", "imp:1"], None).status.success());
 

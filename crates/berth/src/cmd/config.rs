@@ -39,8 +39,8 @@ fn expand_env(item: &str) -> String {
 }
 
 pub fn read_env_file(path: &str) -> Result<Vec<String>, FlagError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("open {path}: {}", io_reason(&e)))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("open {path}: {}", io_reason(&e)))?;
     Ok(text
         .lines()
         .map(|l| l.trim_start())
@@ -58,7 +58,11 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 fn parse_ulimit(spec: &str) -> Result<Value, FlagError> {
-    let invalid = || format!("invalid argument \"{spec}\" for \"--ulimit\" flag: invalid ulimit argument: {spec}");
+    let invalid = || {
+        format!(
+            "invalid argument \"{spec}\" for \"--ulimit\" flag: invalid ulimit argument: {spec}"
+        )
+    };
     let (name, limits) = spec.split_once('=').ok_or_else(invalid)?;
     let (soft, hard) = match limits.split_once(':') {
         Some((s, h)) => (s, h),
@@ -76,21 +80,33 @@ fn parse_device(spec: &str) -> Result<Value, FlagError> {
         [h, c] if c.chars().all(|ch| "rwm".contains(ch)) && !c.starts_with('/') => (*h, *h, *c),
         [h, c] => (*h, *c, "rwm"),
         [h, c, p] => (*h, *c, *p),
-        _ => return Err(format!("invalid argument \"{spec}\" for \"--device\" flag: invalid device specification: {spec}")),
+        _ => {
+            return Err(format!(
+                "invalid argument \"{spec}\" for \"--device\" flag: invalid device specification: {spec}"
+            ));
+        }
     };
     Ok(json!({"PathOnHost": host, "PathInContainer": container, "CgroupPermissions": perms}))
 }
 
 fn parse_restart(spec: &str) -> Result<Value, FlagError> {
     let (name, count) = match spec.split_once(':') {
-        Some((n, c)) => (n, c.parse::<i64>().map_err(|_| format!("invalid restart policy format: maximum retry count must be an integer"))?),
+        Some((n, c)) => (
+            n,
+            c.parse::<i64>().map_err(|_| {
+                "invalid restart policy format: maximum retry count must be an integer".to_string()
+            })?,
+        ),
         None => (spec, 0),
     };
     Ok(json!({"Name": name, "MaximumRetryCount": count}))
 }
 
 /// `-p [ip:][hostPort:]containerPort[/proto]` into ExposedPorts and PortBindings.
-fn parse_publish(specs: &[String], exposed: &mut Map<String, Value>) -> Result<Map<String, Value>, FlagError> {
+fn parse_publish(
+    specs: &[String],
+    exposed: &mut Map<String, Value>,
+) -> Result<Map<String, Value>, FlagError> {
     let mut bindings = Map::new();
     for spec in specs {
         let (addr, proto) = match spec.rsplit_once('/') {
@@ -102,14 +118,20 @@ fn parse_publish(specs: &[String], exposed: &mut Map<String, Value>) -> Result<M
             [c] => (*c, "", ""),
             [c, h] => (*c, *h, ""),
             [c, h, ip] => (*c, *h, *ip),
-            _ => return Err(format!("invalid argument \"{spec}\" for \"-p, --publish\" flag")),
+            _ => {
+                return Err(format!(
+                    "invalid argument \"{spec}\" for \"-p, --publish\" flag"
+                ));
+            }
         };
         if container.parse::<u16>().is_err() {
             return Err(format!("invalid containerPort: {container}"));
         }
         let key = format!("{container}/{proto}");
         exposed.insert(key.clone(), json!({}));
-        let entry = bindings.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+        let entry = bindings
+            .entry(key)
+            .or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(list) = entry {
             list.push(json!({"HostIp": host_ip, "HostPort": host_port}));
         }
@@ -127,7 +149,11 @@ fn size_flag(flag: &str, value: &Option<String>) -> Result<i64, FlagError> {
 }
 
 /// Builds the create request from the flags; `console` is the terminal size for `-t`.
-pub fn build(args: &RunArgs, detach: bool, console: Option<(u16, u16)>) -> Result<CreateRequest, FlagError> {
+pub fn build(
+    args: &RunArgs,
+    detach: bool,
+    console: Option<(u16, u16)>,
+) -> Result<CreateRequest, FlagError> {
     let (image, command) = args
         .image_and_command
         .split_first()
@@ -147,7 +173,11 @@ pub fn build(args: &RunArgs, detach: bool, console: Option<(u16, u16)>) -> Resul
                 "stdin" => attach_stdin = true,
                 "stdout" => attach_stdout = true,
                 "stderr" => attach_stderr = true,
-                _ => return Err(format!("invalid argument \"{stream}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR")),
+                _ => {
+                    return Err(format!(
+                        "invalid argument \"{stream}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
+                    ));
+                }
             }
         }
     }
@@ -172,17 +202,33 @@ pub fn build(args: &RunArgs, detach: bool, console: Option<(u16, u16)>) -> Resul
         Some(e) if e.is_empty() => json!([""]),
         Some(e) => json!([e]),
     };
-    let cmd = if command.is_empty() { Value::Null } else { json!(command) };
+    let cmd = if command.is_empty() {
+        Value::Null
+    } else {
+        json!(command)
+    };
 
     let mut exposed = Map::new();
     for port in &args.expose {
-        let key = if port.contains('/') { port.clone() } else { format!("{port}/tcp") };
+        let key = if port.contains('/') {
+            port.clone()
+        } else {
+            format!("{port}/tcp")
+        };
         exposed.insert(key, json!({}));
     }
     let port_bindings = parse_publish(&args.publish, &mut exposed)?;
 
-    let ulimits = args.ulimit.iter().map(|u| parse_ulimit(u)).collect::<Result<Vec<_>, _>>()?;
-    let devices = args.device.iter().map(|d| parse_device(d)).collect::<Result<Vec<_>, _>>()?;
+    let ulimits = args
+        .ulimit
+        .iter()
+        .map(|u| parse_ulimit(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let devices = args
+        .device
+        .iter()
+        .map(|d| parse_device(d))
+        .collect::<Result<Vec<_>, _>>()?;
     let restart = parse_restart(args.restart.as_deref().unwrap_or("no"))?;
 
     let mut tmpfs = Map::new();
@@ -195,7 +241,9 @@ pub fn build(args: &RunArgs, detach: bool, console: Option<(u16, u16)>) -> Resul
         if let Some((k, v)) = opt.split_once('=') {
             log_config.insert(k.to_string(), Value::String(v.to_string()));
         } else {
-            return Err(format!("invalid argument \"{opt}\" for \"--log-opt\" flag: invalid key value pair format in log-opt"));
+            return Err(format!(
+                "invalid argument \"{opt}\" for \"--log-opt\" flag: invalid key value pair format in log-opt"
+            ));
         }
     }
 
@@ -204,7 +252,11 @@ pub fn build(args: &RunArgs, detach: bool, console: Option<(u16, u16)>) -> Resul
     let memory_reservation = size_flag("--memory-reservation", &args.memory_reservation)?;
     let shm_size = size_flag("--shm-size", &args.shm_size)?;
     let nano_cpus = match args.cpus {
-        Some(c) if c < 0.0 => return Err(format!("invalid argument \"{c}\" for \"--cpus\" flag: range out of bounds")),
+        Some(c) if c < 0.0 => {
+            return Err(format!(
+                "invalid argument \"{c}\" for \"--cpus\" flag: range out of bounds"
+            ));
+        }
         Some(c) => (c * 1e9).round() as i64,
         None => 0,
     };
@@ -321,7 +373,9 @@ mod tests {
     use clap::Parser;
 
     fn build_from(args: &[&str]) -> Result<CreateRequest, FlagError> {
-        let cli = crate::cli::Cli::try_parse_from(std::iter::once("berth").chain(args.iter().copied())).unwrap();
+        let cli =
+            crate::cli::Cli::try_parse_from(std::iter::once("berth").chain(args.iter().copied()))
+                .unwrap();
         match cli.command {
             Some(crate::cli::Command::Run(r)) => build(&r, r.detach, Some((40, 120))),
             other => panic!("{other:?}"),
@@ -330,7 +384,11 @@ mod tests {
 
     #[test]
     fn docker_trace_body_fields() {
-        let r = build_from(&["run", "--rm", "--name", "full", "-e", "FOO=bar", "--memory", "64m", "--cpus", "0.5", "busybox", "sh", "-c", "x"]).unwrap();
+        let r = build_from(&[
+            "run", "--rm", "--name", "full", "-e", "FOO=bar", "--memory", "64m", "--cpus", "0.5",
+            "busybox", "sh", "-c", "x",
+        ])
+        .unwrap();
         let b = &r.body;
         assert_eq!(b["Env"], json!(["FOO=bar"]));
         assert_eq!(b["Cmd"], json!(["sh", "-c", "x"]));
@@ -356,9 +414,30 @@ mod tests {
 
     #[test]
     fn resources_and_limits() {
-        let r = build_from(&["run", "--ulimit", "nofile=1024:2048", "--device", "/dev/null:/dev/mynull", "--sysctl", "net.ipv4.ip_forward=1", "--tmpfs", "/run:size=1m", "--pids-limit", "10", "--memory-swap", "-1", "--entrypoint", "", "busybox"]).unwrap();
+        let r = build_from(&[
+            "run",
+            "--ulimit",
+            "nofile=1024:2048",
+            "--device",
+            "/dev/null:/dev/mynull",
+            "--sysctl",
+            "net.ipv4.ip_forward=1",
+            "--tmpfs",
+            "/run:size=1m",
+            "--pids-limit",
+            "10",
+            "--memory-swap",
+            "-1",
+            "--entrypoint",
+            "",
+            "busybox",
+        ])
+        .unwrap();
         let h = &r.body["HostConfig"];
-        assert_eq!(h["Ulimits"], json!([{"Name": "nofile", "Soft": 1024, "Hard": 2048}]));
+        assert_eq!(
+            h["Ulimits"],
+            json!([{"Name": "nofile", "Soft": 1024, "Hard": 2048}])
+        );
         assert_eq!(h["Devices"][0]["PathInContainer"], json!("/dev/mynull"));
         assert_eq!(h["Sysctls"]["net.ipv4.ip_forward"], json!("1"));
         assert_eq!(h["Tmpfs"]["/run"], json!("size=1m"));
@@ -379,6 +458,9 @@ mod tests {
     fn publish_ports() {
         let r = build_from(&["run", "-p", "127.0.0.1:8080:80", "busybox"]).unwrap();
         assert_eq!(r.body["ExposedPorts"], json!({"80/tcp": {}}));
-        assert_eq!(r.body["HostConfig"]["PortBindings"]["80/tcp"], json!([{"HostIp": "127.0.0.1", "HostPort": "8080"}]));
+        assert_eq!(
+            r.body["HostConfig"]["PortBindings"]["80/tcp"],
+            json!([{"HostIp": "127.0.0.1", "HostPort": "8080"}])
+        );
     }
 }

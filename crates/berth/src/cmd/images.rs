@@ -7,7 +7,9 @@ use gtmpl::Value as T;
 use serde_json::Value;
 
 use crate::api::{CliError, Client, Result, path_escape, query};
-use crate::cli::{HistoryArgs, ImagePruneArgs, ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs};
+use crate::cli::{
+    HistoryArgs, ImagePruneArgs, ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs,
+};
 use crate::cmd::lifecycle::confirm;
 use crate::cmd::observe::go_time;
 use crate::cmd::{filters_json, print_rows};
@@ -44,11 +46,22 @@ fn image_rows(img: &Value, trunc: bool, with_digest: bool) -> Vec<T> {
     let strings = |key: &str| -> Vec<String> {
         img.get(key)
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default()
     };
-    let tags: Vec<String> = strings("RepoTags").into_iter().filter(|t| t != "<none>:<none>").collect();
-    let digests: Vec<String> = strings("RepoDigests").into_iter().filter(|d| d != "<none>@<none>").collect();
+    let tags: Vec<String> = strings("RepoTags")
+        .into_iter()
+        .filter(|t| t != "<none>:<none>")
+        .collect();
+    let digests: Vec<String> = strings("RepoDigests")
+        .into_iter()
+        .filter(|d| d != "<none>@<none>")
+        .collect();
     let id = img.get("Id").and_then(Value::as_str).unwrap_or("");
     let created = img.get("Created").and_then(Value::as_i64).unwrap_or(0);
     let size = img.get("Size").and_then(Value::as_f64).unwrap_or(0.0);
@@ -56,16 +69,51 @@ fn image_rows(img: &Value, trunc: bool, with_digest: bool) -> Vec<T> {
     let containers = img.get("Containers").and_then(Value::as_i64).unwrap_or(-1);
     let make = |repo: &str, tag: &str, digest: &str| {
         row(vec![
-            ("ID", T::String(if trunc { truncate_id(id) } else { id.to_string() })),
+            (
+                "ID",
+                T::String(if trunc {
+                    truncate_id(id)
+                } else {
+                    id.to_string()
+                }),
+            ),
             ("Repository", T::String(repo.into())),
             ("Tag", T::String(tag.into())),
             ("Digest", T::String(digest.into())),
-            ("CreatedSince", T::String(if created > 0 { ago(created) } else { String::new() })),
+            (
+                "CreatedSince",
+                T::String(if created > 0 {
+                    ago(created)
+                } else {
+                    String::new()
+                }),
+            ),
             ("CreatedAt", T::String(go_time(created))),
             ("Size", T::String(human_size_precision(size, 3))),
-            ("Containers", T::String(if containers < 0 { "N/A".into() } else { containers.to_string() })),
-            ("SharedSize", T::String(if shared < 0 { "N/A".into() } else { units::human_size(shared as f64) })),
-            ("UniqueSize", T::String(if shared < 0 { "N/A".into() } else { units::human_size(size - shared as f64) })),
+            (
+                "Containers",
+                T::String(if containers < 0 {
+                    "N/A".into()
+                } else {
+                    containers.to_string()
+                }),
+            ),
+            (
+                "SharedSize",
+                T::String(if shared < 0 {
+                    "N/A".into()
+                } else {
+                    units::human_size(shared as f64)
+                }),
+            ),
+            (
+                "UniqueSize",
+                T::String(if shared < 0 {
+                    "N/A".into()
+                } else {
+                    units::human_size(size - shared as f64)
+                }),
+            ),
         ])
     };
     if tags.is_empty() && digests.is_empty() {
@@ -83,7 +131,11 @@ fn image_rows(img: &Value, trunc: bool, with_digest: bool) -> Vec<T> {
     let mut repos_with_tags = Vec::new();
     for t in &tags {
         let (repo, tag) = split_reference(t);
-        let ds = if with_digest { digest_of(&repo) } else { Vec::new() };
+        let ds = if with_digest {
+            digest_of(&repo)
+        } else {
+            Vec::new()
+        };
         if ds.is_empty() {
             out.push(make(&repo, &tag, "<none>"));
         } else {
@@ -158,17 +210,47 @@ pub fn history(client: &mut Client, args: &HistoryArgs) -> Result<i32> {
         .map(|h| {
             let id = h.get("Id").and_then(Value::as_str).unwrap_or("");
             let created = h.get("Created").and_then(Value::as_i64).unwrap_or(0);
-            let by = h.get("CreatedBy").and_then(Value::as_str).unwrap_or("").replace('\t', " ");
+            let by = h
+                .get("CreatedBy")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .replace('\t', " ");
             let by = if trunc { units::ellipsis(&by, 45) } else { by };
             let size = h.get("Size").and_then(Value::as_f64).unwrap_or(0.0);
-            let id = if id.starts_with("sha256:") && trunc { truncate_id(id) } else { id.to_string() };
+            let id = if id.starts_with("sha256:") && trunc {
+                truncate_id(id)
+            } else {
+                id.to_string()
+            };
             row(vec![
                 ("ID", T::String(id)),
-                ("CreatedSince", T::String(if args.human { ago(created) } else { go_time(created) })),
+                (
+                    "CreatedSince",
+                    T::String(if args.human {
+                        ago(created)
+                    } else {
+                        go_time(created)
+                    }),
+                ),
                 ("CreatedAt", T::String(go_time(created))),
                 ("CreatedBy", T::String(by)),
-                ("Size", T::String(if args.human { human_size_precision(size, 3) } else { (size as i64).to_string() })),
-                ("Comment", T::String(h.get("Comment").and_then(Value::as_str).unwrap_or("").into())),
+                (
+                    "Size",
+                    T::String(if args.human {
+                        human_size_precision(size, 3)
+                    } else {
+                        (size as i64).to_string()
+                    }),
+                ),
+                (
+                    "Comment",
+                    T::String(
+                        h.get("Comment")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .into(),
+                    ),
+                ),
             ])
         })
         .collect();
@@ -176,7 +258,10 @@ pub fn history(client: &mut Client, args: &HistoryArgs) -> Result<i32> {
         "{{.ID}}".to_string()
     } else {
         match args.format.as_deref() {
-            None | Some("table") => "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".to_string(),
+            None | Some("table") => {
+                "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+                    .to_string()
+            }
             Some(f) => f.to_string(),
         }
     };
@@ -261,7 +346,10 @@ pub fn prune(client: &mut Client, args: &ImagePruneArgs) -> Result<i32> {
         print_deleted(&Value::Array(deleted.clone()));
         println!();
     }
-    let space = v.get("SpaceReclaimed").and_then(Value::as_f64).unwrap_or(0.0);
+    let space = v
+        .get("SpaceReclaimed")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
     println!("Total reclaimed space: {}", units::human_size(space));
     Ok(0)
 }
@@ -282,7 +370,11 @@ fn print_progress(response: &mut impl Read, quiet: bool) -> Result<()> {
                 continue;
             }
         };
-        if let Some(e) = v.pointer("/errorDetail/message").or_else(|| v.get("error")).and_then(Value::as_str) {
+        if let Some(e) = v
+            .pointer("/errorDetail/message")
+            .or_else(|| v.get("error"))
+            .and_then(Value::as_str)
+        {
             return Err(CliError::msg(e.to_string()));
         }
         if quiet {
@@ -325,7 +417,11 @@ impl<R: Read> Read for Progress<R> {
                     } else {
                         format!("{}>{}", "=".repeat(filled), " ".repeat(width - filled - 1))
                     };
-                    format!("{}: [{bar}]  {done}/{}", self.label, units::human_size(t as f64))
+                    format!(
+                        "{}: [{bar}]  {done}/{}",
+                        self.label,
+                        units::human_size(t as f64)
+                    )
                 }
                 _ => format!("{}: {done}", self.label),
             };
@@ -347,32 +443,63 @@ pub fn load(client: &mut Client, args: &LoadArgs) -> Result<i32> {
         }
         None => {
             if crate::term::is_tty(0) {
-                return Err(CliError::msg("requested load from stdin, but stdin is empty"));
+                return Err(CliError::msg(
+                    "requested load from stdin, but stdin is empty",
+                ));
             }
             (Box::new(io::stdin()), None)
         }
     };
     let show = !args.quiet && crate::term::is_tty(2);
-    let mut progress = Progress { inner: input, done: 0, total, show, label: "Loading layer" };
-    let quiet = if crate::term::is_tty(1) && !args.quiet { "0" } else { "1" };
+    let mut progress = Progress {
+        inner: input,
+        done: 0,
+        total,
+        show,
+        label: "Loading layer",
+    };
+    let quiet = if crate::term::is_tty(1) && !args.quiet {
+        "0"
+    } else {
+        "1"
+    };
     let path = format!("/images/load?quiet={quiet}");
-    let mut response = client.send("POST", &path, &[], Body::Stream(&mut progress, "application/x-tar"))?;
+    let mut response = client.send(
+        "POST",
+        &path,
+        &[],
+        Body::Stream(&mut progress, "application/x-tar"),
+    )?;
     print_progress(&mut response, false)?;
     Ok(0)
 }
 
 pub fn save(client: &mut Client, args: &SaveArgs) -> Result<i32> {
     if args.output.is_none() && crate::term::is_tty(1) {
-        return Err(CliError::msg("cowardly refusing to save to a terminal. Use the -o flag or redirect"));
+        return Err(CliError::msg(
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+        ));
     }
     let q: Vec<(&str, String)> = args.images.iter().map(|i| ("names", i.clone())).collect();
-    let mut response = client.send("GET", &format!("/images/get{}", query(&q)), &[], Body::Empty)?;
+    let mut response = client.send(
+        "GET",
+        &format!("/images/get{}", query(&q)),
+        &[],
+        Body::Empty,
+    )?;
     let show = args.output.is_some() && crate::term::is_tty(2);
-    let mut progress = Progress { inner: &mut response, done: 0, total: None, show, label: "Saving" };
+    let mut progress = Progress {
+        inner: &mut response,
+        done: 0,
+        total: None,
+        show,
+        label: "Saving",
+    };
     match &args.output {
         Some(path) => {
             let tmp = format!("{path}.berth-tmp");
-            let mut f = File::create(&tmp).map_err(|e| CliError::msg(format!("failed to save image: open {path}: {e}")))?;
+            let mut f = File::create(&tmp)
+                .map_err(|e| CliError::msg(format!("failed to save image: open {path}: {e}")))?;
             let copied = io::copy(&mut progress, &mut f).and_then(|_| f.sync_all());
             if let Err(e) = copied.and_then(|_| std::fs::rename(&tmp, path)) {
                 std::fs::remove_file(&tmp).ok();
@@ -394,10 +521,13 @@ pub fn import(client: &mut Client, args: &ImportArgs) -> Result<i32> {
         q.push(("fromSrc", "-".into()));
         (Box::new(io::stdin()), None)
     } else if args.source.contains("://") {
-        return Err(CliError::msg("berth import reads a file or -; URLs need network access"));
+        return Err(CliError::msg(
+            "berth import reads a file or -; URLs need network access",
+        ));
     } else {
         q.push(("fromSrc", "-".into()));
-        let f = File::open(&args.source).map_err(|e| CliError::msg(format!("open {}: {e}", args.source)))?;
+        let f = File::open(&args.source)
+            .map_err(|e| CliError::msg(format!("open {}: {e}", args.source)))?;
         let len = f.metadata().ok().map(|m| m.len());
         (Box::new(f), len)
     };
@@ -420,9 +550,20 @@ pub fn import(client: &mut Client, args: &ImportArgs) -> Result<i32> {
         q.push(("platform", p.clone()));
     }
     let show = crate::term::is_tty(2);
-    let mut progress = Progress { inner: &mut input, done: 0, total, show, label: "Importing" };
+    let mut progress = Progress {
+        inner: &mut input,
+        done: 0,
+        total,
+        show,
+        label: "Importing",
+    };
     let path = format!("/images/create{}", query(&q));
-    let mut response = client.send("POST", &path, &[], Body::Stream(&mut progress, "application/x-tar"))?;
+    let mut response = client.send(
+        "POST",
+        &path,
+        &[],
+        Body::Stream(&mut progress, "application/x-tar"),
+    )?;
     print_progress(&mut response, false)?;
     Ok(0)
 }
@@ -433,15 +574,31 @@ mod tests {
 
     #[test]
     fn references_split_into_repository_and_tag() {
-        assert_eq!(split_reference("busybox:latest"), ("busybox".into(), "latest".into()));
-        assert_eq!(split_reference("docker.io/library/busybox:1"), ("busybox".into(), "1".into()));
-        assert_eq!(split_reference("127.0.0.1:5000/bb:x"), ("127.0.0.1:5000/bb".into(), "x".into()));
-        assert_eq!(split_reference("127.0.0.1:5000/bb"), ("127.0.0.1:5000/bb".into(), "<none>".into()));
+        assert_eq!(
+            split_reference("busybox:latest"),
+            ("busybox".into(), "latest".into())
+        );
+        assert_eq!(
+            split_reference("docker.io/library/busybox:1"),
+            ("busybox".into(), "1".into())
+        );
+        assert_eq!(
+            split_reference("127.0.0.1:5000/bb:x"),
+            ("127.0.0.1:5000/bb".into(), "x".into())
+        );
+        assert_eq!(
+            split_reference("127.0.0.1:5000/bb"),
+            ("127.0.0.1:5000/bb".into(), "<none>".into())
+        );
     }
 
     #[test]
     fn dangling_images_show_none() {
-        let rows = image_rows(&serde_json::json!({"Id": "sha256:abcdef0123456789", "RepoTags": null, "Created": 0, "Size": 1880}), true, false);
+        let rows = image_rows(
+            &serde_json::json!({"Id": "sha256:abcdef0123456789", "RepoTags": null, "Created": 0, "Size": 1880}),
+            true,
+            false,
+        );
         assert_eq!(rows.len(), 1);
         if let T::Map(m) = &rows[0] {
             assert_eq!(m["Repository"].to_string(), "<none>");

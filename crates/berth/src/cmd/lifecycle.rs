@@ -29,7 +29,12 @@ fn each(names: &[String], mut action: impl FnMut(&str) -> Result<Option<String>>
 pub fn wait(client: &mut Client, args: &ContainersArgs) -> Result<i32> {
     each(&args.containers, |name| {
         let v = client.post_json(&format!("/containers/{}/wait", path_escape(name)), None)?;
-        Ok(Some(v.get("StatusCode").and_then(Value::as_i64).unwrap_or(0).to_string()))
+        Ok(Some(
+            v.get("StatusCode")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                .to_string(),
+        ))
     })
 }
 
@@ -88,7 +93,9 @@ pub fn rm(client: &mut Client, args: &RmArgs) -> Result<i32> {
 pub fn rename(client: &mut Client, args: &RenameArgs) -> Result<i32> {
     let new_name = args.new_name.trim();
     if new_name.is_empty() {
-        return Err(CliError::msg("Error: neither old nor new names may be empty"));
+        return Err(CliError::msg(
+            "Error: neither old nor new names may be empty",
+        ));
     }
     client.post(&format!(
         "/containers/{}/rename{}",
@@ -130,7 +137,10 @@ pub fn prune(client: &mut Client, args: &PruneArgs) -> Result<i32> {
         }
         println!();
     }
-    let space = v.get("SpaceReclaimed").and_then(Value::as_f64).unwrap_or(0.0);
+    let space = v
+        .get("SpaceReclaimed")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
     println!("Total reclaimed space: {}", units::human_size(space));
     Ok(0)
 }

@@ -11,7 +11,9 @@ use crate::template::Format;
 
 /// Prints rows through a `--format` (or the default table).
 pub fn print_rows(format: &str, header: &[(&str, &str)], rows: &[gtmpl::Value]) -> Result<()> {
-    let text = Format::new(format).render(header, rows).map_err(CliError::msg)?;
+    let text = Format::new(format)
+        .render(header, rows)
+        .map_err(CliError::msg)?;
     run::print_out(&text)?;
     Ok(())
 }

@@ -13,7 +13,8 @@ use crate::stream;
 use crate::template::{Format, from_json, row};
 use crate::units::{self, ago, ellipsis, go_quote, human_size_precision, truncate_id};
 
-const PS_TABLE: &str = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+const PS_TABLE: &str =
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 const PS_HEADER: [(&str, &str); 16] = [
     ("ID", "CONTAINER ID"),
     ("Names", "NAMES"),
@@ -70,7 +71,12 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 fn ports(c: &Value) -> String {
     let mut out = Vec::new();
-    for p in c.get("Ports").and_then(Value::as_array).into_iter().flatten() {
+    for p in c
+        .get("Ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let private = i(p, "PrivatePort");
         let kind = s(p, "Type");
         match p.get("PublicPort").and_then(Value::as_i64) {
@@ -89,10 +95,19 @@ fn container_row(c: &Value, trunc: bool) -> T {
     let names: Vec<String> = c
         .get("Names")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(|n| n.trim_start_matches('/').to_string()).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(|n| n.trim_start_matches('/').to_string())
+                .collect()
+        })
         .unwrap_or_default();
     let name = if trunc {
-        names.iter().find(|n| !n.contains('/')).cloned().unwrap_or_default()
+        names
+            .iter()
+            .find(|n| !n.contains('/'))
+            .cloned()
+            .unwrap_or_default()
     } else {
         names.join(",")
     };
@@ -105,18 +120,30 @@ fn container_row(c: &Value, trunc: bool) -> T {
         image
     };
     let command = s(c, "Command");
-    let command = go_quote(&if trunc { ellipsis(&command, 20) } else { command });
+    let command = go_quote(&if trunc {
+        ellipsis(&command, 20)
+    } else {
+        command
+    });
     let created = i(c, "Created");
     let mut labels: Vec<String> = c
         .get("Labels")
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect()
+        })
         .unwrap_or_default();
     labels.sort();
     let size_rw = c.get("SizeRw").and_then(Value::as_f64).unwrap_or(0.0);
     let size_root = c.get("SizeRootFs").and_then(Value::as_f64).unwrap_or(0.0);
     let size = if size_root > 0.0 {
-        format!("{} (virtual {})", human_size_precision(size_rw, 3), human_size_precision(size_root, 3))
+        format!(
+            "{} (virtual {})",
+            human_size_precision(size_rw, 3),
+            human_size_precision(size_root, 3)
+        )
     } else {
         human_size_precision(size_rw, 3)
     };
@@ -183,7 +210,11 @@ pub fn ps(client: &mut Client, args: &PsArgs) -> Result<i32> {
     let template = if args.quiet {
         "{{.ID}}".to_string()
     } else if format == "table" {
-        if args.size { format!("{PS_TABLE}\t{{{{.Size}}}}") } else { PS_TABLE.to_string() }
+        if args.size {
+            format!("{PS_TABLE}\t{{{{.Size}}}}")
+        } else {
+            PS_TABLE.to_string()
+        }
     } else {
         format
     };
@@ -211,12 +242,19 @@ pub fn inspect(client: &mut Client, args: &InspectArgs, fixed: Option<&str>) -> 
     let mut failed = false;
     for name in &args.names {
         let escaped = path_escape(name);
-        let container_path = format!("/containers/{escaped}/json{}", if args.size { "?size=1" } else { "" });
+        let container_path = format!(
+            "/containers/{escaped}/json{}",
+            if args.size { "?size=1" } else { "" }
+        );
         let image_path = format!("/images/{escaped}/json");
         let attempt = match kind.as_deref() {
             Some("container") => client.get_json(&container_path),
             Some("image") => client.get_json(&image_path),
-            Some(other) => return Err(CliError::msg(format!("\"{other}\" is not a valid value for --type"))),
+            Some(other) => {
+                return Err(CliError::msg(format!(
+                    "\"{other}\" is not a valid value for --type"
+                )));
+            }
             None => match client.get_json(&container_path) {
                 Err(CliError::Daemon { status: 404, .. }) => client.get_json(&image_path),
                 other => other,
@@ -224,7 +262,10 @@ pub fn inspect(client: &mut Client, args: &InspectArgs, fixed: Option<&str>) -> 
         };
         match attempt {
             Ok(v) => found.push(v),
-            Err(CliError::Daemon { status: 404, message }) => {
+            Err(CliError::Daemon {
+                status: 404,
+                message,
+            }) => {
                 failed = true;
                 let text = match kind.as_deref() {
                     Some("container") => format!("Error: No such container: {name}"),
@@ -260,9 +301,11 @@ pub fn parse_timestamp(value: &str) -> Result<String> {
     if let Some(seconds) = parse_go_duration(value) {
         return Ok(format!("{:.9}", now - seconds));
     }
-    parse_rfc3339(value)
-        .map(|t| t.to_string())
-        .ok_or_else(|| CliError::msg(format!("invalid value for \"since\": failed to parse value as time or duration: \"{value}\"")))
+    parse_rfc3339(value).map(|t| t.to_string()).ok_or_else(|| {
+        CliError::msg(format!(
+            "invalid value for \"since\": failed to parse value as time or duration: \"{value}\""
+        ))
+    })
 }
 
 fn parse_go_duration(text: &str) -> Option<f64> {
@@ -275,7 +318,9 @@ fn parse_go_duration(text: &str) -> Option<f64> {
         let split = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
         let number: f64 = rest[..split].parse().ok()?;
         rest = &rest[split..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let factor = match &rest[..unit_len] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -302,7 +347,11 @@ fn parse_rfc3339(text: &str) -> Option<i64> {
     };
     let clock = clock.split('.').next()?;
     let mut c = clock.split(':').map(|p| p.parse::<i64>().ok());
-    let (hh, mm, ss) = (c.next()??, c.next().flatten().unwrap_or(0), c.next().flatten().unwrap_or(0));
+    let (hh, mm, ss) = (
+        c.next()??,
+        c.next().flatten().unwrap_or(0),
+        c.next().flatten().unwrap_or(0),
+    );
     let offset_secs = if offset == "Z" {
         0
     } else {
@@ -321,9 +370,15 @@ fn parse_rfc3339(text: &str) -> Option<i64> {
 }
 
 pub fn logs(client: &mut Client, args: &LogsArgs) -> Result<i32> {
-    let info = client.get_json(&format!("/containers/{}/json", path_escape(&args.container)))?;
+    let info = client.get_json(&format!(
+        "/containers/{}/json",
+        path_escape(&args.container)
+    ))?;
     let id = s(&info, "Id");
-    let tty = info.pointer("/Config/Tty").and_then(Value::as_bool).unwrap_or(false);
+    let tty = info
+        .pointer("/Config/Tty")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let mut q: Vec<(&str, String)> = Vec::new();
     if args.details {
         q.push(("details", "1".into()));
@@ -359,9 +414,12 @@ pub fn version(client: &mut Client, args: &VersionArgs) -> Result<i32> {
     let server = client.get_json("/version")?;
     if let Some(f) = &args.format {
         let data = row(vec![
-            ("Client", from_json(&serde_json::json!({
+            (
+                "Client",
+                from_json(&serde_json::json!({
                 "Version": env!("CARGO_PKG_VERSION"), "ApiVersion": client.version(),
-                "Os": "linux", "Arch": "amd64"}))),
+                "Os": "linux", "Arch": "amd64"})),
+            ),
             ("Server", from_json(&server)),
         ]);
         print_out(&Format::new(f).render_each(&[data]).map_err(CliError::msg)?)?;
@@ -369,20 +427,61 @@ pub fn version(client: &mut Client, args: &VersionArgs) -> Result<i32> {
     }
     let mut out = String::new();
     out.push_str("Client:\n");
-    out.push_str(&format!(" Version:           {}\n", env!("CARGO_PKG_VERSION")));
+    out.push_str(&format!(
+        " Version:           {}\n",
+        env!("CARGO_PKG_VERSION")
+    ));
     out.push_str(&format!(" API version:       {}\n", client.version()));
     out.push_str(" OS/Arch:           linux/amd64\n\n");
-    out.push_str(&format!("Server: {}\n", server.pointer("/Platform/Name").and_then(Value::as_str).unwrap_or("")).trim_end().to_string());
+    out.push_str(
+        format!(
+            "Server: {}",
+            server
+                .pointer("/Platform/Name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        )
+        .trim_end(),
+    );
     out.push('\n');
     out.push_str(" Engine:\n");
     out.push_str(&format!("  Version:          {}\n", s(&server, "Version")));
-    out.push_str(&format!("  API version:      {} (minimum version {})\n", s(&server, "ApiVersion"), s(&server, "MinAPIVersion")));
-    out.push_str(&format!("  Go version:       {}\n", s(&server, "GoVersion")));
-    out.push_str(&format!("  Git commit:       {}\n", s(&server, "GitCommit")));
-    out.push_str(&format!("  Built:            {}\n", s(&server, "BuildTime")));
-    out.push_str(&format!("  OS/Arch:          {}/{}\n", s(&server, "Os"), s(&server, "Arch")));
-    out.push_str(&format!("  Experimental:     {}\n", server.get("Experimental").and_then(Value::as_bool).unwrap_or(false)));
-    for comp in server.get("Components").and_then(Value::as_array).into_iter().flatten().skip(1) {
+    out.push_str(&format!(
+        "  API version:      {} (minimum version {})\n",
+        s(&server, "ApiVersion"),
+        s(&server, "MinAPIVersion")
+    ));
+    out.push_str(&format!(
+        "  Go version:       {}\n",
+        s(&server, "GoVersion")
+    ));
+    out.push_str(&format!(
+        "  Git commit:       {}\n",
+        s(&server, "GitCommit")
+    ));
+    out.push_str(&format!(
+        "  Built:            {}\n",
+        s(&server, "BuildTime")
+    ));
+    out.push_str(&format!(
+        "  OS/Arch:          {}/{}\n",
+        s(&server, "Os"),
+        s(&server, "Arch")
+    ));
+    out.push_str(&format!(
+        "  Experimental:     {}\n",
+        server
+            .get("Experimental")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    ));
+    for comp in server
+        .get("Components")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .skip(1)
+    {
         out.push_str(&format!(" {}:\n", s(comp, "Name")));
         out.push_str(&format!("  Version:          {}\n", s(comp, "Version")));
         if let Some(commit) = comp.pointer("/Details/GitCommit").and_then(Value::as_str) {
@@ -396,7 +495,11 @@ pub fn version(client: &mut Client, args: &VersionArgs) -> Result<i32> {
 pub fn info(client: &mut Client, args: &FormatOnly) -> Result<i32> {
     let info = client.get_json("/info")?;
     if let Some(f) = &args.format {
-        print_out(&Format::new(f).render_each(&[from_json(&info)]).map_err(CliError::msg)?)?;
+        print_out(
+            &Format::new(f)
+                .render_each(&[from_json(&info)])
+                .map_err(CliError::msg)?,
+        )?;
         return Ok(0);
     }
     let mut out = String::from("Client:\n Version:    ");
@@ -418,9 +521,15 @@ pub fn info(client: &mut Client, args: &FormatOnly) -> Result<i32> {
         let names: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
         out.push_str(&format!(" Runtimes: {}\n", names.join(" ")));
     }
-    out.push_str(&format!(" Default Runtime: {}\n", s(&info, "DefaultRuntime")));
+    out.push_str(&format!(
+        " Default Runtime: {}\n",
+        s(&info, "DefaultRuntime")
+    ));
     out.push_str(&format!(" Kernel Version: {}\n", s(&info, "KernelVersion")));
-    out.push_str(&format!(" Operating System: {}\n", s(&info, "OperatingSystem")));
+    out.push_str(&format!(
+        " Operating System: {}\n",
+        s(&info, "OperatingSystem")
+    ));
     out.push_str(&format!(" OSType: {}\n", s(&info, "OSType")));
     out.push_str(&format!(" Architecture: {}\n", s(&info, "Architecture")));
     out.push_str(&format!(" CPUs: {}\n", i(&info, "NCPU")));
@@ -428,27 +537,68 @@ pub fn info(client: &mut Client, args: &FormatOnly) -> Result<i32> {
     out.push_str(&format!(" Total Memory: {}\n", units::bytes_size(mem)));
     out.push_str(&format!(" Name: {}\n", s(&info, "Name")));
     out.push_str(&format!(" ID: {}\n", s(&info, "ID")));
-    out.push_str(&format!(" Docker Root Dir: {}\n", s(&info, "DockerRootDir")));
-    out.push_str(&format!(" Debug Mode: {}\n", info.get("Debug").and_then(Value::as_bool).unwrap_or(false)));
-    out.push_str(&format!(" Experimental: {}\n", info.get("ExperimentalBuild").and_then(Value::as_bool).unwrap_or(false)));
-    out.push_str(&format!(" Live Restore Enabled: {}\n", info.get("LiveRestoreEnabled").and_then(Value::as_bool).unwrap_or(false)));
+    out.push_str(&format!(
+        " Docker Root Dir: {}\n",
+        s(&info, "DockerRootDir")
+    ));
+    out.push_str(&format!(
+        " Debug Mode: {}\n",
+        info.get("Debug").and_then(Value::as_bool).unwrap_or(false)
+    ));
+    out.push_str(&format!(
+        " Experimental: {}\n",
+        info.get("ExperimentalBuild")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    ));
+    out.push_str(&format!(
+        " Live Restore Enabled: {}\n",
+        info.get("LiveRestoreEnabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    ));
     print_out(&out)?;
     Ok(0)
 }
 
 pub fn df(client: &mut Client, args: &DfArgs) -> Result<i32> {
     let v = client.get_json("/system/df")?;
-    let images = v.get("Images").and_then(Value::as_array).cloned().unwrap_or_default();
-    let containers = v.get("Containers").and_then(Value::as_array).cloned().unwrap_or_default();
-    let volumes = v.get("Volumes").and_then(Value::as_array).cloned().unwrap_or_default();
-    let cache = v.get("BuildCache").and_then(Value::as_array).cloned().unwrap_or_default();
+    let images = v
+        .get("Images")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let containers = v
+        .get("Containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let volumes = v
+        .get("Volumes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let cache = v
+        .get("BuildCache")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
 
     let layers = v.get("LayersSize").and_then(Value::as_f64).unwrap_or(0.0);
-    let active_images = images.iter().filter(|i| i.get("Containers").and_then(Value::as_i64).unwrap_or(0) > 0).count();
+    let active_images = images
+        .iter()
+        .filter(|i| i.get("Containers").and_then(Value::as_i64).unwrap_or(0) > 0)
+        .count();
     let used: f64 = images
         .iter()
         .filter(|i| i.get("Containers").and_then(Value::as_i64).unwrap_or(0) > 0)
-        .map(|i| i.get("Size").and_then(Value::as_f64).unwrap_or(0.0) - i.get("SharedSize").and_then(Value::as_f64).unwrap_or(0.0).max(0.0))
+        .map(|i| {
+            i.get("Size").and_then(Value::as_f64).unwrap_or(0.0)
+                - i.get("SharedSize")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0)
+                    .max(0.0)
+        })
         .sum();
     let reclaim = |total: f64, r: f64| {
         if total > 0.0 {
@@ -459,24 +609,76 @@ pub fn df(client: &mut Client, args: &DfArgs) -> Result<i32> {
     };
     let image_reclaim = (layers - used).max(0.0);
 
-    let active_containers = containers.iter().filter(|c| s(c, "State") == "running").count();
-    let c_size: f64 = containers.iter().map(|c| c.get("SizeRw").and_then(Value::as_f64).unwrap_or(0.0)).sum();
+    let active_containers = containers
+        .iter()
+        .filter(|c| s(c, "State") == "running")
+        .count();
+    let c_size: f64 = containers
+        .iter()
+        .map(|c| c.get("SizeRw").and_then(Value::as_f64).unwrap_or(0.0))
+        .sum();
     let c_reclaim: f64 = containers
         .iter()
         .filter(|c| s(c, "State") != "running")
         .map(|c| c.get("SizeRw").and_then(Value::as_f64).unwrap_or(0.0))
         .sum();
-    let v_size: f64 = volumes.iter().map(|x| x.pointer("/UsageData/Size").and_then(Value::as_f64).unwrap_or(0.0)).sum();
-    let b_size: f64 = cache.iter().map(|x| x.get("Size").and_then(Value::as_f64).unwrap_or(0.0)).sum();
+    let v_size: f64 = volumes
+        .iter()
+        .map(|x| {
+            x.pointer("/UsageData/Size")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0)
+        })
+        .sum();
+    let b_size: f64 = cache
+        .iter()
+        .map(|x| x.get("Size").and_then(Value::as_f64).unwrap_or(0.0))
+        .sum();
 
     let rows = vec![
-        row(vec![("Type", "Images".into()), ("TotalCount", images.len().to_string().into()), ("Active", active_images.to_string().into()), ("Size", units::human_size(layers).into()), ("Reclaimable", reclaim(layers, image_reclaim).into())]),
-        row(vec![("Type", "Containers".into()), ("TotalCount", containers.len().to_string().into()), ("Active", active_containers.to_string().into()), ("Size", units::human_size(c_size).into()), ("Reclaimable", reclaim(c_size, c_reclaim).into())]),
-        row(vec![("Type", "Local Volumes".into()), ("TotalCount", volumes.len().to_string().into()), ("Active", "0".into()), ("Size", units::human_size(v_size).into()), ("Reclaimable", units::human_size(v_size).into())]),
-        row(vec![("Type", "Build Cache".into()), ("TotalCount", cache.len().to_string().into()), ("Active", "0".into()), ("Size", units::human_size(b_size).into()), ("Reclaimable", units::human_size(b_size).into())]),
+        row(vec![
+            ("Type", "Images".into()),
+            ("TotalCount", images.len().to_string().into()),
+            ("Active", active_images.to_string().into()),
+            ("Size", units::human_size(layers).into()),
+            ("Reclaimable", reclaim(layers, image_reclaim).into()),
+        ]),
+        row(vec![
+            ("Type", "Containers".into()),
+            ("TotalCount", containers.len().to_string().into()),
+            ("Active", active_containers.to_string().into()),
+            ("Size", units::human_size(c_size).into()),
+            ("Reclaimable", reclaim(c_size, c_reclaim).into()),
+        ]),
+        row(vec![
+            ("Type", "Local Volumes".into()),
+            ("TotalCount", volumes.len().to_string().into()),
+            ("Active", "0".into()),
+            ("Size", units::human_size(v_size).into()),
+            ("Reclaimable", units::human_size(v_size).into()),
+        ]),
+        row(vec![
+            ("Type", "Build Cache".into()),
+            ("TotalCount", cache.len().to_string().into()),
+            ("Active", "0".into()),
+            ("Size", units::human_size(b_size).into()),
+            ("Reclaimable", units::human_size(b_size).into()),
+        ]),
     ];
-    let format = args.format.clone().unwrap_or_else(|| "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}".into());
-    print_rows(&format, &[("Type", "TYPE"), ("TotalCount", "TOTAL"), ("Active", "ACTIVE"), ("Size", "SIZE"), ("Reclaimable", "RECLAIMABLE")], &rows)?;
+    let format = args.format.clone().unwrap_or_else(|| {
+        "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}".into()
+    });
+    print_rows(
+        &format,
+        &[
+            ("Type", "TYPE"),
+            ("TotalCount", "TOTAL"),
+            ("Active", "ACTIVE"),
+            ("Size", "SIZE"),
+            ("Reclaimable", "RECLAIMABLE"),
+        ],
+        &rows,
+    )?;
     Ok(0)
 }
 

@@ -1,7 +1,7 @@
 //! run, create, start and attach: create + attach (hijack) + wait + start, in docker's order
 //! (the wait's headers arrive before start is sent, so a fast exit is never missed).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -51,8 +51,14 @@ fn create(client: &mut Client, request: &config::CreateRequest) -> Result<String
         None => "/containers/create".to_string(),
     };
     let answer = match client.post_json(&path, Some(&request.body)) {
-        Err(CliError::Daemon { status: 404, message }) if message.starts_with("No such image") => {
-            eprintln!("Unable to find image '{}' locally", with_default_tag(&request.image));
+        Err(CliError::Daemon {
+            status: 404,
+            message,
+        }) if message.starts_with("No such image") => {
+            eprintln!(
+                "Unable to find image '{}' locally",
+                with_default_tag(&request.image)
+            );
             pull(client, &request.image)?;
             client.post_json(&path, Some(&request.body))?
         }
@@ -77,7 +83,10 @@ fn pull(client: &mut Client, image: &str) -> Result<()> {
         Some((n, t)) if !t.contains('/') => (n.to_string(), t.to_string()),
         _ => (full.clone(), "latest".to_string()),
     };
-    let path = format!("/images/create{}", query(&[("fromImage", name), ("tag", tag)]));
+    let path = format!(
+        "/images/create{}",
+        query(&[("fromImage", name), ("tag", tag)])
+    );
     let mut response = client.send("POST", &path, &[("X-Registry-Auth", "e30=")], Body::Empty)?;
     let text = response.text()?;
     for line in text.lines() {
@@ -93,7 +102,14 @@ fn pull(client: &mut Client, image: &str) -> Result<()> {
     Ok(())
 }
 
-fn attach_path(client: &Client, id: &str, stdin: bool, stdout: bool, stderr: bool, keys: Option<&str>) -> String {
+fn attach_path(
+    client: &Client,
+    id: &str,
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+    keys: Option<&str>,
+) -> String {
     let mut q: Vec<(&str, String)> = Vec::new();
     if stderr {
         q.push(("stderr", "1".into()));
@@ -108,7 +124,11 @@ fn attach_path(client: &Client, id: &str, stdin: bool, stdout: bool, stderr: boo
     if let Some(k) = keys {
         q.push(("detachKeys", k.to_string()));
     }
-    client.path(&format!("/containers/{}/attach{}", path_escape(id), query(&q)))
+    client.path(&format!(
+        "/containers/{}/attach{}",
+        path_escape(id),
+        query(&q)
+    ))
 }
 
 /// A wait whose headers have arrived; its body (the exit status) is read later.
@@ -187,7 +207,10 @@ fn resize(endpoint: &Endpoint, version: &str, id: &str) {
         return;
     };
     if let Ok(mut conn) = endpoint.connect() {
-        let path = format!("/v{version}/containers/{}/resize?h={rows}&w={cols}", path_escape(id));
+        let path = format!(
+            "/v{version}/containers/{}/resize?h={rows}&w={cols}",
+            path_escape(id)
+        );
         if let Ok(mut r) = conn.request("POST", &path, &[], Body::Empty) {
             r.body_bytes().ok();
         }
@@ -196,7 +219,10 @@ fn resize(endpoint: &Endpoint, version: &str, id: &str) {
 
 fn kill_signal(endpoint: &Endpoint, version: &str, id: &str, signal: i32) {
     if let Ok(mut conn) = endpoint.connect() {
-        let path = format!("/v{version}/containers/{}/kill?signal={signal}", path_escape(id));
+        let path = format!(
+            "/v{version}/containers/{}/kill?signal={signal}",
+            path_escape(id)
+        );
         if let Ok(mut r) = conn.request("POST", &path, &[], Body::Empty) {
             r.body_bytes().ok();
         }
@@ -253,7 +279,9 @@ fn stream_session(client: &Client, session: &Session<'_>, hijacked: Hijacked) ->
         std::thread::Builder::new()
             .name("stdin".into())
             .spawn(move || {
-                if let Ok(StdinEnd::Detached) = stream::pump_stdin(io::stdin().lock(), &socket, &keys) {
+                if let Ok(StdinEnd::Detached) =
+                    stream::pump_stdin(io::stdin().lock(), &socket, &keys)
+                {
                     socket.shutdown(std::net::Shutdown::Both).ok();
                     tx.send(Ended::Detached).ok();
                 }
@@ -288,7 +316,10 @@ fn detach_keys(spec: Option<&str>) -> Result<Vec<u8>> {
 fn hijack_attach(client: &Client, path: &str) -> Result<Hijacked> {
     let conn = client.open()?;
     conn.hijack("POST", path, None).map_err(|e| {
-        match e.get_ref().and_then(|inner| inner.downcast_ref::<crate::http::HttpStatusError>()) {
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<crate::http::HttpStatusError>())
+        {
             Some(status) => CliError::Daemon {
                 status: status.status,
                 message: api::error_message(status.body.as_bytes()),
@@ -317,7 +348,11 @@ pub fn run(client_result: impl FnOnce() -> Result<Client>, args: &RunArgs) -> i3
     if unknown_flag("run", args) {
         return 125;
     }
-    let console = if args.tty { term::window_size(0).or_else(|| term::window_size(1)) } else { None };
+    let console = if args.tty {
+        term::window_size(0).or_else(|| term::window_size(1))
+    } else {
+        None
+    };
     let request = match config::build(args, args.detach, console) {
         Ok(r) => r,
         Err(e) => {
@@ -380,13 +415,14 @@ pub fn run(client_result: impl FnOnce() -> Result<Client>, args: &RunArgs) -> i3
         None
     };
     let condition = if args.rm { "removed" } else { "next-exit" };
-    let mut wait = match send_wait(&client, &id, Some(condition)).and_then(|mut w| w.headers().map(|_| w)) {
-        Ok(w) => w,
-        Err(e) => {
-            report("run", &e);
-            return 125;
-        }
-    };
+    let mut wait =
+        match send_wait(&client, &id, Some(condition)).and_then(|mut w| w.headers().map(|_| w)) {
+            Ok(w) => w,
+            Err(e) => {
+                report("run", &e);
+                return 125;
+            }
+        };
     if let Err(e) = start(&client, &id) {
         report("run", &e);
         return start_error_code(&e.to_string());
@@ -461,13 +497,25 @@ pub fn create_cmd(client_result: impl FnOnce() -> Result<Client>, args: &RunArgs
 pub fn start_cmd(client: &mut Client, args: &StartArgs) -> Result<i32> {
     if args.attach || args.interactive {
         if args.containers.len() > 1 {
-            return Err(CliError::msg("you cannot start and attach multiple containers at once"));
+            return Err(CliError::msg(
+                "you cannot start and attach multiple containers at once",
+            ));
         }
         let name = &args.containers[0];
         let info = client.get_json(&format!("/containers/{}/json", path_escape(name)))?;
-        let id = info.get("Id").and_then(Value::as_str).unwrap_or(name).to_string();
-        let tty = info.pointer("/Config/Tty").and_then(Value::as_bool).unwrap_or(false);
-        let open_stdin = info.pointer("/Config/OpenStdin").and_then(Value::as_bool).unwrap_or(false);
+        let id = info
+            .get("Id")
+            .and_then(Value::as_str)
+            .unwrap_or(name)
+            .to_string();
+        let tty = info
+            .pointer("/Config/Tty")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let open_stdin = info
+            .pointer("/Config/OpenStdin")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let stdin = args.interactive && open_stdin;
         let keys = detach_keys(args.detach_keys.as_deref())?;
         let path = attach_path(client, &id, stdin, true, true, args.detach_keys.as_deref());
@@ -476,7 +524,7 @@ pub fn start_cmd(client: &mut Client, args: &StartArgs) -> Result<i32> {
         wait.headers()?;
         if let Err(e) = start(client, &id) {
             eprintln!("{e}");
-            return Ok(start_error_code(&e.to_string()).min(1).max(1));
+            return Ok(1);
         }
         if tty {
             resize(client.endpoint(), client.version(), &id);
@@ -515,16 +563,37 @@ pub fn attach_cmd(client: &mut Client, args: &AttachArgs) -> Result<i32> {
     let mut wait = send_wait(client, name, None)?;
     wait.headers()?;
     let info = client.get_json(&format!("/containers/{}/json", path_escape(name)))?;
-    let running = info.pointer("/State/Running").and_then(Value::as_bool).unwrap_or(false);
+    let running = info
+        .pointer("/State/Running")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     if !running {
-        return Err(CliError::msg("You cannot attach to a stopped container, start it first"));
+        return Err(CliError::msg(
+            "You cannot attach to a stopped container, start it first",
+        ));
     }
-    if info.pointer("/State/Paused").and_then(Value::as_bool).unwrap_or(false) {
-        return Err(CliError::msg("You cannot attach to a paused container, unpause it first"));
+    if info
+        .pointer("/State/Paused")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        return Err(CliError::msg(
+            "You cannot attach to a paused container, unpause it first",
+        ));
     }
-    let id = info.get("Id").and_then(Value::as_str).unwrap_or(name).to_string();
-    let tty = info.pointer("/Config/Tty").and_then(Value::as_bool).unwrap_or(false);
-    let open_stdin = info.pointer("/Config/OpenStdin").and_then(Value::as_bool).unwrap_or(false);
+    let id = info
+        .get("Id")
+        .and_then(Value::as_str)
+        .unwrap_or(name)
+        .to_string();
+    let tty = info
+        .pointer("/Config/Tty")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let open_stdin = info
+        .pointer("/Config/OpenStdin")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let stdin = open_stdin && !args.no_stdin;
     let keys = detach_keys(args.detach_keys.as_deref())?;
     let path = attach_path(client, &id, stdin, true, true, args.detach_keys.as_deref());
@@ -543,13 +612,6 @@ pub fn attach_cmd(client: &mut Client, args: &AttachArgs) -> Result<i32> {
         return Ok(0);
     }
     wait.status_code()
-}
-
-/// Reads all of `reader` (for bodies that are small by construction).
-pub fn read_all(mut reader: impl Read) -> io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    reader.read_to_end(&mut out)?;
-    Ok(out)
 }
 
 /// Writes `text` to stdout, treating a closed pipe as success.

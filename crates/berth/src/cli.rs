@@ -68,7 +68,6 @@ Run 'berth COMMAND --help' for more information on a command.
 #[derive(Parser, Debug)]
 #[command(
     name = "berth",
-    disable_help_flag = true,
     disable_version_flag = true,
     disable_help_subcommand = true,
     override_help = TOP_HELP
@@ -86,8 +85,6 @@ pub struct Cli {
     /// Print version information and quit
     #[arg(short = 'v', long = "version")]
     pub version: bool,
-    #[arg(long, action = ArgAction::Help)]
-    pub help: Option<bool>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -39,29 +39,86 @@ fn command_name(args: &[String]) -> String {
     }
 }
 
+/// The "Usage:" line of a subcommand's help ("container ls" looks in the group).
+fn usage_line(name: &str) -> Option<String> {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let mut sub = &mut command;
+    for word in name.split_whitespace() {
+        sub = sub.find_subcommand_mut(word)?;
+    }
+    let help = sub.render_help().to_string();
+    help.lines()
+        .find(|l| l.starts_with("Usage:"))
+        .map(str::to_string)
+}
+
+/// docker's wording and exit codes for command-line mistakes.
+fn parse_error_report(e: &clap::Error, name: &str) -> (String, i32) {
+    use clap::error::{ContextKind, ErrorKind};
+    let usage = usage_line(name)
+        .map(|u| format!("{u}\n\n"))
+        .unwrap_or_default();
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => (e.render().to_string(), 0),
+        ErrorKind::InvalidSubcommand => {
+            let word = e
+                .get(ContextKind::InvalidSubcommand)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| name.to_string());
+            (
+                format!(
+                    "berth: unknown command: berth {word}\n\nRun 'berth --help' for more information\n"
+                ),
+                1,
+            )
+        }
+        ErrorKind::MissingRequiredArgument | ErrorKind::TooFewValues => (
+            format!(
+                "berth: 'berth {name}' requires at least 1 argument\n\n{usage}See 'berth {name} --help' for more information\n"
+            ),
+            1,
+        ),
+        ErrorKind::UnknownArgument => {
+            let flag = e
+                .get(ContextKind::InvalidArg)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            let flag = flag.split('=').next().unwrap_or("").to_string();
+            (
+                format!(
+                    "unknown flag: {flag}\n\n{usage}Run 'berth {name} --help' for more information\n"
+                ),
+                125,
+            )
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
+            (
+                format!("{first}\n\n{usage}Run 'berth {name} --help' for more information\n"),
+                125,
+            )
+        }
+    }
+}
+
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
     let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => {
-            use clap::error::ErrorKind;
-            match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                    print!("{}", e.render());
-                    std::process::exit(0);
-                }
-                _ => {
-                    let name = command_name(&argv);
-                    let text = e.render().to_string();
-                    let first = text
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                        .trim_start_matches("error: ");
-                    eprintln!("berth: {first}\n\nRun 'berth {name} --help' for more information");
-                    std::process::exit(125);
-                }
+            let (text, code) = parse_error_report(&e, &command_name(&argv));
+            if code == 0 {
+                print!("{text}");
+            } else {
+                eprint!("{text}");
             }
+            std::process::exit(code);
         }
     };
     if cli.version {

@@ -414,7 +414,10 @@ fn berth_matches_docker_cli_on_dockerd() {
     same(d, &["ps", "-a", "-n", "1", "--format", "{{.Names}}"]);
     assert!(berth(d, &["rm", "-f", "made"], None).status.success());
 
-    // Errors.
+    // Errors: command-line mistakes and daemon errors, worded and coded like docker's.
+    same(d, &["stop"]);
+    same(d, &["ps", "--bogus"]);
+    same(d, &["nosuchcmd"]);
     same(d, &["rm", "nosuch"]);
     same(d, &["stop", "nosuch"]);
     same(d, &["inspect", "nosuch"]);
@@ -430,7 +433,12 @@ fn berth_matches_docker_cli_on_dockerd() {
     same(d, &["tag", "busybox", "bb:two"]);
     same(
         d,
-        &["images", "--format", "table {{.Repository}}\t{{.Tag}}"],
+        &[
+            "images",
+            "--format",
+            "table {{.Repository}}\t{{.Tag}}",
+            "bb",
+        ],
     );
     same(
         d,
@@ -464,6 +472,26 @@ fn berth_matches_docker_cli_on_dockerd() {
     );
     same(d, &["run", "--rm", "imp:1"]);
     assert!(berth(d, &["rmi", "imp:1"], None).status.success());
+
+    // Host selection: -H beats BERTH_HOST beats DOCKER_HOST.
+    let bad = "unix:///nonexistent/berth-test.sock";
+    let with_env = |args: &[&str], berth_host: &str, docker_host: &str| {
+        Command::new(berth_bin())
+            .args(args)
+            .env("BERTH_HOST", berth_host)
+            .env("DOCKER_HOST", docker_host)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        with_env(&["-H", &d.socket, "ps"], bad, bad)
+            .status
+            .success()
+    );
+    assert!(with_env(&["ps"], &d.socket, bad).status.success());
+    let refused = with_env(&["ps"], bad, &d.socket);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("/nonexistent/berth-test.sock"));
 
     // Prune.
     berth(d, &["create", "--name", "dead", "busybox", "true"], None);

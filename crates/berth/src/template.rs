@@ -220,6 +220,104 @@ const HEADER_FUNCS: [(&str, Func); 8] = [
     ("truncate", identity_fn),
 ];
 
+const GO_STRING_FUNC: &str = "__berth_gostr";
+
+fn gostr_fn(args: &[Value]) -> Result<Value, FuncError> {
+    Ok(Value::String(match args.first() {
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => go_string(v),
+        None => String::new(),
+    }))
+}
+
+const CONTROL_WORDS: [&str; 10] = [
+    "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
+];
+
+/// Wraps every printing action `{{X}}` as `{{__berth_gostr (X)}}`; control actions, comments
+/// and variable declarations are left alone.
+fn with_go_printing(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(len) = action_end(after) else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let inner = &after[..len];
+        let (lead, body, trail) = split_trim_markers(inner);
+        let word = body
+            .trim_start()
+            .split(|c: char| c.is_whitespace() || c == '(')
+            .next()
+            .unwrap_or("");
+        let declares =
+            body.contains(":=") || (body.trim_start().starts_with('$') && body.contains(" = "));
+        if body.trim().is_empty()
+            || body.trim_start().starts_with("/*")
+            || CONTROL_WORDS.contains(&word)
+            || declares
+        {
+            out.push_str("{{");
+            out.push_str(inner);
+            out.push_str("}}");
+        } else {
+            out.push_str(&format!(
+                "{{{{{lead}{GO_STRING_FUNC} ({}){trail}}}}}",
+                body.trim()
+            ));
+        }
+        rest = &after[len + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where the action's closing `}}` is, skipping quoted strings.
+fn action_end(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut quote: Option<u8> = None;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) => {
+                if b == b'\\' && q != b'`' {
+                    i += 1;
+                } else if b == q {
+                    quote = None;
+                }
+            }
+            None => {
+                if b == b'"' || b == b'`' || b == b'\'' {
+                    quote = Some(b);
+                } else if b == b'}' && bytes.get(i + 1) == Some(&b'}') {
+                    return Some(i);
+                }
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Separates the `- ` / ` -` whitespace-trim markers from an action's body.
+fn split_trim_markers(inner: &str) -> (&str, &str, &str) {
+    let (lead, rest) = if inner.starts_with("- ") {
+        ("- ", &inner[2..])
+    } else {
+        ("", inner)
+    };
+    let (body, trail) = if rest.ends_with(" -") {
+        (&rest[..rest.len() - 2], " -")
+    } else {
+        (rest, "")
+    };
+    (lead, body, trail)
+}
+
 /// A parsed `--format` value.
 pub struct Format {
     pub table: bool,
@@ -247,6 +345,15 @@ impl Format {
     }
 
     fn template(&self, funcs: &[(&str, Func)]) -> Result<Template, String> {
+        // gtmpl prints arrays and maps in Rust's debug form; routing each printed value
+        // through `gostr` prints them as Go does. If the rewrite does not parse, the
+        // template is used as written.
+        let mut template = Template::default();
+        template.add_funcs(funcs);
+        template.add_func(GO_STRING_FUNC, gostr_fn);
+        if template.parse(with_go_printing(&self.text)).is_ok() {
+            return Ok(template);
+        }
         let mut template = Template::default();
         template.add_funcs(funcs);
         template
@@ -357,6 +464,24 @@ mod tests {
         let rows = vec![row(vec![("ID", "abc".into())])];
         let out = render("table {{upper .ID}}|{{pad .ID 1 1}}", &[("ID", "ID")], rows);
         assert_eq!(out, "ID| ID \nABC| abc \n");
+    }
+
+    #[test]
+    fn values_print_as_go_prints_them() {
+        let rows = vec![row(vec![
+            ("L", Value::Array(vec!["sh".into(), "-c".into()])),
+            (
+                "M",
+                Value::Map([("k".to_string(), Value::from("v"))].into_iter().collect()),
+            ),
+            ("N", Value::Nil),
+        ])];
+        let out = render(
+            "{{.L}} {{.M}} {{.N}} {{if .L}}yes{{end}} {{range .L}}<{{.}}>{{end}} {{- \" x\" -}} {{$v := .L}}{{len $v}}",
+            &[],
+            rows,
+        );
+        assert_eq!(out, "[sh -c] map[k:v] <nil> yes <sh><-c> x2\n");
     }
 
     #[test]

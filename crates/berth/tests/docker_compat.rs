@@ -350,7 +350,7 @@ fn berth_matches_docker_cli_on_dockerd() {
         &[
             "inspect",
             "-f",
-            "{{.Name}} {{.State.Running}} {{json .Config.Cmd}} {{.Config.Labels.k}}",
+            "{{.Name}} {{.State.Running}} {{.Config.Cmd}} {{json .Config.Cmd}} {{.Config.Labels}} {{.Config.Labels.k}}",
             "sleeper",
         ],
     );
@@ -442,7 +442,13 @@ fn berth_matches_docker_cli_on_dockerd() {
     );
     same(
         d,
-        &["image", "inspect", "-f", "{{json .RepoTags}}", "bb:two"],
+        &[
+            "image",
+            "inspect",
+            "-f",
+            "{{.RepoTags}} {{json .Config.Cmd}}",
+            "bb:two",
+        ],
     );
     same_pair(d, &["rmi", "bb:two"], &["tag", "busybox", "bb:two"]);
     assert!(berth(d, &["rmi", "bb:two"], None).status.success());

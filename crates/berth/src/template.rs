@@ -305,15 +305,13 @@ fn action_end(text: &str) -> Option<usize> {
 
 /// Separates the `- ` / ` -` whitespace-trim markers from an action's body.
 fn split_trim_markers(inner: &str) -> (&str, &str, &str) {
-    let (lead, rest) = if inner.starts_with("- ") {
-        ("- ", &inner[2..])
-    } else {
-        ("", inner)
+    let (lead, rest) = match inner.strip_prefix("- ") {
+        Some(rest) => ("- ", rest),
+        None => ("", inner),
     };
-    let (body, trail) = if rest.ends_with(" -") {
-        (&rest[..rest.len() - 2], " -")
-    } else {
-        (rest, "")
+    let (body, trail) = match rest.strip_suffix(" -") {
+        Some(body) => (body, " -"),
+        None => (rest, ""),
     };
     (lead, body, trail)
 }

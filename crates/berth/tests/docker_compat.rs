@@ -222,6 +222,85 @@ fn same_pair(d: &Daemon, a: &[&str], undo: &[&str]) {
     }
 }
 
+/// Runs a client on a fresh 40x120 pty, typing `inputs` (half a second apart), and returns
+/// everything it printed and its exit code.
+fn run_in_pty(bin: &str, d: &Daemon, args: &[&str], inputs: &[&[u8]]) -> (String, Option<i32>) {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 40,
+        ws_col: 120,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two descriptors we then own.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: both descriptors were just opened and are owned here.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
+        .env("DOCKER_HOST", &d.socket)
+        .env_remove("BERTH_HOST")
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave.try_clone().unwrap());
+    // SAFETY: setsid and TIOCSCTTY are async-signal-safe; they make the pty the child's
+    // controlling terminal.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    // The command keeps its copies of the slave until dropped; the master sees EOF only
+    // once every copy is closed.
+    drop(cmd);
+    drop(slave);
+    let mut reader = std::fs::File::from(master.try_clone().unwrap());
+    let collector = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    });
+    let mut writer = std::fs::File::from(master);
+    std::thread::sleep(Duration::from_millis(800));
+    for input in inputs {
+        writer.write_all(input).unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Bounded, so a hung client cannot keep the test (and its dockerd) alive.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if child.try_wait().unwrap().is_none() {
+        child.kill().ok();
+    }
+    let status = child.wait().unwrap();
+    drop(writer);
+    let out = collector.join().unwrap();
+    (String::from_utf8_lossy(&out).into_owned(), status.code())
+}
+
 fn import_busybox(d: &Daemon) {
     let root = d.dir.join("bbroot");
     std::fs::create_dir_all(root.join("bin")).unwrap();
@@ -478,6 +557,38 @@ fn berth_matches_docker_cli_on_dockerd() {
     );
     same(d, &["run", "--rm", "imp:1"]);
     assert!(berth(d, &["rmi", "imp:1"], None).status.success());
+
+    // -it on a terminal: console size, typed input, the shell's exit code.
+    let (out, code) = run_in_pty(
+        berth_bin(),
+        d,
+        &["run", "-it", "--rm", "busybox", "sh"],
+        &[b"stty size; echo typed-$((6*7)); exit 5\r"],
+    );
+    assert_eq!(code, Some(5), "{out}");
+    assert!(
+        out.contains("40 120\r\n") && out.contains("typed-42\r\n"),
+        "{out:?}"
+    );
+    // Detach keys: ctrl-p ctrl-q leaves the container running; attach reports it like docker.
+    assert!(
+        berth(d, &["run", "-dit", "--name", "det", "busybox", "sh"], None)
+            .status
+            .success()
+    );
+    let (out, code) = run_in_pty(
+        berth_bin(),
+        d,
+        &["attach", "det"],
+        &[b"echo hi\r", b"\x10\x11"],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("hi\r\n") && out.ends_with("read escape sequence\r\n"),
+        "{out:?}"
+    );
+    same(d, &["ps", "--format", "{{.Names}} {{.State}}"]);
+    assert!(berth(d, &["rm", "-f", "det"], None).status.success());
 
     // Host selection: -H beats BERTH_HOST beats DOCKER_HOST.
     let bad = "unix:///nonexistent/berth-test.sock";

@@ -360,7 +360,7 @@ pub fn run(client_result: impl FnOnce() -> Result<Client>, args: &RunArgs) -> i3
             return 125;
         }
     };
-    if args.tty && args.interactive && !term::is_tty(0) {
+    if args.tty && args.interactive && !args.detach && !term::is_tty(0) {
         eprintln!("the input device is not a TTY");
         return 1;
     }
@@ -609,7 +609,9 @@ pub fn attach_cmd(client: &mut Client, args: &AttachArgs) -> Result<i32> {
         detach_keys: keys,
     };
     if let Ended::Detached = stream_session(client, &session, hijacked)? {
-        return Ok(0);
+        // docker's attach reports the escape as its error (run and start -a do not).
+        eprintln!("read escape sequence");
+        return Ok(1);
     }
     wait.status_code()
 }

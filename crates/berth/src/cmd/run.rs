@@ -46,6 +46,26 @@ fn with_default_tag(image: &str) -> String {
 }
 
 fn create(client: &mut Client, request: &config::CreateRequest) -> Result<String> {
+    let cidfile = request
+        .body
+        .pointer("/HostConfig/ContainerIDFile")
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
+    if let Some(path) = &cidfile
+        && std::path::Path::new(path).exists()
+    {
+        return Err(CliError::msg(format!("container ID file found, make sure the other container isn't running or delete {path}")));
+    }
+    let id = create_container(client, request)?;
+    if let Some(path) = &cidfile {
+        std::fs::write(path, &id)
+            .map_err(|e| CliError::msg(format!("failed to write the container ID to the file: {e}")))?;
+    }
+    Ok(id)
+}
+
+fn create_container(client: &mut Client, request: &config::CreateRequest) -> Result<String> {
     let path = match &request.name {
         Some(name) => format!("/containers/create{}", query(&[("name", name.clone())])),
         None => "/containers/create".to_string(),

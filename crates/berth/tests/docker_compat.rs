@@ -590,6 +590,32 @@ fn berth_matches_docker_cli_on_dockerd() {
     same(d, &["ps", "--format", "{{.Names}} {{.State}}"]);
     assert!(berth(d, &["rm", "-f", "det"], None).status.success());
 
+    // sig-proxy: a SIGTERM to the foreground client reaches the container.
+    let mut child = Command::new(berth_bin())
+        .args([
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 7' TERM; echo ready; while true; do sleep 0.1; done",
+        ])
+        .env("DOCKER_HOST", &d.socket)
+        .env_remove("BERTH_HOST")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    assert_eq!(&first, b"ready\n");
+    // SAFETY: SIGTERM to the client we spawned, by its PID.
+    unsafe { libc_kill(child.id() as i32, 15) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(child.wait().unwrap().code(), Some(7));
+
     // Host selection: -H beats BERTH_HOST beats DOCKER_HOST.
     let bad = "unix:///nonexistent/berth-test.sock";
     let with_env = |args: &[&str], berth_host: &str, docker_host: &str| {

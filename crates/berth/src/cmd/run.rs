@@ -55,12 +55,15 @@ fn create(client: &mut Client, request: &config::CreateRequest) -> Result<String
     if let Some(path) = &cidfile
         && std::path::Path::new(path).exists()
     {
-        return Err(CliError::msg(format!("container ID file found, make sure the other container isn't running or delete {path}")));
+        return Err(CliError::msg(format!(
+            "container ID file found, make sure the other container isn't running or delete {path}"
+        )));
     }
     let id = create_container(client, request)?;
     if let Some(path) = &cidfile {
-        std::fs::write(path, &id)
-            .map_err(|e| CliError::msg(format!("failed to write the container ID to the file: {e}")))?;
+        std::fs::write(path, &id).map_err(|e| {
+            CliError::msg(format!("failed to write the container ID to the file: {e}"))
+        })?;
     }
     Ok(id)
 }

@@ -54,7 +54,18 @@ impl Engine {
     }
 
     pub fn counts(&self) -> Result<Counts> {
-        Ok(Counts::default())
+        use containers::record::State;
+        let mut counts = Counts::default();
+        for record in containers::record::list(&self.store)? {
+            counts.containers += 1;
+            match record.state {
+                State::Running | State::Starting => counts.running += 1,
+                State::Paused => counts.paused += 1,
+                _ => {}
+            }
+        }
+        counts.images = self.images.records()?.len();
+        Ok(counts)
     }
 
     /// A stable ID for this daemon's data root, kept in `<data-root>/engine-id`.

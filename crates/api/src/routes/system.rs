@@ -13,6 +13,7 @@ pub fn router() -> Router<AppState> {
         .route("/_ping", get(ping).head(ping))
         .route("/version", get(version))
         .route("/info", get(info))
+        .route("/system/df", get(system_df))
 }
 
 fn ping_headers() -> HeaderMap {
@@ -143,6 +144,33 @@ async fn info(State(state): State<AppState>) -> ApiResult<Response> {
         "InitCommit": {"ID": "", "Expected": ""},
         "SecurityOptions": ["name=seccomp,profile=default"],
         "Warnings": [],
+    });
+    Ok(axum::Json(body).into_response())
+}
+
+/// `GET /system/df`: images (with shared layer sizes), containers with their sizes, no
+/// volumes or build cache yet.
+async fn system_df(State(state): State<AppState>) -> ApiResult<Response> {
+    let engine = state.engine.clone();
+    let (layers_size, images, containers) = blocking(move || {
+        let containers = &engine.containers;
+        let usage = engine.images.disk_usage(&|id| containers.image_users(id))?;
+        let (layers_size, images) = crate::routes::images::system_df_images(&usage);
+        let listed = containers.list(&berth_engine::containers::ListOptions {
+            all: true,
+            limit: 0,
+            size: true,
+            filters: None,
+        })?;
+        Ok((layers_size, images, listed))
+    })
+    .await?;
+    let body = serde_json::json!({
+        "LayersSize": layers_size,
+        "Images": images,
+        "Containers": containers,
+        "Volumes": [],
+        "BuildCache": [],
     });
     Ok(axum::Json(body).into_response())
 }

@@ -774,6 +774,10 @@ impl Inner {
 
     /// Removes a stopped container and everything it has: mounts, layer, dirs, record.
     pub(crate) fn remove_locked(&self, slot: &Arc<Slot>, id: &str) -> Result<()> {
+        let image_id = match record::load(&self.store, id)? {
+            None => return Ok(()),
+            Some(r) => r.image_id.clone(),
+        };
         match record::load(&self.store, id)? {
             None => return Ok(()),
             Some(r) if r.state == State::Removing => {}
@@ -791,6 +795,13 @@ impl Inner {
             w.running = false;
         });
         self.drop_slot(id);
+        // The image of a container may have been force-removed while it was in use: its
+        // layers wait for their last container.
+        if matches!(self.images.get(&image_id), Ok(None)) {
+            if let Err(e) = self.images.collect_garbage() {
+                tracing::warn!("remove the layers of removed image {image_id}: {e}");
+            }
+        }
         Ok(())
     }
 

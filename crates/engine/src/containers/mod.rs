@@ -21,7 +21,7 @@ mod lifecycle;
 pub mod logs;
 mod names;
 pub mod options;
-mod record;
+pub(crate) mod record;
 mod recovery;
 mod shim;
 pub mod signal;

@@ -55,41 +55,22 @@ impl TestEnv {
     }
 
     /// The busybox layer unpacked and committed under its chain ID.
+    /// The busybox image, loaded through the image service as `docker load` would.
     pub fn busybox(&self, engine: &Engine) -> ImageRecord {
-        let tar = berth_testkit::busybox_rootfs_tar();
-        let snapshots = engine.images.snapshotter();
-        let key = format!("extract-{}", self.tag);
-        snapshots.prepare(&key, None).unwrap();
-        let unpacked = snapshots.unpack(&key, &mut tar.as_slice(), None).unwrap();
-        let chain = unpacked.diff_id.to_string();
-        snapshots.commit(&chain, &key).unwrap();
-        fs::write(self.base.join("chain"), &chain).unwrap();
-        self.record(chain, tar.len() as u64)
+        let archive = self.base.join("busybox.tar");
+        fs::write(
+            &archive,
+            berth_testkit::busybox_docker_archive("busybox:latest"),
+        )
+        .unwrap();
+        engine.images.load(&archive, &mut |_| {}).unwrap();
+        fs::remove_file(&archive).unwrap();
+        engine.images.resolve("busybox:latest").unwrap()
     }
 
-    /// The record of the busybox image [`busybox`] committed earlier.
-    pub fn busybox_record_only(&self, _engine: &Engine) -> ImageRecord {
-        let chain = fs::read_to_string(self.base.join("chain")).unwrap();
-        self.record(chain, 0)
-    }
-
-    fn record(&self, chain: String, size: u64) -> ImageRecord {
-        let config = serde_json::json!({
-            "architecture": "amd64", "os": "linux",
-            "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["sh"]},
-            "rootfs": {"type": "layers", "diff_ids": [chain]}
-        });
-        ImageRecord {
-            id: format!("sha256:{:0>64}", self.tag.len()),
-            repo_tags: vec!["busybox:latest".into()],
-            repo_digests: Vec::new(),
-            config: serde_json::from_value(config).unwrap(),
-            chain_ids: vec![chain],
-            size,
-            stored_at: 0,
-            layers: Vec::new(),
-            last_tag_time: None,
-        }
+    /// The busybox image loaded earlier (after a reopen).
+    pub fn busybox_record_only(&self, engine: &Engine) -> ImageRecord {
+        engine.images.resolve("busybox:latest").unwrap()
     }
 
     /// A create body for `cmd` in this test's cgroup parent.

@@ -83,7 +83,7 @@ pub async fn serve(
             let req = req.map(axum::body::Body::new);
             let req = match rewrite_versioned(req) {
                 Ok(req) => req,
-                Err(resp) => return Ok::<_, std::convert::Infallible>(resp),
+                Err(resp) => return Ok::<_, std::convert::Infallible>(*resp),
             };
             app.oneshot(req).await
         }
@@ -117,15 +117,15 @@ pub async fn serve(
 
 fn rewrite_versioned(
     mut req: axum::http::Request<axum::body::Body>,
-) -> Result<axum::http::Request<axum::body::Body>, axum::response::Response> {
+) -> Result<axum::http::Request<axum::body::Body>, Box<axum::response::Response>> {
     let uri = req.uri().clone();
     let stripped = match strip_version(uri.path()) {
         Ok(p) => p,
         Err(message) => {
-            return Err(
+            return Err(Box::new(
                 error::ApiError::new(axum::http::StatusCode::BAD_REQUEST, message)
                     .into_response_public(),
-            );
+            ));
         }
     };
     if stripped.len() != uri.path().len() {

@@ -797,10 +797,10 @@ impl Inner {
         self.drop_slot(id);
         // The image of a container may have been force-removed while it was in use: its
         // layers wait for their last container.
-        if matches!(self.images.get(&image_id), Ok(None)) {
-            if let Err(e) = self.images.collect_garbage() {
-                tracing::warn!("remove the layers of removed image {image_id}: {e}");
-            }
+        if matches!(self.images.get(&image_id), Ok(None))
+            && let Err(e) = self.images.collect_garbage()
+        {
+            tracing::warn!("remove the layers of removed image {image_id}: {e}");
         }
         Ok(())
     }

@@ -364,7 +364,11 @@ pub struct Daemon {
     pub data_root: PathBuf,
     pub exec_root: PathBuf,
     child: Option<Child>,
+    /// dockerd's containerd, a process of its own so that `kill -9` of dockerd leaves it be.
+    containerd: Option<Child>,
     starts: usize,
+    /// Every container ID a client printed: what teardown looks for.
+    seen_ids: Mutex<std::collections::BTreeSet<String>>,
     live_restore: bool,
     dockerd_host_dirs: bool,
 }
@@ -394,7 +398,9 @@ impl Daemon {
             base,
             tag,
             child: None,
+            containerd: None,
             starts: 0,
+            seen_ids: Mutex::new(Default::default()),
             live_restore,
             dockerd_host_dirs: false,
         };
@@ -438,6 +444,9 @@ impl Daemon {
                 c
             }
             DaemonKind::Dockerd => {
+                if self.containerd.is_none() {
+                    self.start_containerd();
+                }
                 let config = self.base.join("daemon.json");
                 let json = serde_json::json!({
                     "deprecated-key-path": self.base.join("docker-key.json"),
@@ -455,6 +464,8 @@ impl Daemon {
                     .arg(&self.exec_root)
                     .arg("--pidfile")
                     .arg(self.base.join("docker.pid"))
+                    .arg("--containerd")
+                    .arg(self.containerd_socket())
                     .arg("--cgroup-parent")
                     .arg(format!("/{}", self.cgroup_parent()))
                     .args(["--exec-opt", "native.cgroupdriver=cgroupfs", "--storage-driver", "overlay2"])
@@ -482,6 +493,37 @@ impl Daemon {
             self.kind,
             self.log_tail(40)
         );
+    }
+
+    fn containerd_socket(&self) -> PathBuf {
+        self.base.join("containerd.sock")
+    }
+
+    fn start_containerd(&mut self) {
+        let b = &self.base;
+        let config = format!(
+            "version = 2\nroot = \"{root}\"\nstate = \"{state}\"\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\", \"io.containerd.internal.v1.opt\"]\n\
+             [grpc]\n  address = \"{sock}\"\n[ttrpc]\n  address = \"{sock}.ttrpc\"\n\
+             [debug]\n  address = \"{base}/containerd-debug.sock\"\n",
+            root = b.join("containerd/root").display(),
+            state = b.join("containerd/state").display(),
+            sock = self.containerd_socket().display(),
+            base = b.display(),
+        );
+        let path = b.join("containerd.toml");
+        fs::write(&path, config).expect("write containerd.toml");
+        let mut c = Command::new("containerd");
+        c.arg("--config")
+            .arg(&path)
+            .env("BERTH_E2E_TAG", &self.tag)
+            .stdin(Stdio::null())
+            .stdout(self.log_file())
+            .stderr(self.log_file());
+        self.containerd = Some(c.spawn().expect("spawn containerd"));
+        let sock = self.containerd_socket();
+        let up = wait_for(Duration::from_secs(30), || sock.exists().then_some(()));
+        assert!(up.is_some(), "containerd did not come up:\n{}", self.log_tail(30));
     }
 
     pub fn pid(&self) -> i32 {
@@ -536,6 +578,25 @@ impl Daemon {
         self.docker().cmd(&["ps", "-aq", "--no-trunc"]).lines()
     }
 
+    fn note_ids(&self, text: &str) {
+        let mut seen = self.seen_ids.lock().unwrap_or_else(|p| p.into_inner());
+        for w in text.split(|c: char| !c.is_ascii_hexdigit()) {
+            if w.len() == 64 {
+                seen.insert(w.to_string());
+            }
+        }
+    }
+
+    /// containerd 1.6 names a shim's socket /run/containerd/s/hex(sha256(ADDRESS/NS/ID)) and
+    /// leaves it when the shim is killed: remove ours.
+    fn remove_shim_sockets(&self) {
+        let seen = self.seen_ids.lock().unwrap_or_else(|p| p.into_inner());
+        for id in seen.iter() {
+            let key = format!("{}/moby/{id}", self.containerd_socket().display());
+            let _ = fs::remove_file(format!("/run/containerd/s/{}", images::sha256_hex(key.as_bytes())));
+        }
+    }
+
     /// The busybox image (tag `busybox:latest`), made offline and imported.
     pub fn with_busybox(self) -> Daemon {
         images::import_busybox(&self);
@@ -548,6 +609,7 @@ impl Drop for Daemon {
         let mut ids = Vec::new();
         if self.alive() {
             ids = self.container_ids();
+            self.note_ids(&ids.join(" "));
             for id in &ids {
                 let _ = self.docker().cmd_timeout(&["rm", "-f", id], Duration::from_secs(30));
             }
@@ -558,6 +620,10 @@ impl Drop for Daemon {
                     eprintln!("daemon {} ignored SIGTERM; killed", self.tag);
                 }
             }
+        }
+        if let Some(mut child) = self.containerd.take() {
+            kill_pid(child.id() as i32, libc::SIGTERM);
+            let _ = wait_child(&mut child, Duration::from_secs(20));
         }
         // What outlived the daemon (shims, containerd and its shims): by PID, found by our base
         // dir in their command line or environment (the tag is in the daemon's environment).
@@ -587,6 +653,7 @@ impl Drop for Daemon {
             let _ = fs::remove_dir_all(&self.base);
         }
         if self.dockerd_host_dirs {
+            self.remove_shim_sockets();
             host_dirs_leave();
         }
     }
@@ -636,13 +703,17 @@ impl Client<'_> {
     pub fn cmd_timeout(&self, args: &[&str], timeout: Duration) -> Out {
         let mut c = self.command();
         c.args(self.args(args));
-        run_cmd(c, None, timeout)
+        let o = run_cmd(c, None, timeout);
+        self.daemon.note_ids(&o.stdout);
+        o
     }
 
     pub fn cmd_stdin(&self, args: &[&str], input: &[u8]) -> Out {
         let mut c = self.command();
         c.args(self.args(args));
-        run_cmd(c, Some(input), cmd_timeout())
+        let o = run_cmd(c, Some(input), cmd_timeout());
+        self.daemon.note_ids(&o.stdout);
+        o
     }
 
     /// `ARGS` that must succeed; its stdout, trimmed.

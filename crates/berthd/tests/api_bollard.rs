@@ -77,10 +77,12 @@ async fn container_create_start_wait_logs_inspect_list_remove() {
     assert_eq!(info.name.as_deref(), Some("/api-one"));
     assert_eq!(info.state.as_ref().and_then(|s| s.status), Some(ContainerStateStatusEnum::CREATED));
 
-    // Wait for "next-exit" set up before the start, as docker run does.
-    let mut wait = docker.wait_container("api-one", Some(WaitContainerOptionsBuilder::new().condition("next-exit").build()));
     docker.start_container("api-one", None).await.unwrap();
-    let code = match wait.next().await.unwrap() {
+    // bollard sends the request only when the stream is polled, so "not-running" (which also
+    // answers for a container that has already exited).
+    let mut wait = docker.wait_container("api-one", Some(WaitContainerOptionsBuilder::new().condition("not-running").build()));
+    let next = tokio::time::timeout(std::time::Duration::from_secs(60), wait.next()).await;
+    let code = match next.expect("wait answered within 60 s").unwrap() {
         Ok(r) => r.status_code,
         Err(Error::DockerContainerWaitError { code, .. }) => code,
         Err(e) => panic!("wait: {e:?}"),
@@ -172,11 +174,6 @@ async fn error_codes() {
         .remove_container("taken", Some(RemoveContainerOptionsBuilder::new().force(true).build()))
         .await
         .unwrap();
-    docker
-        .remove_image(BUSYBOX, Some(RemoveImageOptionsBuilder::new().force(true).build()), None)
-        .await
-        .unwrap();
-
     // 400: a bad parameter.
     let e = docker
         .create_container(Some(CreateContainerOptionsBuilder::new().name("bad name!").build()), body(&["true"]))
@@ -184,4 +181,9 @@ async fn error_codes() {
         .unwrap_err();
     assert_eq!(status_of(&e), 400);
     assert_eq!(status_of(&docker.create_container(None, ContainerCreateBody::default()).await.unwrap_err()), 400);
+    docker
+        .remove_image(BUSYBOX, Some(RemoveImageOptionsBuilder::new().force(true).build()), None)
+        .await
+        .unwrap();
+
 }

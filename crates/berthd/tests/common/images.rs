@@ -32,7 +32,9 @@ impl Layer {
     }
     pub fn dir(&mut self, path: &str) -> &mut Self {
         let mut h = header(tar::EntryType::Directory, 0o755, 0);
-        self.0.append_data(&mut h, path, std::io::empty()).expect("tar dir");
+        self.0
+            .append_data(&mut h, path, std::io::empty())
+            .expect("tar dir");
         self
     }
     pub fn file(&mut self, path: &str, mode: u32, data: &[u8]) -> &mut Self {
@@ -42,12 +44,20 @@ impl Layer {
     }
     pub fn symlink(&mut self, path: &str, target: &str) -> &mut Self {
         let mut h = header(tar::EntryType::Symlink, 0o777, 0);
-        self.0.append_link(&mut h, path, target).expect("tar symlink");
+        self.0
+            .append_link(&mut h, path, target)
+            .expect("tar symlink");
         self
     }
     /// An entry whose name is written into the header as given: the tar crate refuses `..` and
     /// absolute names through its normal API, and these are exactly what the escape tests need.
-    pub fn raw(&mut self, kind: tar::EntryType, name: &str, link: Option<&str>, data: &[u8]) -> &mut Self {
+    pub fn raw(
+        &mut self,
+        kind: tar::EntryType,
+        name: &str,
+        link: Option<&str>,
+        data: &[u8],
+    ) -> &mut Self {
         let mut h = header(kind, 0o644, data.len() as u64);
         {
             let old = h.as_old_mut();
@@ -68,7 +78,10 @@ impl Layer {
 }
 
 fn applets() -> Vec<String> {
-    let out = Command::new("/bin/busybox").arg("--list").output().expect("busybox --list");
+    let out = Command::new("/bin/busybox")
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|s| s.trim().to_string())
@@ -102,9 +115,10 @@ pub fn busybox_rootfs_tar() -> &'static [u8] {
 
 /// `import - busybox:latest` with CMD sh (through the docker CLI: setup, not the test).
 pub fn import_busybox(d: &Daemon) {
-    let o = d
-        .docker()
-        .cmd_stdin(&["import", "--change", "CMD [\"sh\"]", "-", BUSYBOX], busybox_rootfs_tar());
+    let o = d.docker().cmd_stdin(
+        &["import", "--change", "CMD [\"sh\"]", "-", BUSYBOX],
+        busybox_rootfs_tar(),
+    );
     o.assert_ok();
 }
 
@@ -116,7 +130,10 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 /// A docker-archive (`docker save` format) of one image named `tag` made of `layers`.
 pub fn docker_archive(tag: &str, layers: &[Vec<u8>], cmd: &[&str]) -> Vec<u8> {
-    let diff_ids: Vec<String> = layers.iter().map(|l| format!("sha256:{}", sha256_hex(l))).collect();
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|l| format!("sha256:{}", sha256_hex(l)))
+        .collect();
     let history: Vec<serde_json::Value> = (0..layers.len())
         .map(|i| serde_json::json!({"created": "2023-11-14T22:13:20Z", "created_by": format!("e2e layer {i}")}))
         .collect();
@@ -193,17 +210,37 @@ pub fn escaping_archive(case: Escape, outside: &str, tag: &str) -> Vec<u8> {
     l.dir("etc").file("etc/ok", 0o644, b"ok\n");
     match case {
         Escape::DotDot => {
-            l.raw(tar::EntryType::Regular, &format!("{up}{target}"), None, b"escaped\n");
+            l.raw(
+                tar::EntryType::Regular,
+                &format!("{up}{target}"),
+                None,
+                b"escaped\n",
+            );
         }
         Escape::Absolute => {
-            l.raw(tar::EntryType::Regular, &format!("/{target}"), None, b"escaped\n");
+            l.raw(
+                tar::EntryType::Regular,
+                &format!("/{target}"),
+                None,
+                b"escaped\n",
+            );
         }
         Escape::SymlinkParent => {
             l.raw(tar::EntryType::Symlink, "evil", Some(outside), b"");
-            l.raw(tar::EntryType::Regular, &format!("evil/{case:?}"), None, b"escaped\n");
+            l.raw(
+                tar::EntryType::Regular,
+                &format!("evil/{case:?}"),
+                None,
+                b"escaped\n",
+            );
         }
         Escape::HardlinkOutside => {
-            l.raw(tar::EntryType::Link, "evil-link", Some(&format!("{up}{}/victim", outside.trim_start_matches('/'))), b"");
+            l.raw(
+                tar::EntryType::Link,
+                "evil-link",
+                Some(&format!("{up}{}/victim", outside.trim_start_matches('/'))),
+                b"",
+            );
         }
     }
     docker_archive(tag, &[busybox_rootfs_tar().to_vec(), l.finish()], &["sh"])

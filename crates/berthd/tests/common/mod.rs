@@ -72,12 +72,20 @@ pub fn bin(name: &str) -> PathBuf {
 /// The docker CLI (28.x).
 pub fn docker_cli() -> PathBuf {
     let p = PathBuf::from("/usr/local/bin/docker");
-    if p.exists() { p } else { PathBuf::from("docker") }
+    if p.exists() {
+        p
+    } else {
+        PathBuf::from("docker")
+    }
 }
 
 pub fn unique() -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
-    format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// Time limit for one client command.
@@ -109,7 +117,11 @@ impl Out {
     }
     #[track_caller]
     pub fn assert_fail(&self) -> &Self {
-        assert!(!self.ok() && !self.timed_out, "command should have failed: {}", self.describe());
+        assert!(
+            !self.ok() && !self.timed_out,
+            "command should have failed: {}",
+            self.describe()
+        );
         self
     }
     pub fn describe(&self) -> String {
@@ -117,7 +129,11 @@ impl Out {
             "`{}` -> {:?}{}\nstdout: {}\nstderr: {}",
             self.args.join(" "),
             self.status,
-            if self.timed_out { " (timed out, killed)" } else { "" },
+            if self.timed_out {
+                " (timed out, killed)"
+            } else {
+                ""
+            },
             self.stdout,
             self.stderr
         )
@@ -126,7 +142,11 @@ impl Out {
         self.stdout.trim().to_string()
     }
     pub fn lines(&self) -> Vec<String> {
-        self.stdout.lines().map(|l| l.to_string()).filter(|l| !l.is_empty()).collect()
+        self.stdout
+            .lines()
+            .map(|l| l.to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
     }
 }
 
@@ -136,9 +156,13 @@ pub fn run_cmd(mut c: Command, input: Option<&[u8]>, timeout: Duration) -> Out {
         .chain(c.get_args())
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    c.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    c.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap_or_else(|e| panic!("spawn {args:?}: {e}"));
     if let Some(data) = input {
         let mut stdin = child.stdin.take().expect("stdin pipe");
@@ -179,7 +203,10 @@ pub fn wait_child(child: &mut Child, timeout: Duration) -> (Option<i32>, bool) {
             Ok(None) if start.elapsed() > timeout => {
                 let _ = child.kill();
                 let st = child.wait().ok();
-                return (st.and_then(|s| s.code().or(s.signal().map(|s| 128 + s))), true);
+                return (
+                    st.and_then(|s| s.code().or(s.signal().map(|s| 128 + s))),
+                    true,
+                );
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(_) => return (None, false),
@@ -203,7 +230,12 @@ pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
 pub fn pid_alive(pid: i32) -> bool {
     // A zombie is gone for our purposes.
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -219,7 +251,12 @@ pub fn kill_pid(pid: i32, sig: i32) {
 
 pub fn parent_pid(pid: i32) -> Option<i32> {
     let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    s.rsplit(')').next()?.split_whitespace().nth(1)?.parse().ok()
+    s.rsplit(')')
+        .next()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 pub fn cmdline(pid: i32) -> String {
@@ -232,7 +269,9 @@ pub fn cmdline(pid: i32) -> String {
 pub fn pids_naming(needle: &str) -> Vec<i32> {
     let me = std::process::id() as i32;
     let mut pids = Vec::new();
-    let Ok(dir) = fs::read_dir("/proc") else { return pids };
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return pids;
+    };
     for e in dir.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
@@ -277,11 +316,15 @@ pub fn unmount_under(dir: &Path) {
 /// the parents this suite may use (`berth`, `berth-test-*`).
 pub fn cgroups_naming(needle: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
-    let Ok(hier) = fs::read_dir("/sys/fs/cgroup") else { return found };
+    let Ok(hier) = fs::read_dir("/sys/fs/cgroup") else {
+        return found;
+    };
     let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
     roots.extend(hier.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
     for root in roots {
-        let Ok(top) = fs::read_dir(&root) else { continue };
+        let Ok(top) = fs::read_dir(&root) else {
+            continue;
+        };
         for t in top.flatten() {
             let name = t.file_name().to_string_lossy().into_owned();
             if (name == "berth" || name.starts_with("berth-test-")) && t.path().is_dir() {
@@ -332,13 +375,22 @@ pub fn paths_naming(dir: &Path, needle: &str) -> Vec<PathBuf> {
 
 /// The host directories dockerd 20.10 and its containerd create outside their roots; removed
 /// again (only if empty and absent before) when the last dockerd of this process goes.
-const HOST_DIRS: &[&str] = &["/run/containerd/s", "/run/containerd", "/run/docker/plugins", "/run/docker"];
+const HOST_DIRS: &[&str] = &[
+    "/run/containerd/s",
+    "/run/containerd",
+    "/run/docker/plugins",
+    "/run/docker",
+];
 static HOST_DIR_USERS: Mutex<(usize, Vec<&'static str>)> = Mutex::new((0, Vec::new()));
 
 fn host_dirs_enter() {
     let mut g = HOST_DIR_USERS.lock().unwrap_or_else(|p| p.into_inner());
     if g.0 == 0 {
-        g.1 = HOST_DIRS.iter().copied().filter(|d| Path::new(d).exists()).collect();
+        g.1 = HOST_DIRS
+            .iter()
+            .copied()
+            .filter(|d| Path::new(d).exists())
+            .collect();
     }
     g.0 += 1;
 }
@@ -468,8 +520,18 @@ impl Daemon {
                     .arg(self.containerd_socket())
                     .arg("--cgroup-parent")
                     .arg(format!("/{}", self.cgroup_parent()))
-                    .args(["--exec-opt", "native.cgroupdriver=cgroupfs", "--storage-driver", "overlay2"])
-                    .args(["--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false"]);
+                    .args([
+                        "--exec-opt",
+                        "native.cgroupdriver=cgroupfs",
+                        "--storage-driver",
+                        "overlay2",
+                    ])
+                    .args([
+                        "--bridge=none",
+                        "--iptables=false",
+                        "--ip6tables=false",
+                        "--ip-masq=false",
+                    ]);
                 c
             }
         };
@@ -477,7 +539,9 @@ impl Daemon {
             .stdin(Stdio::null())
             .stdout(self.log_file())
             .stderr(self.log_file());
-        let child = c.spawn().unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.kind));
+        let child = c
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.kind));
         self.child = Some(child);
         self.starts += 1;
         let up = wait_for(Duration::from_secs(60), || {
@@ -523,7 +587,11 @@ impl Daemon {
         self.containerd = Some(c.spawn().expect("spawn containerd"));
         let sock = self.containerd_socket();
         let up = wait_for(Duration::from_secs(30), || sock.exists().then_some(()));
-        assert!(up.is_some(), "containerd did not come up:\n{}", self.log_tail(30));
+        assert!(
+            up.is_some(),
+            "containerd did not come up:\n{}",
+            self.log_tail(30)
+        );
     }
 
     pub fn pid(&self) -> i32 {
@@ -531,7 +599,9 @@ impl Daemon {
     }
 
     pub fn alive(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// SIGTERM, then SIGKILL after 20 s; waits for it.
@@ -559,12 +629,18 @@ impl Daemon {
 
     /// The client binary under test, on this daemon.
     pub fn client(&self) -> Client<'_> {
-        Client { daemon: self, kind: client_kind() }
+        Client {
+            daemon: self,
+            kind: client_kind(),
+        }
     }
 
     /// The docker CLI on this daemon, for commands `berth` may not have.
     pub fn docker(&self) -> Client<'_> {
-        Client { daemon: self, kind: ClientKind::Docker }
+        Client {
+            daemon: self,
+            kind: ClientKind::Docker,
+        }
     }
 
     /// One HTTP/1.1 request on the daemon's socket: (status, body). Status 0 when the
@@ -593,7 +669,10 @@ impl Daemon {
         let seen = self.seen_ids.lock().unwrap_or_else(|p| p.into_inner());
         for id in seen.iter() {
             let key = format!("{}/moby/{id}", self.containerd_socket().display());
-            let _ = fs::remove_file(format!("/run/containerd/s/{}", images::sha256_hex(key.as_bytes())));
+            let _ = fs::remove_file(format!(
+                "/run/containerd/s/{}",
+                images::sha256_hex(key.as_bytes())
+            ));
         }
     }
 
@@ -611,7 +690,9 @@ impl Drop for Daemon {
             ids = self.container_ids();
             self.note_ids(&ids.join(" "));
             for id in &ids {
-                let _ = self.docker().cmd_timeout(&["rm", "-f", id], Duration::from_secs(30));
+                let _ = self
+                    .docker()
+                    .cmd_timeout(&["rm", "-f", id], Duration::from_secs(30));
             }
             if let Some(mut child) = self.child.take() {
                 kill_pid(child.id() as i32, libc::SIGTERM);
@@ -732,7 +813,8 @@ impl Client<'_> {
 
     pub fn pid_of(&self, container: &str) -> i32 {
         let p = self.inspect(container, "{{.State.Pid}}");
-        p.parse().unwrap_or_else(|_| panic!("State.Pid of {container}: {p:?}"))
+        p.parse()
+            .unwrap_or_else(|_| panic!("State.Pid of {container}: {p:?}"))
     }
 
     /// Waits (up to 30 s) until `inspect -f {{.State.Status}}` says `want`.
@@ -745,7 +827,8 @@ impl Client<'_> {
         assert!(
             got.is_some(),
             "{container} never reached {want}: {}",
-            self.cmd(&["inspect", "-f", "{{.State.Status}}", container]).describe()
+            self.cmd(&["inspect", "-f", "{{.State.Status}}", container])
+                .describe()
         );
     }
 
@@ -758,11 +841,16 @@ impl Client<'_> {
 
 /// One HTTP/1.1 request over a Unix socket: (status, body). Status 0 when the connection failed.
 pub fn http_request(socket: &Path, method: &str, path: &str, body: Option<&[u8]>) -> (u16, String) {
-    let Ok(mut s) = UnixStream::connect(socket) else { return (0, String::new()) };
+    let Ok(mut s) = UnixStream::connect(socket) else {
+        return (0, String::new());
+    };
     let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     if let Some(b) = body {
-        req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()));
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
     }
     req.push_str("\r\n");
     if s.write_all(req.as_bytes()).is_err() {
@@ -780,7 +868,10 @@ pub fn http_request(socket: &Path, method: &str, path: &str, body: Option<&[u8]>
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -793,7 +884,11 @@ pub fn cgroup_dir(pid: i32, controller: &str) -> PathBuf {
     let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
-        let (_, ctrls, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let (_, ctrls, path) = (
+            parts.next(),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
         let hit = if controller.is_empty() {
             ctrls.is_empty()
         } else {
@@ -801,7 +896,11 @@ pub fn cgroup_dir(pid: i32, controller: &str) -> PathBuf {
         };
         if hit {
             let root = if controller.is_empty() {
-                if is_cgroup_v2() { "/sys/fs/cgroup".to_string() } else { "/sys/fs/cgroup/unified".to_string() }
+                if is_cgroup_v2() {
+                    "/sys/fs/cgroup".to_string()
+                } else {
+                    "/sys/fs/cgroup/unified".to_string()
+                }
             } else {
                 format!("/sys/fs/cgroup/{controller}")
             };
@@ -812,5 +911,8 @@ pub fn cgroup_dir(pid: i32, controller: &str) -> PathBuf {
 }
 
 pub fn read_trim(p: impl AsRef<Path>) -> String {
-    fs::read_to_string(p.as_ref()).unwrap_or_default().trim().to_string()
+    fs::read_to_string(p.as_ref())
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }

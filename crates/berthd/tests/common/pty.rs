@@ -18,14 +18,26 @@ impl PtyChild {
     pub fn spawn(mut c: Command, rows: u16, cols: u16) -> PtyChild {
         let mut master: libc::c_int = -1;
         let mut slave: libc::c_int = -1;
-        let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         // SAFETY: openpty(3) fills two fds; the pointers are valid for the call.
         let rc = unsafe {
-            libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &ws)
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &ws,
+            )
         };
         assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
         // SAFETY: both fds were just returned by openpty and are owned by nobody else.
-        let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let (master, slave) =
+            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
         let slave_fd = slave.as_raw_fd();
         c.stdin(Stdio::from(slave.try_clone().expect("dup pty")))
             .stdout(Stdio::from(slave.try_clone().expect("dup pty")))
@@ -50,7 +62,11 @@ impl PtyChild {
             let fl = libc::fcntl(master.as_raw_fd(), libc::F_GETFL);
             libc::fcntl(master.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
         }
-        PtyChild { child, master, output: String::new() }
+        PtyChild {
+            child,
+            master,
+            output: String::new(),
+        }
     }
 
     fn pump(&mut self) -> bool {

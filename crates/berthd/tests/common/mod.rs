@@ -485,6 +485,12 @@ impl Daemon {
     fn spawn(&mut self) {
         let mut c = match self.kind {
             DaemonKind::Berthd => {
+                // cargo builds berthd for its own tests, not the shim: say so plainly.
+                assert!(
+                    bin("berth-shim").exists(),
+                    "{} missing: run `cargo build -p berth-shim` first (or BERTH_E2E_DAEMON=dockerd)",
+                    bin("berth-shim").display()
+                );
                 let mut c = Command::new(bin("berthd"));
                 c.arg("-H")
                     .arg(format!("unix://{}", self.socket.display()))
@@ -750,7 +756,14 @@ impl Client<'_> {
     pub fn command(&self) -> Command {
         let mut c = match self.kind {
             ClientKind::Docker => Command::new(docker_cli()),
-            ClientKind::Berth => Command::new(bin("berth")),
+            ClientKind::Berth => {
+                assert!(
+                    bin("berth").exists(),
+                    "{} missing: run `cargo build -p berth` first",
+                    bin("berth").display()
+                );
+                Command::new(bin("berth"))
+            }
         };
         let host = format!("unix://{}", self.daemon.socket.display());
         c.env("DOCKER_HOST", &host)

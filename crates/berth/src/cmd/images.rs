@@ -42,7 +42,7 @@ fn split_reference(reference: &str) -> (String, String) {
     }
 }
 
-fn image_rows(img: &Value, trunc: bool, with_digest: bool) -> Vec<T> {
+pub(crate) fn image_rows(img: &Value, trunc: bool, with_digest: bool) -> Vec<T> {
     let strings = |key: &str| -> Vec<String> {
         img.get(key)
             .and_then(Value::as_array)

@@ -584,6 +584,9 @@ pub fn df(client: &mut Client, args: &DfArgs) -> Result<i32> {
         .cloned()
         .unwrap_or_default();
 
+    if args.verbose {
+        return df_verbose(args, &v, &images, &containers, &volumes, &cache);
+    }
     let layers = v.get("LayersSize").and_then(Value::as_f64).unwrap_or(0.0);
     let active_images = images
         .iter()
@@ -679,6 +682,104 @@ pub fn df(client: &mut Client, args: &DfArgs) -> Result<i32> {
         ],
         &rows,
     )?;
+    Ok(0)
+}
+
+/// `system df -v`: a table per kind as docker prints them; with `--format`, the template over
+/// the whole answer (`{{json .}}` gives all of it).
+fn df_verbose(
+    args: &DfArgs,
+    answer: &Value,
+    images: &[Value],
+    containers: &[Value],
+    volumes: &[Value],
+    cache: &[Value],
+) -> Result<i32> {
+    if let Some(format) = &args.format {
+        let text = Format::new(format)
+            .render(&[], &[from_json(answer)])
+            .map_err(CliError::msg)?;
+        print_out(&text)?;
+        return Ok(0);
+    }
+    println!("Images space usage:\n");
+    let image_rows: Vec<T> = images
+        .iter()
+        .flat_map(|i| crate::cmd::images::image_rows(i, true, false))
+        .collect();
+    print_rows(
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}",
+        &[
+            ("Repository", "REPOSITORY"),
+            ("Tag", "TAG"),
+            ("ID", "IMAGE ID"),
+            ("CreatedSince", "CREATED"),
+            ("Size", "SIZE"),
+            ("SharedSize", "SHARED SIZE"),
+            ("UniqueSize", "UNIQUE SIZE"),
+            ("Containers", "CONTAINERS"),
+        ],
+        &image_rows,
+    )?;
+    println!("\nContainers space usage:\n");
+    let container_rows: Vec<T> = containers.iter().map(|c| container_row(c, true)).collect();
+    print_rows(
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}",
+        &[
+            ("ID", "CONTAINER ID"),
+            ("Image", "IMAGE"),
+            ("Command", "COMMAND"),
+            ("LocalVolumes", "LOCAL VOLUMES"),
+            ("Size", "SIZE"),
+            ("RunningFor", "CREATED"),
+            ("Status", "STATUS"),
+            ("Names", "NAMES"),
+        ],
+        &container_rows,
+    )?;
+    println!("\nLocal Volumes space usage:\n");
+    let volume_rows: Vec<T> = volumes
+        .iter()
+        .map(|x| {
+            row(vec![
+                ("Name", s(x, "Name").into()),
+                (
+                    "Links",
+                    x.pointer("/UsageData/RefCount")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0)
+                        .to_string()
+                        .into(),
+                ),
+                (
+                    "Size",
+                    units::human_size(
+                        x.pointer("/UsageData/Size")
+                            .and_then(Value::as_f64)
+                            .unwrap_or(0.0),
+                    )
+                    .into(),
+                ),
+            ])
+        })
+        .collect();
+    print_rows(
+        "table {{.Name}}\t{{.Links}}\t{{.Size}}",
+        &[
+            ("Name", "VOLUME NAME"),
+            ("Links", "LINKS"),
+            ("Size", "SIZE"),
+        ],
+        &volume_rows,
+    )?;
+    let cache_size: f64 = cache
+        .iter()
+        .map(|x| x.get("Size").and_then(Value::as_f64).unwrap_or(0.0))
+        .sum();
+    println!(
+        "\nBuild cache usage: {}\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED",
+        units::human_size(cache_size)
+    );
     Ok(0)
 }
 

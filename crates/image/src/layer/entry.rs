@@ -43,7 +43,13 @@ impl<'r> Unpacker<'r> {
         if kind == EntryType::XGlobalHeader {
             return Ok(());
         }
-        let path = path::clean(&item.path_bytes())?;
+        let raw_path = item.path_bytes();
+        let path = path::clean(&raw_path)?;
+        // Image tools write relative names; an absolute one is crafted or broken. "/" alone
+        // (the root's own entry) is harmless.
+        if raw_path.starts_with(b"/") && !path.is_root() {
+            return Err(EntryError::AbsolutePath);
+        }
         if let Some(hidden) = path.name.as_bytes().strip_prefix(WHITEOUT_PREFIX) {
             return self.whiteout(&path, hidden, item.header());
         }

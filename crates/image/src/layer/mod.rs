@@ -85,6 +85,8 @@ pub enum LayerError {
 pub enum EntryError {
     #[error("its path climbs out of the layer root with \"..\"")]
     EscapesRoot,
+    #[error("its path is absolute (layer entries are relative to the layer root)")]
+    AbsolutePath,
     #[error("a name of {len} bytes is longer than the {max} allowed")]
     NameTooLong { len: usize, max: usize },
     #[error("its name contains a NUL byte")]

@@ -100,6 +100,29 @@ fn init_binary() -> Result<Option<PathBuf>, String> {
     Ok(Some(exe.with_file_name("berth-init")).filter(|p| p.is_file()))
 }
 
+/// glibc gives each thread that allocates an arena of its own and keeps freed memory in it;
+/// the blocking pool's many short-lived threads would leave a daemon that idles at several
+/// times its start size. Two arenas serve berthd's two workers.
+fn limit_malloc_arenas() {
+    // SAFETY: mallopt only sets an allocator parameter; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// Hands memory freed after a burst of requests back to the kernel, so that an idle daemon is
+/// small again.
+async fn return_freed_memory() {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        // SAFETY: malloc_trim only releases free heap pages; it is thread-safe.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let opts = match parse(std::env::args().skip(1).collect()) {
         Ok(Some(o)) => o,
@@ -118,6 +141,7 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    limit_malloc_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -163,6 +187,7 @@ async fn run(opts: Options) -> Result<(), String> {
     std::fs::set_permissions(&opts.socket, std::fs::Permissions::from_mode(0o660))
         .map_err(|e| format!("chmod {}: {e}", opts.socket.display()))?;
     tracing::info!("berthd listening on unix://{}", opts.socket.display());
+    tokio::spawn(return_freed_memory());
     let shutdown = async {
         let mut term =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

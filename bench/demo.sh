@@ -36,6 +36,9 @@ cleanup() {
   fi
   umount -R "$work/exec" 2>/dev/null || true
   rm -rf "$work"
+  # Containers' cgroups were berth/<id>; the shared parent stays after them (as runc's does).
+  # The demo leaves nothing: remove it where it is empty.
+  for dir in /sys/fs/cgroup/berth /sys/fs/cgroup/*/berth; do rmdir "$dir" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 

@@ -95,6 +95,18 @@ fn io_context(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> Er
     move |e| Error::context(what, e)
 }
 
+/// Whether something (the container's overlay, left by create) is mounted on `dir`: a mount
+/// has a device of its own, unlike the directory `parent` it sits in.
+fn is_mount_point(dir: &Path, parent: &Path) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.dev())
+            .map_err(io_context(format!("stat {}", p.display())))
+    };
+    Ok(dev(dir)? != dev(parent)?)
+}
+
 fn remove_dir(path: &Path) -> Result<()> {
     match std::fs::remove_dir_all(path) {
         Ok(()) => Ok(()),
@@ -141,7 +153,8 @@ impl Inner {
             let _ = remove_dir(&paths.bundle);
         };
         // Build the spec once now so that bad options fail the create, as with dockerd. It
-        // reads the image's /etc/passwd and makes WORKDIR, so the root is mounted meanwhile.
+        // reads the image's /etc/passwd and makes WORKDIR, so the root is mounted for it, and
+        // stays mounted for the start that usually follows (the exit or rm unmounts it).
         let checked = [&paths.container_dir, &paths.rootfs]
             .into_iter()
             .try_for_each(|dir| {
@@ -152,12 +165,7 @@ impl Inner {
                 berth_image::mount::mount_all(&mounts, &paths.rootfs)
                     .map_err(|e| Error::context(format!("mount the root of {id}"), e))
             })
-            .and_then(|()| {
-                let built = self.build_config(&id, &body, &image, &paths);
-                berth_image::mount::unmount(&paths.rootfs)
-                    .map_err(|e| Error::context(format!("unmount the root of {id}"), e))?;
-                built
-            });
+            .and_then(|()| self.build_config(&id, &body, &image, &paths).map(|_| ()));
         if let Err(e) = checked {
             undo(&paths);
             return Err(e);
@@ -366,13 +374,15 @@ impl Inner {
                 .map_err(io_context(format!("create {}", dir.display())))?;
         }
         let image = self.image_of(&record)?;
-        let mounts = self
-            .images
-            .snapshotter()
-            .mounts(&id)
-            .map_err(|e| Error::context(format!("the writable layer of {id}"), e))?;
-        berth_image::mount::mount_all(&mounts, &paths.rootfs)
-            .map_err(|e| Error::context(format!("mount the root of {id}"), e))?;
+        if !is_mount_point(&paths.rootfs, &paths.bundle)? {
+            let mounts = self
+                .images
+                .snapshotter()
+                .mounts(&id)
+                .map_err(|e| Error::context(format!("the writable layer of {id}"), e))?;
+            berth_image::mount::mount_all(&mounts, &paths.rootfs)
+                .map_err(|e| Error::context(format!("mount the root of {id}"), e))?;
+        }
         let unmount = || {
             let _ = berth_image::mount::unmount(&paths.rootfs);
         };

@@ -517,6 +517,22 @@ pub fn create_cmd(client_result: impl FnOnce() -> Result<Client>, args: &RunArgs
     }
 }
 
+/// From a container's inspect answer: its full ID, whether it has a terminal, whether its
+/// stdin is open.
+fn attach_target(info: &Value, name: &str) -> (String, bool, bool) {
+    let flag = |pointer: &str| {
+        info.pointer(pointer)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    let id = info.get("Id").and_then(Value::as_str).unwrap_or(name);
+    (
+        id.to_string(),
+        flag("/Config/Tty"),
+        flag("/Config/OpenStdin"),
+    )
+}
+
 pub fn start_cmd(client: &mut Client, args: &StartArgs) -> Result<i32> {
     if args.attach || args.interactive {
         if args.containers.len() > 1 {
@@ -526,19 +542,7 @@ pub fn start_cmd(client: &mut Client, args: &StartArgs) -> Result<i32> {
         }
         let name = &args.containers[0];
         let info = client.get_json(&format!("/containers/{}/json", path_escape(name)))?;
-        let id = info
-            .get("Id")
-            .and_then(Value::as_str)
-            .unwrap_or(name)
-            .to_string();
-        let tty = info
-            .pointer("/Config/Tty")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let open_stdin = info
-            .pointer("/Config/OpenStdin")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let (id, tty, open_stdin) = attach_target(&info, name);
         let stdin = args.interactive && open_stdin;
         let keys = detach_keys(args.detach_keys.as_deref())?;
         let path = attach_path(client, &id, stdin, true, true, args.detach_keys.as_deref());
@@ -604,19 +608,7 @@ pub fn attach_cmd(client: &mut Client, args: &AttachArgs) -> Result<i32> {
             "You cannot attach to a paused container, unpause it first",
         ));
     }
-    let id = info
-        .get("Id")
-        .and_then(Value::as_str)
-        .unwrap_or(name)
-        .to_string();
-    let tty = info
-        .pointer("/Config/Tty")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let open_stdin = info
-        .pointer("/Config/OpenStdin")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let (id, tty, open_stdin) = attach_target(&info, name);
     let stdin = open_stdin && !args.no_stdin;
     let keys = detach_keys(args.detach_keys.as_deref())?;
     let path = attach_path(client, &id, stdin, true, true, args.detach_keys.as_deref());

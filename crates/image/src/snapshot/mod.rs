@@ -75,6 +75,8 @@ pub enum SnapshotError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error("snapshot database {path}: {source}")]
+    Store { path: PathBuf, source: redb::Error },
     #[error("snapshots: {op} {path}: {source}")]
     Io {
         op: &'static str,

@@ -1,24 +1,35 @@
 //! Snapshot metadata and directories, shared by both snapshotters.
 //!
-//! Layout under the root: `metadata.json` (every snapshot: key, id, kind, parent), `lock`
-//! (held with flock while a process has the store open) and `snapshots/<id>/` (one short
-//! numeric dir per snapshot). Every change writes `metadata.json.tmp`, fsyncs it and renames it
-//! over `metadata.json`, so a kill -9 at any instant leaves either the old or the new state.
+//! Layout under the root: `snapshots.redb` (every snapshot: key, id, kind, parent; and the next
+//! id), `lock` (held with flock while a process has the store open) and `snapshots/<id>/` (one
+//! short numeric dir per snapshot). Every change is one redb transaction touching only the
+//! records it changes (durable once committed), so a kill -9 at any instant leaves either the old
+//! or the new state, and a change costs the same with ten snapshots or ten thousand. The records
+//! are also kept in memory, where every read is served.
 //! A snapshot dir is made completely before its record is saved and removed only after its
 //! record is gone; a dir without a record (a crash in between) is deleted at the next open.
+//! A `metadata.json` of earlier versions (the whole map, rewritten on each change) is imported
+//! into the database once and then removed.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use super::{Info, Kind, SnapshotError};
 
-const METADATA: &str = "metadata.json";
-const METADATA_TEMP: &str = "metadata.json.tmp";
+const DATABASE: &str = "snapshots.redb";
+const LEGACY_METADATA: &str = "metadata.json";
+const LEGACY_METADATA_TEMP: &str = "metadata.json.tmp";
+/// Snapshot key -> JSON [`Record`].
+const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshots");
+/// "next_id" -> the id the next snapshot dir gets.
+const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+const NEXT_ID: &str = "next_id";
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Db {
@@ -33,6 +44,13 @@ struct Record {
     parent: Option<String>,
 }
 
+/// One change of the records, applied to the database in one transaction.
+enum Change<'a> {
+    Put(&'a str, &'a Record),
+    Delete(&'a str),
+    NextId(u64),
+}
+
 /// A snapshot as the snapshotters need it.
 #[derive(Debug, Clone)]
 pub(crate) struct Snap {
@@ -44,8 +62,9 @@ pub(crate) struct Snap {
 }
 
 pub(crate) struct Store {
-    root: PathBuf,
     snapshots: PathBuf,
+    database: Database,
+    database_path: PathBuf,
     db: Mutex<Db>,
     _lock: File,
 }
@@ -75,36 +94,62 @@ impl Store {
             },
         )?;
 
-        let metadata = root.join(METADATA);
-        let db = match fs::read(&metadata) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|source| SnapshotError::Metadata {
-                    path: metadata.clone(),
-                    source,
-                })?
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Db::default(),
-            Err(e) => return Err(io_err("reading", &metadata)(e)),
+        let database_path = root.join(DATABASE);
+        let store_err = |source: redb::Error| SnapshotError::Store {
+            path: database_path.clone(),
+            source,
         };
+        let database = Database::create(&database_path).map_err(|e| store_err(e.into()))?;
+        let db = load(&database).map_err(store_err)?;
         let store = Store {
-            root: root.to_owned(),
             snapshots,
+            database,
+            database_path: database_path.clone(),
             db: Mutex::new(db),
             _lock: lock,
         };
+        store.import_legacy(root)?;
         store.remove_leftovers()?;
         Ok(store)
     }
 
-    /// Deletes what a crash left behind: the temp metadata file and snapshot dirs that no
-    /// record names (half made, or half removed).
-    fn remove_leftovers(&self) -> Result<(), SnapshotError> {
-        let temp = self.root.join(METADATA_TEMP);
+    /// Moves the records of an earlier version's `metadata.json` into the database (once: the
+    /// file is removed after the commit) and drops its temporary file.
+    fn import_legacy(&self, root: &Path) -> Result<(), SnapshotError> {
+        let temp = root.join(LEGACY_METADATA_TEMP);
         match fs::remove_file(&temp) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_err("removing", &temp)(e)),
         }
+        let legacy_path = root.join(LEGACY_METADATA);
+        let legacy: Db = match fs::read(&legacy_path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|source| SnapshotError::Metadata {
+                    path: legacy_path.clone(),
+                    source,
+                })?
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err("reading", &legacy_path)(e)),
+        };
+        let mut db = self.lock();
+        let mut changes: Vec<Change<'_>> = legacy
+            .snapshots
+            .iter()
+            .map(|(key, record)| Change::Put(key, record))
+            .collect();
+        let next_id = legacy.next_id.max(db.next_id);
+        changes.push(Change::NextId(next_id));
+        self.apply(&changes)?;
+        db.next_id = next_id;
+        db.snapshots.extend(legacy.snapshots.clone());
+        drop(db);
+        fs::remove_file(&legacy_path).map_err(io_err("removing", &legacy_path))
+    }
+
+    /// Deletes snapshot dirs that no record names (a crash while one was made or removed).
+    fn remove_leftovers(&self) -> Result<(), SnapshotError> {
         let db = self.lock();
         let known: Vec<String> = db.snapshots.values().map(|r| r.id.to_string()).collect();
         for entry in fs::read_dir(&self.snapshots).map_err(io_err("listing", &self.snapshots))? {
@@ -167,20 +212,17 @@ impl Store {
             let _ = remove_tree(&dir);
             return Err(e);
         }
-        db.next_id += 1;
-        db.snapshots.insert(
-            key.to_owned(),
-            Record {
-                id,
-                kind,
-                parent: parent.map(str::to_owned),
-            },
-        );
-        if let Err(e) = self.save(&db) {
-            db.snapshots.remove(key);
+        let record = Record {
+            id,
+            kind,
+            parent: parent.map(str::to_owned),
+        };
+        if let Err(e) = self.apply(&[Change::Put(key, &record), Change::NextId(id + 1)]) {
             let _ = remove_tree(&dir);
             return Err(e);
         }
+        db.next_id = id + 1;
+        db.snapshots.insert(key.to_owned(), record);
         self.snap(&db, key)
     }
 
@@ -205,19 +247,13 @@ impl Store {
                 key: name.to_owned(),
             });
         }
+        let committed = Record {
+            kind: Kind::Committed,
+            ..record
+        };
+        self.apply(&[Change::Delete(key), Change::Put(name, &committed)])?;
         db.snapshots.remove(key);
-        db.snapshots.insert(
-            name.to_owned(),
-            Record {
-                kind: Kind::Committed,
-                ..record.clone()
-            },
-        );
-        if let Err(e) = self.save(&db) {
-            db.snapshots.remove(name);
-            db.snapshots.insert(key.to_owned(), record);
-            return Err(e);
-        }
+        db.snapshots.insert(name.to_owned(), committed);
         Ok(())
     }
 
@@ -243,11 +279,8 @@ impl Store {
                 children,
             });
         }
+        self.apply(&[Change::Delete(key)])?;
         db.snapshots.remove(key);
-        if let Err(e) = self.save(&db) {
-            db.snapshots.insert(key.to_owned(), record);
-            return Err(e);
-        }
         // The record is gone, so a failure here leaves an orphan that the next open removes.
         remove_tree(&self.snapshots.join(record.id.to_string()))
     }
@@ -294,20 +327,65 @@ impl Store {
         })
     }
 
-    fn save(&self, db: &Db) -> Result<(), SnapshotError> {
-        let temp = self.root.join(METADATA_TEMP);
-        let target = self.root.join(METADATA);
-        let json = serde_json::to_vec_pretty(db).map_err(|source| SnapshotError::Metadata {
-            path: target.clone(),
+    /// Commits `changes` in one transaction (durable when this returns Ok).
+    fn apply(&self, changes: &[Change<'_>]) -> Result<(), SnapshotError> {
+        let write = || -> Result<(), redb::Error> {
+            let txn = self.database.begin_write()?;
+            {
+                let mut records = txn.open_table(RECORDS)?;
+                let mut counters = txn.open_table(COUNTERS)?;
+                for change in changes {
+                    match change {
+                        Change::Put(key, record) => {
+                            let json = serde_json::to_vec(record).map_err(|e| {
+                                redb::Error::Corrupted(format!("encode snapshot {key:?}: {e}"))
+                            })?;
+                            records.insert(*key, json.as_slice())?;
+                        }
+                        Change::Delete(key) => {
+                            records.remove(*key)?;
+                        }
+                        Change::NextId(id) => {
+                            counters.insert(NEXT_ID, *id)?;
+                        }
+                    }
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        };
+        write().map_err(|source| SnapshotError::Store {
+            path: self.database_path.clone(),
             source,
-        })?;
-        let mut file = File::create(&temp).map_err(io_err("creating", &temp))?;
-        file.write_all(&json).map_err(io_err("writing", &temp))?;
-        file.sync_all().map_err(io_err("syncing", &temp))?;
-        drop(file);
-        fs::rename(&temp, &target).map_err(io_err("renaming into place", &target))?;
-        sync_dir(&self.root)
+        })
     }
+}
+
+/// Every record and the next id, as the database has them.
+fn load(database: &Database) -> Result<Db, redb::Error> {
+    let txn = database.begin_read()?;
+    let mut db = Db::default();
+    match txn.open_table(COUNTERS) {
+        Ok(counters) => {
+            db.next_id = counters.get(NEXT_ID)?.map_or(0, |v| v.value());
+        }
+        Err(redb::TableError::TableDoesNotExist(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let records = match txn.open_table(RECORDS) {
+        Ok(records) => records,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(db),
+        Err(e) => return Err(e.into()),
+    };
+    for row in records.iter()? {
+        let (key, value) = row?;
+        let record: Record = serde_json::from_slice(value.value()).map_err(|e| {
+            redb::Error::Corrupted(format!("snapshot record {:?}: {e}", key.value()))
+        })?;
+        db.next_id = db.next_id.max(record.id + 1);
+        db.snapshots.insert(key.value().to_owned(), record);
+    }
+    Ok(db)
 }
 
 fn info(key: &str, record: &Record) -> Info {

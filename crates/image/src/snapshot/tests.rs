@@ -399,6 +399,44 @@ fn metadata_survives_reopening_and_crash_leftovers_are_removed() {
     assert!(names(&root.join("snapshots/4/fs")).is_empty());
 }
 
+#[test]
+fn metadata_json_of_earlier_versions_is_imported_once() {
+    let tmp = TempDir::new("snap-legacy");
+    let root = tmp.path().join("s");
+    for dir in [
+        "snapshots/0/fs/d",
+        "snapshots/0/work",
+        "snapshots/3/fs",
+        "snapshots/3/work",
+    ] {
+        fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    fs::write(root.join("snapshots/0/fs/d/f"), b"old").unwrap();
+    fs::write(
+        root.join("metadata.json"),
+        br#"{"next_id": 4, "snapshots": {
+            "sha256:base": {"id": 0, "kind": "committed", "parent": null},
+            "ctr": {"id": 3, "kind": "active", "parent": "sha256:base"}}}"#,
+    )
+    .unwrap();
+    let snapshotter = OverlaySnapshotter::open(&root).unwrap();
+    assert!(!root.join("metadata.json").exists());
+    let keys: Vec<String> = snapshotter
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|i| i.key)
+        .collect();
+    assert_eq!(keys, ["ctr", "sha256:base"]);
+    assert_eq!(names(&root.join("snapshots")), ["0", "3"]);
+    // New ids continue after the imported ones, and the import is not repeated on reopening.
+    snapshotter.prepare("next", Some("sha256:base")).unwrap();
+    drop(snapshotter);
+    let snapshotter = OverlaySnapshotter::open(&root).unwrap();
+    assert_eq!(names(&root.join("snapshots")), ["0", "3", "4"]);
+    assert_eq!(snapshotter.list().unwrap().len(), 3);
+}
+
 const CRASH_ROOT: &str = "BERTH_SNAPSHOT_CRASH_ROOT";
 
 /// The victim of `kill_9_at_any_instant_leaves_a_consistent_store`: churns snapshots until
@@ -417,6 +455,8 @@ fn crash_victim() {
         snapshotter.prepare(&key, parent.as_deref()).unwrap();
         snapshotter.unpack(&key, &mut &layer[..], None).unwrap();
         snapshotter.commit(&name, &key).unwrap();
+        // The parent counts these to know the victim made progress.
+        println!("committed {round}");
         if round % 3 == 2 {
             let scratch = format!("{pid}-scratch");
             snapshotter.prepare(&scratch, Some(&name)).unwrap();
@@ -436,19 +476,18 @@ fn kill_9_at_any_instant_leaves_a_consistent_store() {
         let mut child = std::process::Command::new(&exe)
             .args(["--exact", "snapshot::tests::crash_victim", "--nocapture"])
             .env(CRASH_ROOT, &root)
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // Kill only once the victim has committed something more (so every round makes
-        // progress on a loaded machine), then at a different instant of its work each round.
-        let commits_on_disk = || {
-            fs::read_to_string(root.join("metadata.json"))
-                .map_or(0, |m| m.matches("\"committed\"").count())
-        };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while commits_on_disk() <= committed && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(2));
+        // Kill only once the victim has committed something (so every round makes progress on
+        // a loaded machine), then at a different instant of its work each round.
+        let mut lines =
+            std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+        while let Some(Ok(line)) = lines.next() {
+            if line.starts_with("committed ") {
+                break;
+            }
         }
         std::thread::sleep(std::time::Duration::from_millis(round * 7 % 40));
         child.kill().unwrap(); // SIGKILL, to our own child by its pid

@@ -178,12 +178,14 @@ pub(super) fn filter_localhost(host: &str) -> String {
     text
 }
 
+/// Temporary file and rename, so a running container never reads half a file; no fsync, because
+/// every start writes these files again.
 fn write_atomic(path: &Path, contents: &str) -> Result<()> {
     let temporary = path.with_extension("tmp");
     let write = || -> std::io::Result<()> {
         let mut file = std::fs::File::create(&temporary)?;
         file.write_all(contents.as_bytes())?;
-        file.sync_all()?;
+        drop(file);
         std::fs::rename(&temporary, path)
     };
     write().map_err(|e| {

@@ -16,6 +16,9 @@ mod trim;
 use berth_shim_protocol::FailedStage;
 
 fn main() {
+    // berthd executes us through /proc/self/fd/N of a read-only clone (see the engine's
+    // shim::Launcher), which would leave the descriptor's number as our name in ps and top.
+    let _ = rustix::thread::set_name(c"berth-shim");
     let argv: Vec<String> = match std::env::args_os()
         .skip(1)
         .map(|a| a.into_string())

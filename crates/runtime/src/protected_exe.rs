@@ -10,10 +10,11 @@
 use crate::error::Result;
 use crate::sys;
 use rustix::fs::{Mode, OFlags};
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
+use std::path::Path;
 
 const SEALS: libc::c_int =
     libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
@@ -82,6 +83,23 @@ fn read_only_clone() -> io::Result<OwnedFd> {
             "odd executable path",
         ));
     };
+    let exe = read_only_clone_of(dir, name)?;
+    // The path was read by name: make sure it still names the file we are running.
+    let (ours, theirs) = (
+        rustix::fs::fstat(open_own_exe()?)?,
+        rustix::fs::fstat(&exe)?,
+    );
+    if (ours.st_dev, ours.st_ino) != (theirs.st_dev, theirs.st_ino) {
+        return Err(io::Error::other("the binary was replaced while starting"));
+    }
+    Ok(exe)
+}
+
+/// An O_PATH descriptor of `dir/name` inside a detached, read-only (nosuid, nodev) clone of
+/// `dir`'s mount. A program executed through `/proc/self/fd/N` of it runs from a file nobody can
+/// write, and [`is_protected`] is true in it: berthd starts every shim that way, so the shim need
+/// not re-execute itself first.
+pub fn read_only_clone_of(dir: &Path, name: &OsStr) -> io::Result<OwnedFd> {
     let tree = rustix::mount::open_tree(
         rustix::fs::CWD,
         dir,
@@ -92,21 +110,13 @@ fn read_only_clone() -> io::Result<OwnedFd> {
         tree.as_fd(),
         sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
     )?;
-    let exe = rustix::fs::openat(
+    rustix::fs::openat(
         &tree,
         name,
         OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
-    )?;
-    // The path was read by name: make sure it still names the file we are running.
-    let (ours, theirs) = (
-        rustix::fs::fstat(open_own_exe()?)?,
-        rustix::fs::fstat(&exe)?,
-    );
-    if (ours.st_dev, ours.st_ino) != (theirs.st_dev, theirs.st_ino) {
-        return Err(io::Error::other("the binary was replaced while starting"));
-    }
-    Ok(exe)
+    )
+    .map_err(io::Error::from)
 }
 
 fn sealed_copy() -> io::Result<OwnedFd> {

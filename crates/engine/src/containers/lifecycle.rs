@@ -394,15 +394,9 @@ impl Inner {
             }
         };
         let tty = record.body.config.tty;
-        let (_, record) = record::update(&self.store, &id, |r| {
-            r.state = State::Starting;
-            r.generation += 1;
-            Ok(())
-        })
-        .inspect_err(|_| unmount())?;
         let log_none = record.body.host_config.log_config.r#type == "none";
-        let spawned = shim::spawn(
-            &self.config.shim_binary,
+        let spawning = shim::spawn(
+            self.shim.program(),
             &SpawnOptions {
                 id: &id,
                 bundle: &paths.bundle,
@@ -414,6 +408,25 @@ impl Inner {
                 log_path: (!log_none).then_some(paths.log.as_path()),
             },
         );
+        // Recorded while the shim creates the container. A crash before this commit leaves a
+        // `created` record with a shim, which recovery kills.
+        let starting = record::update(&self.store, &id, |r| {
+            r.state = State::Starting;
+            r.generation += 1;
+            Ok(())
+        });
+        let spawned = spawning.and_then(shim::Spawning::report);
+        let record = match starting {
+            Ok((_, record)) => record,
+            Err(e) => {
+                if spawned.is_ok() {
+                    self.abandon_shim(&id, &paths);
+                }
+                unmount();
+                let _ = remove_dir(&paths.state_dir);
+                return Err(e);
+            }
+        };
         let spawned = match spawned {
             Ok(s) => s,
             Err(failure) => {
@@ -591,7 +604,8 @@ impl Inner {
             return Ok(());
         }
         let paths = self.paths(id);
-        let _ = shim::request(&paths.state_dir, id, &Request::Delete);
+        // The shim removes the runtime's state and cgroups while we unmount and record the exit.
+        let delete = shim::send(&paths.state_dir, id, &Request::Delete);
         let _ = berth_image::mount::unmount(&paths.rootfs);
         let error = if exit.shim_lost {
             "the container's shim died; the container was killed".to_string()
@@ -615,6 +629,7 @@ impl Inner {
             r.error = error.clone();
             Ok(r.body.host_config.auto_remove)
         })?;
+        let _ = delete.and_then(|sent| sent.answer());
         let _ = remove_dir(&paths.state_dir);
         slot.wait.send_modify(|w| {
             w.exits += 1;

@@ -53,6 +53,7 @@ pub(crate) struct Inner {
     store: Store,
     images: Arc<Images>,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
+    shim: shim::Launcher,
 }
 
 /// The in-memory side of one container: its operation lock, what waiters watch, and the
@@ -210,6 +211,7 @@ impl Containers {
             store,
             images,
             slots: Mutex::new(HashMap::new()),
+            shim: shim::Launcher::new(&config.shim_binary),
         });
         recovery::recover(&inner)?;
         Ok(Containers { inner })

@@ -9,6 +9,43 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// How berthd executes the shim: through a read-only clone of its directory's mount where the
+/// kernel allows one (the shim then runs at once instead of re-executing itself from a protected
+/// copy, a millisecond per container start), by its path otherwise.
+pub(crate) struct Launcher {
+    program: PathBuf,
+    _clone: Option<std::os::fd::OwnedFd>,
+}
+
+impl Launcher {
+    pub(crate) fn new(binary: &Path) -> Launcher {
+        use std::os::fd::AsRawFd;
+        let cloned = match (binary.parent(), binary.file_name()) {
+            (Some(dir), Some(name)) => {
+                berth_runtime_core::protected_exe::read_only_clone_of(dir, name)
+                    .map_err(|e| tracing::debug!("read-only clone of {}: {e}", binary.display()))
+                    .ok()
+            }
+            _ => None,
+        };
+        match cloned {
+            Some(fd) => Launcher {
+                // The child resolves this path during execve, while it still has the descriptor.
+                program: PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+                _clone: Some(fd),
+            },
+            None => Launcher {
+                program: binary.to_owned(),
+                _clone: None,
+            },
+        }
+    }
+
+    pub(crate) fn program(&self) -> &Path {
+        &self.program
+    }
+}
+
 /// How long an ordinary request may take (the shim runs the runtime in helpers; a kill or
 /// start of a runc container takes milliseconds, a slow disk a few seconds).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,7 +75,22 @@ pub struct SpawnFailure {
     pub message: String,
 }
 
-pub fn spawn(shim_binary: &Path, opts: &SpawnOptions<'_>) -> Result<Spawned, SpawnFailure> {
+/// A shim started whose spawn report has not been read: the container is being created
+/// meanwhile (which takes milliseconds: namespaces, mounts, a cgroup migration).
+pub struct Spawning {
+    child: std::process::Child,
+    id: String,
+}
+
+fn setup_failure(message: String) -> SpawnFailure {
+    SpawnFailure {
+        create_stage: false,
+        message,
+    }
+}
+
+/// Starts the shim; [`Spawning::report`] waits until the container is created or failed.
+pub fn spawn(shim_binary: &Path, opts: &SpawnOptions<'_>) -> Result<Spawning, SpawnFailure> {
     let mut cmd = Command::new(shim_binary);
     cmd.arg("--id")
         .arg(opts.id)
@@ -69,36 +121,43 @@ pub fn spawn(shim_binary: &Path, opts: &SpawnOptions<'_>) -> Result<Spawned, Spa
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    let setup = |message: String| SpawnFailure {
-        create_stage: false,
-        message,
-    };
-    let mut child = cmd
+    let child = cmd
         .spawn()
-        .map_err(|e| setup(format!("start the shim {}: {e}", shim_binary.display())))?;
-    let report = match child.stdout.take() {
-        Some(out) => proto::read_message::<SpawnReport>(&mut BufReader::new(out)),
-        None => Ok(None),
-    };
-    // The process we started exits as soon as it has forked the shim.
-    let status = child.wait();
-    match report {
-        Ok(Some(SpawnReport::Created { shim_pid, init_pid })) => Ok(Spawned { shim_pid, init_pid }),
-        Ok(Some(SpawnReport::Failed { stage, message })) => Err(SpawnFailure {
-            create_stage: stage == proto::FailedStage::Create,
-            message,
-        }),
-        Ok(None) => Err(setup(format!(
-            "the shim for {} exited ({}) without a report",
-            opts.id,
-            status
-                .map(|s| s.to_string())
-                .unwrap_or_else(|e| e.to_string())
-        ))),
-        Err(e) => Err(setup(format!(
-            "read the shim's report for {}: {e}",
-            opts.id
-        ))),
+        .map_err(|e| setup_failure(format!("start the shim {}: {e}", shim_binary.display())))?;
+    Ok(Spawning {
+        child,
+        id: opts.id.to_owned(),
+    })
+}
+
+impl Spawning {
+    pub fn report(mut self) -> Result<Spawned, SpawnFailure> {
+        let report = match self.child.stdout.take() {
+            Some(out) => proto::read_message::<SpawnReport>(&mut BufReader::new(out)),
+            None => Ok(None),
+        };
+        // The process we started exits as soon as it has forked the shim.
+        let status = self.child.wait();
+        match report {
+            Ok(Some(SpawnReport::Created { shim_pid, init_pid })) => {
+                Ok(Spawned { shim_pid, init_pid })
+            }
+            Ok(Some(SpawnReport::Failed { stage, message })) => Err(SpawnFailure {
+                create_stage: stage == proto::FailedStage::Create,
+                message,
+            }),
+            Ok(None) => Err(setup_failure(format!(
+                "the shim for {} exited ({}) without a report",
+                self.id,
+                status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|e| e.to_string())
+            ))),
+            Err(e) => Err(setup_failure(format!(
+                "read the shim's report for {}: {e}",
+                self.id
+            ))),
+        }
     }
 }
 
@@ -113,29 +172,52 @@ pub fn connect(state_dir: &Path) -> std::io::Result<UnixStream> {
 /// Sends one request on a fresh connection and returns the answer; a shim error becomes
 /// an engine error with the shim's text.
 pub fn request(state_dir: &Path, id: &str, req: &Request) -> Result<Response> {
-    let what = || format!("shim of container {id}");
+    send(state_dir, id, req)?.answer()
+}
+
+/// A request sent whose answer has not been read yet: other work can go on while the shim works.
+pub struct Sent {
+    conn: UnixStream,
+    what: String,
+}
+
+/// Sends one request on a fresh connection; [`Sent::answer`] reads the answer.
+pub fn send(state_dir: &Path, id: &str, req: &Request) -> Result<Sent> {
+    let what = format!("shim of container {id}");
     let mut conn =
-        connect(state_dir).map_err(|e| Error::context(format!("connect to the {}", what()), e))?;
+        connect(state_dir).map_err(|e| Error::context(format!("connect to the {what}"), e))?;
     conn.set_read_timeout(Some(REQUEST_TIMEOUT))
         .and_then(|()| conn.set_write_timeout(Some(REQUEST_TIMEOUT)))
-        .map_err(|e| Error::context(what(), e))?;
-    let answer = exchange(&mut conn, req).map_err(|e| Error::context(what(), e))?;
-    match answer {
-        Response::Error { kind, message } => Err(match kind {
-            proto::ErrorKind::WrongState => Error::conflict(message),
-            proto::ErrorKind::NotSupported | proto::ErrorKind::BadRequest => {
-                Error::invalid(message)
-            }
-            proto::ErrorKind::Failed => Error::internal(message),
-        }),
-        other => Ok(other),
+        .and_then(|()| proto::write_message(&mut conn, req))
+        .and_then(|()| conn.flush())
+        .map_err(|e| Error::context(&what, e))?;
+    Ok(Sent { conn, what })
+}
+
+impl Sent {
+    pub fn answer(self) -> Result<Response> {
+        let answer = read_answer(&self.conn).map_err(|e| Error::context(&self.what, e))?;
+        match answer {
+            Response::Error { kind, message } => Err(match kind {
+                proto::ErrorKind::WrongState => Error::conflict(message),
+                proto::ErrorKind::NotSupported | proto::ErrorKind::BadRequest => {
+                    Error::invalid(message)
+                }
+                proto::ErrorKind::Failed => Error::internal(message),
+            }),
+            other => Ok(other),
+        }
     }
 }
 
 pub fn exchange(conn: &mut UnixStream, req: &Request) -> std::io::Result<Response> {
     proto::write_message(conn, req)?;
     conn.flush()?;
-    let mut reader = BufReader::new(&*conn);
+    read_answer(conn)
+}
+
+fn read_answer(conn: &UnixStream) -> std::io::Result<Response> {
+    let mut reader = BufReader::new(conn);
     proto::read_message::<Response>(&mut reader)?.ok_or_else(|| {
         std::io::Error::new(
             std::io::ErrorKind::UnexpectedEof,

@@ -89,6 +89,16 @@ async fn run_through_the_socket_frames_output_and_reports_the_exit() {
     assert!(head.contains("application/vnd.docker.raw-stream"), "{head}");
     attach.shutdown().await.unwrap(); // no stdin, as the CLI does
 
+    // A client that does not ask to upgrade gets the same frames as a 200 response's body.
+    let (mut plain, head) = request(
+        &sock,
+        &format!("POST /v1.41/containers/{id}/attach?stderr=1&stdout=1&stream=1 HTTP/1.1\r\nConnection: close"),
+        "",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("application/vnd.docker.raw-stream"), "{head}");
+
     // The wait's head must come before the start, or `docker run` deadlocks.
     let (mut wait, head) = request(
         &sock,
@@ -120,6 +130,16 @@ async fn run_through_the_socket_frames_output_and_reports_the_exit() {
     assert!(rest.is_empty(), "trailing bytes {rest:?}");
     assert_eq!(stdout, b"out\n");
     assert_eq!(stderr, b"err\n");
+    let plain_body = dechunk(&read_to_end(&mut plain).await);
+    let mut frames = Vec::new();
+    let mut rest = &plain_body[..];
+    while let Some((kind, payload, used)) = parse_frame(rest) {
+        frames.push((kind, payload.to_vec()));
+        rest = &rest[used..];
+    }
+    assert!(rest.is_empty(), "trailing bytes {rest:?}");
+    frames.sort();
+    assert_eq!(frames, [(1, b"out\n".to_vec()), (2, b"err\n".to_vec())]);
 
     let mut body = Vec::new();
     while !String::from_utf8_lossy(&body).contains("StatusCode") {
@@ -154,6 +174,22 @@ async fn run_through_the_socket_frames_output_and_reports_the_exit() {
 unsafe extern "C" {
     #[link_name = "geteuid"]
     fn libc_geteuid() -> u32;
+}
+
+/// The payload of a chunked HTTP/1.1 body.
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&body[..line_end]).unwrap(), 16).unwrap();
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[..size]);
+        body = &body[size + 2..];
+    }
 }
 
 /// Docker's 8-byte stream header: [stream, 0, 0, 0, len as u32 big-endian].

@@ -87,6 +87,9 @@ pub async fn attach(
     } else {
         None
     };
+    if !req.headers().contains_key(header::UPGRADE) {
+        return Ok(without_upgrade(backlog, target));
+    }
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else {
@@ -119,6 +122,59 @@ pub async fn attach(
         .header(header::UPGRADE, "tcp")
         .body(Body::empty())
         .unwrap_or_default())
+}
+
+/// A client that did not ask to upgrade (curl, some libraries): dockerd hijacks the connection
+/// anyway and answers 200; over hyper the same bytes go out as the response body. Output only:
+/// such a connection has no way to carry input.
+fn without_upgrade(
+    backlog: Vec<u8>,
+    target: Option<berth_engine::containers::AttachStream>,
+) -> Response {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+    tokio::spawn(async move {
+        if !backlog.is_empty() && tx.send(bytes::Bytes::from(backlog)).await.is_err() {
+            return;
+        }
+        let Some(target) = target else {
+            return;
+        };
+        let Ok(shim) = target.conn.await else {
+            return;
+        };
+        if shim.set_nonblocking(true).is_err() {
+            return;
+        }
+        let Ok(mut shim) = tokio::net::UnixStream::from_std(shim) else {
+            return;
+        };
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = tokio::select! {
+                read = shim.read(&mut buf) => match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                },
+                () = tx.closed() => return,
+            };
+            if tx
+                .send(bytes::Bytes::copy_from_slice(&buf[..n]))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx)
+            .map(|b| b.map(Ok::<_, std::convert::Infallible>))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")
+        .body(Body::from_stream(stream))
+        .unwrap_or_default()
 }
 
 /// Copies both ways until the container's output ends or the client detaches. A client's

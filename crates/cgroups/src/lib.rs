@@ -392,6 +392,14 @@ impl Cgroup {
         }
     }
 
+    /// Processes of this cgroup the kernel's OOM killer ended (the memory controller's count).
+    pub fn oom_kills(&self) -> u64 {
+        match self.hierarchies.layout {
+            Layout::Unified => self.unified_dir().map_or(0, |d| v2::oom_kills(&d)),
+            _ => self.v1_dir("memory").map_or(0, |d| v1::oom_kills(&d)),
+        }
+    }
+
     pub fn stats(&self) -> Stats {
         match self.hierarchies.layout {
             Layout::Unified => self

@@ -374,11 +374,7 @@ pub fn stats(cg: &Cgroup) -> Stats {
         s.memory_failcnt = read_u64(&dir, "memory.failcnt");
         s.swap_usage = read_u64(&dir, "memory.memsw.usage_in_bytes");
         s.swap_limit = read_u64(&dir, "memory.memsw.limit_in_bytes");
-        for line in read(&dir, "memory.oom_control").lines() {
-            if let Some(v) = line.strip_prefix("oom_kill ") {
-                s.oom_kills = v.trim().parse().unwrap_or(0);
-            }
-        }
+        s.oom_kills = oom_kills(&dir);
         for line in read(&dir, "memory.stat").lines() {
             if let Some(v) = line.strip_prefix("cache ") {
                 s.memory_cache = v.trim().parse().unwrap_or(0);
@@ -422,4 +418,13 @@ fn blkio_entries(text: &str) -> Vec<(u64, u64, String, u64)> {
             ))
         })
         .collect()
+}
+
+/// Processes the kernel's OOM killer ended in this memory cgroup (`oom_kill` of
+/// memory.oom_control, kernel 4.13 and later).
+pub fn oom_kills(memory_dir: &Path) -> u64 {
+    read(memory_dir, "memory.oom_control")
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
+        .unwrap_or(0)
 }

@@ -14,6 +14,11 @@ fn keyed(dir: &Path, file: &str, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Processes the kernel's OOM killer ended in this cgroup since it was made.
+pub fn oom_kills(dir: &Path) -> u64 {
+    keyed(dir, "memory.events", "oom_kill")
+}
+
 /// Enables every available controller from the root down to the cgroup's parent, so the leaf gets them.
 pub fn enable_controllers(root: &Path, path: &Path) -> Result<()> {
     let mut dir = root.to_path_buf();
@@ -250,7 +255,7 @@ pub fn stats(dir: &Path) -> Stats {
         memory_cache: keyed(dir, "memory.stat", "file"),
         swap_usage: read(dir, "memory.swap.current").parse().unwrap_or(0),
         swap_limit: max("memory.swap.max"),
-        oom_kills: keyed(dir, "memory.events", "oom_kill"),
+        oom_kills: oom_kills(dir),
         pids_current: read(dir, "pids.current").parse().unwrap_or(0),
         pids_limit: read(dir, "pids.max").parse().unwrap_or(0),
         io_bytes: io_stat(&read(dir, "io.stat"), "rbytes", "wbytes"),

@@ -345,3 +345,42 @@ fn rm_leaves_nothing_behind() {
     );
     assert_eq!(c.ok(&["ps", "-aq"]), "", "a record left in ps -a");
 }
+
+/// A container the kernel's OOM killer ends shows OOMKilled (with 137); a clean run of the same
+/// container clears it again.
+#[test]
+fn oom_kill_is_reported_in_inspect() {
+    let d = Daemon::start("oom").with_busybox();
+    let c = d.client();
+    // tail keeps every byte of a file without newlines: it grows until the limit.
+    let o = c.cmd(&[
+        "run",
+        "--name",
+        "oom",
+        "--memory",
+        "16m",
+        "busybox",
+        "tail",
+        "/dev/zero",
+    ]);
+    assert_eq!(o.status, Some(137), "{}", o.describe());
+    let state = c.ok(&[
+        "inspect",
+        "-f",
+        "{{.State.OOMKilled}} {{.State.ExitCode}}",
+        "oom",
+    ]);
+    assert_eq!(state.trim(), "true 137");
+    let o = c.cmd(&[
+        "run", "--name", "fine", "--memory", "16m", "busybox", "true",
+    ]);
+    assert!(o.ok(), "{}", o.describe());
+    let state = c.ok(&[
+        "inspect",
+        "-f",
+        "{{.State.OOMKilled}} {{.State.ExitCode}}",
+        "fine",
+    ]);
+    assert_eq!(state.trim(), "false 0");
+    c.ok(&["rm", "-f", "oom", "fine"]);
+}

@@ -188,6 +188,7 @@ impl Inner {
             runtime,
             restart_count: 0,
             generation: 0,
+            oom_killed: false,
         };
         if let Err(e) = record::insert(&self.store, &record) {
             undo(&paths);
@@ -473,6 +474,7 @@ impl Inner {
             r.finished_at = None;
             r.exit_code = 0;
             r.error.clear();
+            r.oom_killed = false;
             Ok(())
         })?;
         slot.wait.send_modify(|w| {
@@ -604,6 +606,10 @@ impl Inner {
             return Ok(());
         }
         let paths = self.paths(id);
+        // Read before the shim's delete removes the cgroup.
+        let oom_killed = self
+            .cgroup_of(&record)
+            .is_ok_and(|cgroup| cgroup.oom_kills() > 0);
         // The shim removes the runtime's state and cgroups while we unmount and record the exit.
         let delete = shim::send(&paths.state_dir, id, &Request::Delete);
         let _ = berth_image::mount::unmount(&paths.rootfs);
@@ -627,6 +633,7 @@ impl Inner {
             r.pid = 0;
             r.shim_pid = 0;
             r.error = error.clone();
+            r.oom_killed = oom_killed;
             Ok(r.body.host_config.auto_remove)
         })?;
         let _ = delete.and_then(|sent| sent.answer());
@@ -762,12 +769,20 @@ impl Inner {
         let fail = |e: berth_cgroups::Error| {
             Error::internal(format!("Cannot {what} container {}: {e}", record.id))
         };
-        let path = Self::cgroups_path(&record.body, &record.id);
-        let path = berth_cgroups::resolve_path(Some(&path), &record.id).map_err(fail)?;
-        let hierarchies = berth_cgroups::Hierarchies::detect().map_err(fail)?;
-        berth_cgroups::Cgroup::open(hierarchies, path, Vec::new())
-            .freeze(frozen)
+        self.cgroup_of(record)
+            .and_then(|cgroup| cgroup.freeze(frozen))
             .map_err(fail)
+    }
+
+    /// The container's cgroup, as its config.json names it.
+    fn cgroup_of(
+        &self,
+        record: &ContainerRecord,
+    ) -> std::result::Result<berth_cgroups::Cgroup, berth_cgroups::Error> {
+        let path = Self::cgroups_path(&record.body, &record.id);
+        let path = berth_cgroups::resolve_path(Some(&path), &record.id)?;
+        let hierarchies = berth_cgroups::Hierarchies::detect()?;
+        Ok(berth_cgroups::Cgroup::open(hierarchies, path, Vec::new()))
     }
 
     pub(crate) fn remove(&self, reference: &str, force: bool) -> Result<()> {

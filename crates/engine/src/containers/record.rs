@@ -71,6 +71,9 @@ pub struct ContainerRecord {
     /// Times started through the engine; supervisors of older runs ignore newer ones.
     #[serde(default)]
     pub generation: u64,
+    /// The kernel's OOM killer ended a process of the last run (read from the memory cgroup).
+    #[serde(default)]
+    pub oom_killed: bool,
 }
 
 impl ContainerRecord {

@@ -198,7 +198,7 @@ impl Inner {
                 "Running": running,
                 "Paused": record.state == State::Paused,
                 "Restarting": false,
-                "OOMKilled": false,
+                "OOMKilled": record.oom_killed,
                 "Dead": false,
                 "Pid": record.pid,
                 "ExitCode": record.exit_code,

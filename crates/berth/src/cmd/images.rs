@@ -393,45 +393,29 @@ fn print_progress(response: &mut impl Read, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-/// Counts bytes through a reader and draws a progress line on a terminal.
-struct Progress<R> {
+/// A reader that draws Docker's progress line for the bytes through it, on stderr when `show`.
+fn with_progress<R: Read>(
     inner: R,
-    done: u64,
     total: Option<u64>,
     show: bool,
     label: &'static str,
-}
-
-impl<R: Read> Read for Progress<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.done += n as u64;
-        if self.show {
-            let done = units::human_size(self.done as f64);
-            let line = match self.total {
-                Some(t) if t > 0 => {
-                    let width = 50usize;
-                    let filled = ((self.done as f64 / t as f64) * width as f64) as usize;
-                    let bar = if filled >= width {
-                        "=".repeat(width)
-                    } else {
-                        format!("{}>{}", "=".repeat(filled), " ".repeat(width - filled - 1))
-                    };
-                    format!(
-                        "{}: [{bar}]  {done}/{}",
-                        self.label,
-                        units::human_size(t as f64)
-                    )
-                }
-                _ => format!("{}: {done}", self.label),
-            };
-            eprint!("\r{line}");
-            if n == 0 {
-                eprintln!();
-            }
-        }
-        Ok(n)
-    }
+) -> indicatif::ProgressBarIter<R> {
+    let target = if show {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    };
+    let template = match total {
+        Some(t) if t > 0 => "{msg}: [{bar:50.=>}]  {bytes}/{total_bytes}",
+        _ => "{msg}: {bytes}",
+    };
+    let style = indicatif::ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    let bar = indicatif::ProgressBar::with_draw_target(total.filter(|t| *t > 0), target)
+        .with_style(style)
+        .with_message(label);
+    bar.wrap_read(inner)
 }
 
 pub fn load(client: &mut Client, args: &LoadArgs) -> Result<i32> {
@@ -451,13 +435,7 @@ pub fn load(client: &mut Client, args: &LoadArgs) -> Result<i32> {
         }
     };
     let show = !args.quiet && crate::term::is_tty(2);
-    let mut progress = Progress {
-        inner: input,
-        done: 0,
-        total,
-        show,
-        label: "Loading layer",
-    };
+    let mut progress = with_progress(input, total, show, "Loading layer");
     let quiet = if crate::term::is_tty(1) && !args.quiet {
         "0"
     } else {
@@ -470,6 +448,7 @@ pub fn load(client: &mut Client, args: &LoadArgs) -> Result<i32> {
         &[],
         Body::Stream(&mut progress, "application/x-tar"),
     )?;
+    progress.progress.finish();
     print_progress(&mut response, false)?;
     Ok(0)
 }
@@ -488,13 +467,7 @@ pub fn save(client: &mut Client, args: &SaveArgs) -> Result<i32> {
         Body::Empty,
     )?;
     let show = args.output.is_some() && crate::term::is_tty(2);
-    let mut progress = Progress {
-        inner: &mut response,
-        done: 0,
-        total: None,
-        show,
-        label: "Saving",
-    };
+    let mut progress = with_progress(&mut response, None, show, "Saving");
     match &args.output {
         Some(path) => {
             let tmp = format!("{path}.berth-tmp");
@@ -512,6 +485,7 @@ pub fn save(client: &mut Client, args: &SaveArgs) -> Result<i32> {
             out.flush()?;
         }
     }
+    progress.progress.finish();
     Ok(0)
 }
 
@@ -550,13 +524,7 @@ pub fn import(client: &mut Client, args: &ImportArgs) -> Result<i32> {
         q.push(("platform", p.clone()));
     }
     let show = crate::term::is_tty(2);
-    let mut progress = Progress {
-        inner: &mut input,
-        done: 0,
-        total,
-        show,
-        label: "Importing",
-    };
+    let mut progress = with_progress(&mut input, total, show, "Importing");
     let path = format!("/images/create{}", query(&q));
     let mut response = client.send(
         "POST",
@@ -564,6 +532,7 @@ pub fn import(client: &mut Client, args: &ImportArgs) -> Result<i32> {
         &[],
         Body::Stream(&mut progress, "application/x-tar"),
     )?;
+    progress.progress.finish();
     print_progress(&mut response, false)?;
     Ok(0)
 }

@@ -423,6 +423,8 @@ pub struct Daemon {
     seen_ids: Mutex<std::collections::BTreeSet<String>>,
     live_restore: bool,
     dockerd_host_dirs: bool,
+    /// More daemon flags, given to berthd and dockerd alike (both take e.g. `--add-runtime`).
+    extra_args: Vec<String>,
 }
 
 impl Daemon {
@@ -437,7 +439,16 @@ impl Daemon {
         Daemon::start_kind(name, daemon_kind(), true)
     }
 
+    /// Like [`Daemon::start`], with more daemon flags.
+    pub fn start_with_args(name: &str, args: &[&str]) -> Daemon {
+        Daemon::start_full(name, daemon_kind(), false, args)
+    }
+
     pub fn start_kind(name: &str, kind: DaemonKind, live_restore: bool) -> Daemon {
+        Daemon::start_full(name, kind, live_restore, &[])
+    }
+
+    fn start_full(name: &str, kind: DaemonKind, live_restore: bool, args: &[&str]) -> Daemon {
         let tag = format!("{}-{}", name.replace('_', "-"), unique());
         let base = PathBuf::from("/tmp/berth-e2e").join(&tag);
         let _ = fs::remove_dir_all(&base);
@@ -455,6 +466,7 @@ impl Daemon {
             seen_ids: Mutex::new(Default::default()),
             live_restore,
             dockerd_host_dirs: false,
+            extra_args: args.iter().map(|a| a.to_string()).collect(),
         };
         if kind == DaemonKind::Dockerd {
             host_dirs_enter();
@@ -541,6 +553,7 @@ impl Daemon {
                 c
             }
         };
+        c.args(&self.extra_args);
         c.env("BERTH_E2E_TAG", &self.tag)
             .stdin(Stdio::null())
             .stdout(self.log_file())

@@ -10,3 +10,4 @@ mod crash;
 mod defaults;
 mod images;
 mod robustness;
+mod runtimes;

@@ -136,6 +136,12 @@ pub enum Command {
     #[command(about = "Fetch the logs of a container",
         help_template = help!("berth logs [OPTIONS] CONTAINER", "berth container logs, berth logs"))]
     Logs(LogsArgs),
+    #[command(about = "Display the running processes of a container",
+        help_template = help!("berth top CONTAINER [ps OPTIONS]", "berth container top, berth top"))]
+    Top(TopArgs),
+    #[command(about = "Display a live stream of container(s) resource usage statistics",
+        help_template = help!("berth stats [OPTIONS] [CONTAINER...]", "berth container stats, berth stats"))]
+    Stats(StatsArgs),
     #[command(about = "Load an image from a tar archive or STDIN",
         help_template = help!("berth load [OPTIONS]", "berth image load, berth load"))]
     Load(LoadArgs),
@@ -211,6 +217,10 @@ pub enum ContainerCommand {
     Inspect(InspectArgs),
     #[command(about = "Fetch the logs of a container")]
     Logs(LogsArgs),
+    #[command(about = "Display the running processes of a container")]
+    Top(TopArgs),
+    #[command(about = "Display a live stream of container(s) resource usage statistics")]
+    Stats(StatsArgs),
     #[command(about = "Remove all stopped containers")]
     Prune(PruneArgs),
 }
@@ -727,6 +737,34 @@ pub struct InspectArgs {
     pub kind: Option<String>,
     #[arg(value_name = "NAME|ID", required = true)]
     pub names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct TopArgs {
+    pub container: String,
+    /// Options for the host's `ps` (default -ef).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    #[arg(
+        short = 'a',
+        long = "all",
+        help = "Show all containers (default shows just running)"
+    )]
+    pub all: bool,
+    #[arg(long = "format", value_name = "string", help = FORMAT_HELP)]
+    pub format: Option<String>,
+    #[arg(
+        long = "no-stream",
+        help = "Disable streaming stats and only pull the first result"
+    )]
+    pub no_stream: bool,
+    #[arg(long = "no-trunc", help = "Do not truncate output")]
+    pub no_trunc: bool,
+    pub containers: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -135,7 +135,7 @@ fn main() {
 }
 
 fn dispatch(command: Command, host: Option<&str>) -> i32 {
-    use cmd::{images, lifecycle, observe, run};
+    use cmd::{images, lifecycle, observe, run, stats};
     let connected = || connect(host);
     let with_client = |f: &mut dyn FnMut(&mut Client) -> api::Result<i32>| -> i32 {
         let result = connected().and_then(|mut c| f(&mut c));
@@ -197,6 +197,12 @@ fn dispatch(command: Command, host: Option<&str>) -> i32 {
         }
         Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => {
             with_client(&mut |c| observe::logs(c, &a))
+        }
+        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => {
+            with_client(&mut |c| stats::top(c, &a))
+        }
+        Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => {
+            with_client(&mut |c| stats::stats(c, &a))
         }
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => {
             with_client(&mut |c| images::images(c, &a))

@@ -22,6 +22,11 @@ struct Cell<'a> {
 }
 
 impl TabWriter {
+    /// A writer with other widths than docker's usual 10 and 3 (`docker top` uses 20 and 1).
+    pub fn with_widths(min_width: usize, padding: usize) -> TabWriter {
+        TabWriter { min_width, padding }
+    }
+
     pub fn format(&self, text: &str) -> String {
         let ends_with_newline = text.ends_with('\n');
         let body = text.strip_suffix('\n').unwrap_or(text);

@@ -16,6 +16,9 @@ pub struct Stats {
     pub memory_limit: u64,
     pub memory_failcnt: u64,
     pub memory_cache: u64,
+    /// memory.stat as the kernel wrote it (v1: cache, rss, total_inactive_file...; v2: anon,
+    /// file, inactive_file...): Docker's `memory_stats.stats`.
+    pub memory_stat: Vec<(String, u64)>,
     pub swap_usage: u64,
     pub swap_limit: u64,
     pub oom_kills: u64,
@@ -107,5 +110,15 @@ impl Stats {
 fn io_entries(list: &[(u64, u64, String, u64)]) -> Vec<Value> {
     list.iter()
         .map(|(major, minor, op, value)| json!({"major": major, "minor": minor, "op": op, "value": value}))
+        .collect()
+}
+
+/// The `key value` lines of a memory.stat file.
+pub(crate) fn parse_memory_stat(text: &str) -> Vec<(String, u64)> {
+    text.lines()
+        .filter_map(|line| {
+            let (key, value) = line.split_once(' ')?;
+            Some((key.to_owned(), value.trim().parse().ok()?))
+        })
         .collect()
 }

@@ -375,11 +375,8 @@ pub fn stats(cg: &Cgroup) -> Stats {
         s.swap_usage = read_u64(&dir, "memory.memsw.usage_in_bytes");
         s.swap_limit = read_u64(&dir, "memory.memsw.limit_in_bytes");
         s.oom_kills = oom_kills(&dir);
-        for line in read(&dir, "memory.stat").lines() {
-            if let Some(v) = line.strip_prefix("cache ") {
-                s.memory_cache = v.trim().parse().unwrap_or(0);
-            }
-        }
+        s.memory_stat = crate::stats::parse_memory_stat(&read(&dir, "memory.stat"));
+        s.memory_cache = stat_value(&s.memory_stat, "cache");
     }
     if let Some(dir) = cg.v1_dir("pids") {
         s.pids_current = read_u64(&dir, "pids.current");
@@ -427,4 +424,8 @@ pub fn oom_kills(memory_dir: &Path) -> u64 {
         .lines()
         .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
         .unwrap_or(0)
+}
+
+fn stat_value(stat: &[(String, u64)], key: &str) -> u64 {
+    stat.iter().find(|(k, _)| k == key).map_or(0, |(_, v)| *v)
 }

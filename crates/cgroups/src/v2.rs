@@ -253,6 +253,7 @@ pub fn stats(dir: &Path) -> Stats {
         memory_limit: max("memory.max"),
         memory_failcnt: keyed(dir, "memory.events", "max"),
         memory_cache: keyed(dir, "memory.stat", "file"),
+        memory_stat: crate::stats::parse_memory_stat(&read(dir, "memory.stat")),
         swap_usage: read(dir, "memory.swap.current").parse().unwrap_or(0),
         swap_limit: max("memory.swap.max"),
         oom_kills: oom_kills(dir),

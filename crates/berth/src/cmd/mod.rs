@@ -5,6 +5,7 @@ pub mod images;
 pub mod lifecycle;
 pub mod observe;
 pub mod run;
+pub mod stats;
 
 use crate::api::{CliError, Result};
 use crate::template::Format;

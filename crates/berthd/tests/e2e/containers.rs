@@ -625,3 +625,25 @@ fn container_prune_removes_only_stopped() {
     );
     assert_eq!(c.ok(&["ps", "-a", "--format", "{{.Names}}"]), "keep");
 }
+
+/// `stop -t 0` kills at once: the container is exited (137) with nothing of it left running, and
+/// it starts again.
+#[test]
+fn stop_with_no_grace_kills_and_the_container_starts_again() {
+    let d = Daemon::start("stop-t0").with_busybox();
+    let c = d.client();
+    c.ok(&["run", "-d", "--name", "t0", "busybox", "sleep", "1000"]);
+    let pid = c.pid_of("t0");
+    c.ok(&["stop", "-t", "0", "t0"]);
+    assert_eq!(
+        c.inspect("t0", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 137"
+    );
+    assert!(
+        !pid_alive(pid),
+        "the container's process survived stop -t 0"
+    );
+    c.ok(&["start", "t0"]);
+    assert_eq!(c.inspect("t0", "{{.State.Status}}"), "running");
+    c.ok(&["rm", "-f", "t0"]);
+}

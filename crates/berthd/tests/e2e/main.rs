@@ -9,5 +9,6 @@ mod containers;
 mod crash;
 mod defaults;
 mod images;
+mod observe;
 mod robustness;
 mod runtimes;

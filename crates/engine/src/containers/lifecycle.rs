@@ -775,7 +775,7 @@ impl Inner {
     }
 
     /// The container's cgroup, as its config.json names it.
-    fn cgroup_of(
+    pub(crate) fn cgroup_of(
         &self,
         record: &ContainerRecord,
     ) -> std::result::Result<berth_cgroups::Cgroup, berth_cgroups::Error> {

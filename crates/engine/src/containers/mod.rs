@@ -20,6 +20,7 @@ mod attach;
 mod lifecycle;
 pub mod logs;
 mod names;
+mod observe;
 pub mod options;
 pub(crate) mod record;
 mod recovery;
@@ -30,6 +31,7 @@ pub mod timefmt;
 mod view;
 
 pub use attach::{AttachOptions, AttachStream};
+pub use observe::StatsSample;
 pub use record::{ContainerRecord, State};
 pub use view::ListOptions;
 

@@ -229,7 +229,8 @@ fn read_answer(conn: &UnixStream) -> std::io::Result<Response> {
 /// Sends `wait` and blocks until the exit, or until `timeout`: Ok(None) on timeout.
 pub fn wait_exit(state_dir: &Path, timeout: Option<Duration>) -> std::io::Result<Option<Exit>> {
     let mut conn = connect(state_dir)?;
-    conn.set_read_timeout(timeout)?;
+    // A zero timeout (`stop -t 0`) means "do not wait", which a socket cannot be told.
+    conn.set_read_timeout(timeout.map(|t| t.max(Duration::from_millis(1))))?;
     match exchange(&mut conn, &Request::Wait) {
         Ok(Response::Exited(exit)) => Ok(Some(exit)),
         Ok(other) => Err(std::io::Error::other(format!(

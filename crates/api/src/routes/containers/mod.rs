@@ -1,7 +1,9 @@
-//! `/containers/...`: create, lifecycle, inspect, list, wait, attach (hijacked), logs, prune.
+//! `/containers/...`: create, lifecycle, inspect, list, wait, attach (hijacked), logs, top,
+//! stats, prune.
 
 mod attach;
 mod logs;
+mod observe;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, blocking};
@@ -34,6 +36,8 @@ pub fn router() -> Router<AppState> {
         .route("/containers/{id}/wait", post(wait))
         .route("/containers/{id}/attach", post(attach::attach))
         .route("/containers/{id}/logs", get(logs::logs))
+        .route("/containers/{id}/top", get(observe::top))
+        .route("/containers/{id}/stats", get(observe::stats))
         .route("/containers/{id}", delete(remove))
 }
 

@@ -3,8 +3,10 @@
 pub mod config;
 pub mod images;
 pub mod lifecycle;
+pub mod mount_opt;
 pub mod observe;
 pub mod run;
+pub mod volumes;
 
 use crate::api::{CliError, Result};
 use crate::template::Format;

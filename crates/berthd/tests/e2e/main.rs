@@ -11,3 +11,4 @@ mod defaults;
 mod images;
 mod robustness;
 mod runtimes;
+mod volumes;

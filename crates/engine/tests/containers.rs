@@ -1,21 +1,13 @@
 //! The container lifecycle through a real berth-shim (as root): exit codes, logs, stop, kill,
 //! pause, removal leaving nothing, start failures, and recovery after the engine goes away.
 
+#[macro_use]
 mod common;
 
 use berth_engine::ErrorKind;
 use berth_engine::containers::{State, WaitCondition};
-use common::{TestEnv, eventually, is_root, runtime};
+use common::{TestEnv, eventually, runtime};
 use std::fs;
-
-macro_rules! require_root {
-    () => {
-        if !is_root() {
-            eprintln!("SKIP: needs root");
-            return;
-        }
-    };
-}
 
 fn log_text(env: &TestEnv, id: &str) -> String {
     fs::read_to_string(

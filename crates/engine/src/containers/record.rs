@@ -158,6 +158,7 @@ pub fn volume_use_counts(store: &Store) -> Result<HashMap<String, usize>> {
             .filter(|p| p.is_volume())
             .map(|p| p.name.as_str())
             .collect();
+        names.sort_unstable();
         names.dedup();
         for name in names {
             *counts.entry(name.to_string()).or_insert(0) += 1;

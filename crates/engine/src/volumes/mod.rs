@@ -421,6 +421,9 @@ impl Volumes {
     /// mounted yet, and counts it as their user.
     pub(crate) fn mount_for(&self, container: &str, points: &[MountPoint]) -> Result<()> {
         let records = self.mounted_kind(points)?;
+        if records.is_empty() {
+            return Ok(());
+        }
         let mut state = lock(&self.state);
         let mut mounted_now: Vec<&VolumeRecord> = Vec::new();
         for r in &records {
@@ -451,6 +454,7 @@ impl Volumes {
     /// user are unmounted.
     pub(crate) fn release(&self, container: &str, points: &[MountPoint]) {
         let records = match self.mounted_kind(points) {
+            Ok(r) if r.is_empty() => return,
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!("release the volumes of {container}: {e}");
@@ -472,8 +476,9 @@ impl Volumes {
 
     /// At recovery, for a container found running: it holds its mounted volumes.
     pub(crate) fn adopt(&self, container: &str, points: &[MountPoint]) {
-        let Ok(records) = self.mounted_kind(points) else {
-            return;
+        let records = match self.mounted_kind(points) {
+            Ok(r) if !r.is_empty() => r,
+            _ => return,
         };
         let mut state = lock(&self.state);
         for r in &records {
@@ -559,11 +564,11 @@ impl Claim<'_> {
 }
 
 impl Drop for Claim<'_> {
+    /// Runs before the fields drop: the volume lock is still held while the volumes go.
     fn drop(&mut self) {
         if self.kept {
             return;
         }
-        let _held = &self.state;
         for r in &self.new {
             if let Err(e) = self.volumes.remove_files(&r.name) {
                 tracing::warn!("remove volume {} of a failed create: {e}", r.name);

@@ -217,6 +217,11 @@ pub fn resolve(
     }
     for destination in config_volumes.keys() {
         let destination = clean_path(destination);
+        if destination == "/" {
+            return Err(Error::invalid(
+                "invalid specification: destination can't be '/'",
+            ));
+        }
         if points.contains_key(&destination) || tmpfs.contains(&destination) {
             continue;
         }

@@ -113,6 +113,40 @@ fn a_named_volume_gets_the_image_content_once_and_keeps_data_across_containers()
     );
 }
 
+/// An image whose volume path is a symlink out of the root (absolute, and `..` after `..`)
+/// gets nothing of the host copied into the volume.
+#[test]
+fn copy_up_never_follows_an_image_symlink_out_of_the_root() {
+    let d = Daemon::start("vol_escape").with_busybox();
+    let outside = d.base.join("outside");
+    std::fs::create_dir_all(&outside).expect("outside dir");
+    std::fs::write(outside.join("secret"), b"host secret\n").expect("secret");
+    let up = "../".repeat(12);
+    let mut l =
+        crate::common::images::Layer::extending(crate::common::images::busybox_rootfs_tar());
+    l.symlink("abs", &outside.display().to_string()).symlink(
+        "rel",
+        &format!(
+            "{up}{}",
+            outside.display().to_string().trim_start_matches('/')
+        ),
+    );
+    let o = d.docker().cmd_stdin(
+        &["import", "--change", "CMD [\"sh\"]", "-", "escape:latest"],
+        &l.finish(),
+    );
+    o.assert_ok();
+    let c = d.client();
+    for (volume, path) in [("esc1", "/abs"), ("esc2", "/rel")] {
+        let o = c.cmd(&["create", "-v", &format!("{volume}:{path}"), "escape:latest"]);
+        o.assert_ok();
+        assert!(
+            !volume_dir(&d, volume).join("secret").exists(),
+            "{path}: the host's file was copied into the volume"
+        );
+    }
+}
+
 #[test]
 fn anonymous_volumes_go_with_rm_v_and_with_rm() {
     let d = with_volume_image("vol_anon");
@@ -481,6 +515,8 @@ fn volume_commands_filters_inspect_rm_of_an_used_volume_and_prune() {
         fails_with(&o, message);
     }
     assert!(ls(&[]).is_empty(), "a refused create leaves no volume");
+    c.ok(&["volume", "create", "plain"]);
+    assert_eq!(c.inspect("plain", "{{.Driver}} {{.Name}}"), "local plain");
 }
 
 #[test]

@@ -34,6 +34,7 @@ Management Commands:
   container   Manage containers
   image       Manage images
   system      Manage Docker
+  volume      Manage volumes
 
 Commands:
   attach      Attach local standard input, output, and error streams to a running container
@@ -179,6 +180,8 @@ pub enum Command {
     Image(ImageCommand),
     #[command(about = "Manage Docker", subcommand, disable_help_subcommand = true)]
     System(SystemCommand),
+    #[command(about = "Manage volumes", subcommand, disable_help_subcommand = true)]
+    Volume(VolumeCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -245,6 +248,25 @@ pub enum ImageCommand {
     Rm(RmiArgs),
     #[command(about = "Remove unused images")]
     Prune(ImagePruneArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VolumeCommand {
+    #[command(about = "Create a volume",
+        help_template = help!("berth volume create [OPTIONS] [VOLUME]"))]
+    Create(VolumeCreateArgs),
+    #[command(about = "Display detailed information on one or more volumes",
+        help_template = help!("berth volume inspect [OPTIONS] VOLUME [VOLUME...]"))]
+    Inspect(FormatNames),
+    #[command(about = "List volumes", alias = "list",
+        help_template = help!("berth volume ls [OPTIONS]", "berth volume ls, berth volume list"))]
+    Ls(VolumeLsArgs),
+    #[command(about = "Remove unused local volumes",
+        help_template = help!("berth volume prune [OPTIONS]"))]
+    Prune(VolumePruneArgs),
+    #[command(about = "Remove one or more volumes", alias = "remove",
+        help_template = help!("berth volume rm [OPTIONS] VOLUME [VOLUME...]", "berth volume rm, berth volume remove"))]
+    Rm(VolumeRmArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -447,6 +469,12 @@ pub struct RunArgs {
     )]
     pub memory_swap: Option<String>,
     #[arg(
+        long = "mount",
+        value_name = "mount",
+        help = "Attach a filesystem mount to the container"
+    )]
+    pub mount: Vec<String>,
+    #[arg(
         long = "name",
         value_name = "string",
         help = "Assign a name to the container"
@@ -562,6 +590,12 @@ pub struct RunArgs {
         help = "Bind mount a volume"
     )]
     pub volume: Vec<String>,
+    #[arg(
+        long = "volume-driver",
+        value_name = "string",
+        help = "Optional volume driver for the container"
+    )]
+    pub volume_driver: Option<String>,
     #[arg(
         long = "volumes-from",
         value_name = "list",
@@ -952,6 +986,89 @@ pub struct VersionArgs {
 pub struct FormatOnly {
     #[arg(short = 'f', long = "format", value_name = "string", help = FORMAT_HELP)]
     pub format: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct VolumeCreateArgs {
+    #[arg(
+        short = 'd',
+        long = "driver",
+        value_name = "string",
+        default_value = "local",
+        help = "Specify volume driver name (default \"local\")",
+        hide_default_value = true
+    )]
+    pub driver: String,
+    #[arg(
+        long = "label",
+        value_name = "list",
+        help = "Set metadata for a volume"
+    )]
+    pub label: Vec<String>,
+    #[arg(long = "name", value_name = "string", hide = true)]
+    pub name: Option<String>,
+    #[arg(
+        short = 'o',
+        long = "opt",
+        value_name = "map",
+        help = "Set driver specific options (default map[])"
+    )]
+    pub opt: Vec<String>,
+    #[arg(value_name = "VOLUME")]
+    pub volume: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct FormatNames {
+    #[arg(short = 'f', long = "format", value_name = "string", help = FORMAT_HELP)]
+    pub format: Option<String>,
+    #[arg(value_name = "VOLUME", required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct VolumeLsArgs {
+    #[arg(
+        short = 'f',
+        long = "filter",
+        value_name = "filter",
+        help = "Provide filter values (e.g. \"dangling=true\")"
+    )]
+    pub filter: Vec<String>,
+    #[arg(long = "format", value_name = "string", help = FORMAT_HELP)]
+    pub format: Option<String>,
+    #[arg(short = 'q', long = "quiet", help = "Only display volume names")]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct VolumePruneArgs {
+    #[arg(
+        short = 'a',
+        long = "all",
+        help = "Remove all unused volumes, not just anonymous ones"
+    )]
+    pub all: bool,
+    #[arg(
+        long = "filter",
+        value_name = "filter",
+        help = "Provide filter values (e.g. \"label=<label>\")"
+    )]
+    pub filter: Vec<String>,
+    #[arg(short = 'f', long = "force", help = "Do not prompt for confirmation")]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct VolumeRmArgs {
+    #[arg(
+        short = 'f',
+        long = "force",
+        help = "Force the removal of one or more volumes"
+    )]
+    pub force: bool,
+    #[arg(value_name = "VOLUME", required = true)]
+    pub volumes: Vec<String>,
 }
 
 #[derive(Args, Debug)]

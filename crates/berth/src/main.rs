@@ -15,7 +15,7 @@ mod units;
 use clap::Parser;
 
 use api::{CliError, Client};
-use cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
+use cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand, VolumeCommand};
 
 fn connect(host_flag: Option<&str>) -> api::Result<Client> {
     let host = host::from_env(host_flag);
@@ -33,7 +33,13 @@ fn command_name(args: &[String]) -> String {
         .take(2)
         .collect();
     match words.as_slice() {
-        [group @ ("container" | "image" | "system"), sub, ..] => format!("{group} {sub}"),
+        [
+            group @ ("container" | "image" | "system" | "volume"),
+            sub,
+            ..,
+        ] => {
+            format!("{group} {sub}")
+        }
         [first, ..] => first.to_string(),
         [] => String::new(),
     }
@@ -135,7 +141,7 @@ fn main() {
 }
 
 fn dispatch(command: Command, host: Option<&str>) -> i32 {
-    use cmd::{images, lifecycle, observe, run, stats};
+    use cmd::{images, lifecycle, observe, run, stats, volumes};
     let connected = || connect(host);
     let with_client = |f: &mut dyn FnMut(&mut Client) -> api::Result<i32>| -> i32 {
         let result = connected().and_then(|mut c| f(&mut c));
@@ -231,5 +237,10 @@ fn dispatch(command: Command, host: Option<&str>) -> i32 {
             with_client(&mut |c| observe::info(c, &a))
         }
         Command::System(SystemCommand::Df(a)) => with_client(&mut |c| observe::df(c, &a)),
+        Command::Volume(VolumeCommand::Create(a)) => with_client(&mut |c| volumes::create(c, &a)),
+        Command::Volume(VolumeCommand::Inspect(a)) => with_client(&mut |c| volumes::inspect(c, &a)),
+        Command::Volume(VolumeCommand::Ls(a)) => with_client(&mut |c| volumes::ls(c, &a)),
+        Command::Volume(VolumeCommand::Prune(a)) => with_client(&mut |c| volumes::prune(c, &a)),
+        Command::Volume(VolumeCommand::Rm(a)) => with_client(&mut |c| volumes::rm(c, &a)),
     }
 }

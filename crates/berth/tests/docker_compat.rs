@@ -536,6 +536,85 @@ fn berth_matches_docker_cli_on_dockerd() {
     same(d, &["history", "-q", "busybox"]);
     same(d, &["system", "df"]);
 
+    // Volumes.
+    same_pair(
+        d,
+        &["volume", "create", "--label", "k=v", "cv"],
+        &["volume", "rm", "cv"],
+    );
+    assert!(
+        berth(d, &["volume", "create", "--label", "k=v", "cv"], None)
+            .status
+            .success()
+    );
+    same(d, &["volume", "ls"]);
+    same(d, &["volume", "ls", "-q", "--filter", "label=k"]);
+    same(
+        d,
+        &[
+            "volume",
+            "ls",
+            "--format",
+            "{{.Name}} {{.Driver}} {{.Scope}} {{.Labels}} {{.Links}} {{.Size}}",
+        ],
+    );
+    same(
+        d,
+        &[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Name}} {{.Driver}} {{json .Labels}} {{json .Options}} {{.Scope}}",
+            "cv",
+        ],
+    );
+    same(d, &["volume", "inspect", "nosuch"]);
+    same(d, &["volume", "rm", "nosuch"]);
+    same(d, &["volume", "rm", "-f", "nosuch"]);
+    same(d, &["volume", "create", "a"]);
+    same(
+        d,
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "cv:/v",
+            "busybox",
+            "sh",
+            "-c",
+            "echo hi > /v/f; cat /v/f",
+        ],
+    );
+    same(
+        d,
+        &[
+            "run",
+            "--rm",
+            "--mount",
+            "type=volume,src=cv,dst=/v,readonly",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /v/f; touch /v/g",
+        ],
+    );
+    same(
+        d,
+        &[
+            "system",
+            "df",
+            "--format",
+            "{{.Type}} {{.TotalCount}} {{.Active}}",
+        ],
+    );
+    same_pair(
+        d,
+        &["volume", "rm", "cv"],
+        &["volume", "create", "--label", "k=v", "cv"],
+    );
+    assert!(berth(d, &["volume", "rm", "cv"], None).status.success());
+    same(d, &["volume", "prune", "-f"]);
+
     // save (berth) → load (docker) and back.
     let tar = d.dir.join("bb.tar");
     let tar = tar.to_str().unwrap();

@@ -55,22 +55,10 @@ impl Store {
     }
 
     pub fn list<T: DeserializeOwned>(&self, table: Table) -> Result<Vec<(String, T)>> {
-        self.read(|txn| {
-            let t = match txn.open_table(table) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(Error::context(format!("open table {}", table.name()), e)),
-            };
-            let mut out = Vec::new();
-            let iter = t
-                .iter()
-                .map_err(|e| Error::context(format!("read table {}", table.name()), e))?;
-            for row in iter {
-                let (k, v) =
-                    row.map_err(|e| Error::context(format!("read table {}", table.name()), e))?;
-                out.push((k.value().to_string(), decode(table, k.value(), v.value())?));
-            }
-            Ok(out)
+        self.read(|txn| match txn.open_table(table) {
+            Ok(t) => rows(table, &t),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
+            Err(e) => Err(Error::context(format!("open table {}", table.name()), e)),
         })
     }
 }
@@ -120,6 +108,31 @@ pub fn get<T: DeserializeOwned>(
         .get(key)
         .map_err(|e| Error::context(format!("read {} record {key:?}", table.name()), e))?;
     v.map(|v| decode(table, key, v.value())).transpose()
+}
+
+/// Every record of `table`, inside a `Store::write` closure (what the transaction sees).
+pub fn list_in<T: DeserializeOwned>(
+    txn: &WriteTransaction,
+    table: Table,
+) -> Result<Vec<(String, T)>> {
+    let t = txn
+        .open_table(table)
+        .map_err(|e| Error::context(format!("open table {}", table.name()), e))?;
+    rows(table, &t)
+}
+
+fn rows<T: DeserializeOwned>(
+    table: Table,
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Vec<(String, T)>> {
+    let read_err =
+        |e: redb::StorageError| Error::context(format!("read table {}", table.name()), e);
+    let mut out = Vec::new();
+    for row in t.iter().map_err(read_err)? {
+        let (k, v) = row.map_err(read_err)?;
+        out.push((k.value().to_string(), decode(table, k.value(), v.value())?));
+    }
+    Ok(out)
 }
 
 /// Removes a record; true if it was there.

@@ -1,21 +1,13 @@
 //! The container lifecycle through a real berth-shim (as root): exit codes, logs, stop, kill,
 //! pause, removal leaving nothing, start failures, and recovery after the engine goes away.
 
+#[macro_use]
 mod common;
 
 use berth_engine::ErrorKind;
 use berth_engine::containers::{State, WaitCondition};
-use common::{TestEnv, eventually, is_root, runtime};
+use common::{TestEnv, eventually, runtime};
 use std::fs;
-
-macro_rules! require_root {
-    () => {
-        if !is_root() {
-            eprintln!("SKIP: needs root");
-            return;
-        }
-    };
-}
 
 fn log_text(env: &TestEnv, id: &str) -> String {
     fs::read_to_string(
@@ -75,7 +67,7 @@ fn a_container_runs_logs_and_reports_its_exit_code() {
     c.start(&id).unwrap();
     assert_eq!(runtime().block_on(waiter.wait()).status_code, 3);
     assert_eq!(log_text(&env, &id).matches("out\\n").count(), 2);
-    c.remove(&id, false).unwrap();
+    c.remove(&id, false, false).unwrap();
     assert_eq!(c.get(&id).unwrap_err().kind, ErrorKind::NotFound);
 }
 
@@ -109,7 +101,7 @@ fn stop_sends_sigterm_then_sigkill_after_the_timeout() {
         ErrorKind::NotModified
     );
     assert_eq!(c.kill(&id, None).unwrap_err().kind, ErrorKind::Conflict);
-    c.remove(&id, false).unwrap();
+    c.remove(&id, false, false).unwrap();
 }
 
 #[test]
@@ -134,7 +126,7 @@ fn kill_with_a_signal_name_reaches_the_container() {
     );
     c.kill(&id, Some("SIGUSR1")).unwrap();
     assert_eq!(runtime().block_on(waiter.wait()).status_code, 42);
-    c.remove(&id, false).unwrap();
+    c.remove(&id, false, false).unwrap();
 }
 
 fn freezer_state(env: &TestEnv, id: &str) -> String {
@@ -170,14 +162,14 @@ fn pause_freezes_the_cgroup_and_unpause_thaws_it() {
     assert_eq!(freezer_state(&env, &id), "FROZEN");
     assert_eq!(c.inspect(&id, false).unwrap()["State"]["Paused"], true);
     assert_eq!(c.pause(&id).unwrap_err().kind, ErrorKind::Conflict);
-    let err = c.remove(&id, false).unwrap_err();
+    let err = c.remove(&id, false, false).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Conflict);
     c.unpause(&id).unwrap();
     assert_eq!(freezer_state(&env, &id), "THAWED");
     assert_eq!(c.get(&id).unwrap().state, State::Running);
     c.pause(&id).unwrap();
     // rm -f of a paused container works too.
-    c.remove(&id, true).unwrap();
+    c.remove(&id, true, false).unwrap();
     assert!(env.cgroups().is_empty(), "{:?}", env.cgroups());
 }
 
@@ -228,7 +220,7 @@ fn autoremove_and_rm_force_leave_nothing() {
         .create_from_image(Some("sleeper"), env.body(&["sleep", "1000"]), image)
         .unwrap();
     c.start("/sleeper").unwrap();
-    let err = c.remove("sleeper", false).unwrap_err();
+    let err = c.remove("sleeper", false, false).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Conflict);
     assert!(
         err.message
@@ -236,7 +228,7 @@ fn autoremove_and_rm_force_leave_nothing() {
         "{}",
         err.message
     );
-    c.remove("sleeper", true).unwrap();
+    c.remove("sleeper", true, false).unwrap();
     assert_eq!(c.get(&id).unwrap_err().kind, ErrorKind::NotFound);
     assert_nothing_left(&env);
     let snapshots: Vec<String> = engine
@@ -271,7 +263,7 @@ fn a_start_that_fails_leaves_the_container_created_with_nothing_running() {
     assert!(!record.error.is_empty());
     assert!(env.mounts().is_empty(), "{:?}", env.mounts());
     assert!(env.shim_pids().is_empty());
-    c.remove(&id, false).unwrap();
+    c.remove(&id, false, false).unwrap();
     // Bad options fail at create time.
     let mut body = env.body(&["true"]);
     body.host_config.network_mode = "bridge".into();
@@ -311,7 +303,7 @@ fn a_running_container_survives_the_engine_and_is_found_again() {
     assert_eq!(record.pid, pid);
     c.stop(&id, Some(1)).unwrap();
     assert_eq!(c.get(&id).unwrap().state, State::Exited);
-    c.remove(&id, false).unwrap();
+    c.remove(&id, false, false).unwrap();
     assert_nothing_left(&env);
 }
 
@@ -334,7 +326,7 @@ fn a_container_whose_shim_is_killed_is_shown_exited() {
     let record = c.get(&id).unwrap();
     assert_eq!(record.state, State::Exited);
     assert!(!record.error.is_empty());
-    c.remove(&id, false).unwrap();
+    c.remove(&id, false, false).unwrap();
     assert_nothing_left(&env);
 }
 
@@ -367,7 +359,7 @@ fn a_dead_shim_found_at_open_is_recorded_exited() {
     let record = engine.containers.get(&id).unwrap();
     assert_eq!(record.state, State::Exited);
     assert_eq!(record.exit_code, 137);
-    engine.containers.remove(&id, false).unwrap();
+    engine.containers.remove(&id, false, false).unwrap();
     assert_nothing_left(&env);
 }
 
@@ -477,7 +469,7 @@ fn open_settles_records_left_mid_operation_and_removes_orphans() {
     let waiter = c.wait_handle(&starting, WaitCondition::NextExit).unwrap();
     c.start(&starting).unwrap();
     assert_eq!(runtime().block_on(waiter.wait()).status_code, 0);
-    c.remove(&starting, false).unwrap();
+    c.remove(&starting, false, false).unwrap();
     assert_nothing_left(&env);
 }
 
@@ -513,6 +505,6 @@ fn an_added_runtime_runs_pauses_and_stops_a_container() {
         c.inspect(&id, false).unwrap()["HostConfig"]["Runtime"],
         "runc"
     );
-    c.remove(&id, false).unwrap();
+    c.remove(&id, false, false).unwrap();
     assert_nothing_left(&env);
 }

@@ -31,6 +31,9 @@
 //! * [`mount`] — [`Mount`](mount::Mount) (a bind or an overlay),
 //!   [`mount_all`](mount::mount_all) and [`unmount`](mount::unmount). Overlays of any depth
 //!   mount on 6.8+ (`lowerdir+`) and up to overlay's 500-layer limit on older kernels.
+//! * [`tree`] — [`copy_dir`](tree::copy_dir) and [`apparent_size`](tree::apparent_size):
+//!   whole trees copied (owners, modes, times, xattrs, links, nodes) and measured through fds,
+//!   never following a symlink (the copying snapshotter; volume copy-up in the engine).
 //!
 //! # Pulling and running, in outline
 //!
@@ -78,6 +81,7 @@ pub mod layer;
 pub mod manifest;
 pub mod mount;
 pub mod snapshot;
+pub mod tree;
 
 mod fsutil;
 #[cfg(test)]

@@ -148,11 +148,11 @@ async fn info(State(state): State<AppState>) -> ApiResult<Response> {
     Ok(axum::Json(body).into_response())
 }
 
-/// `GET /system/df`: images (with shared layer sizes), containers with their sizes, no
-/// volumes or build cache yet.
+/// `GET /system/df`: images (with shared layer sizes), containers with their sizes, local
+/// volumes with theirs; no build cache.
 async fn system_df(State(state): State<AppState>) -> ApiResult<Response> {
     let engine = state.engine.clone();
-    let (layers_size, images, containers) = blocking(move || {
+    let (layers_size, images, containers, volumes) = blocking(move || {
         let containers = &engine.containers;
         let usage = engine.images.disk_usage(&|id| containers.image_users(id))?;
         let (layers_size, images) = crate::routes::images::system_df_images(&usage);
@@ -162,14 +162,15 @@ async fn system_df(State(state): State<AppState>) -> ApiResult<Response> {
             size: true,
             filters: None,
         })?;
-        Ok((layers_size, images, listed))
+        let volumes = engine.volumes.disk_usage()?;
+        Ok((layers_size, images, listed, volumes))
     })
     .await?;
     let body = serde_json::json!({
         "LayersSize": layers_size,
         "Images": images,
         "Containers": containers,
-        "Volumes": [],
+        "Volumes": volumes,
         "BuildCache": [],
     });
     Ok(axum::Json(body).into_response())

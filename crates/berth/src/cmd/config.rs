@@ -3,6 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::cli::RunArgs;
+use crate::cmd::mount_opt;
 use crate::units;
 
 /// A flag value docker would refuse before talking to the daemon.
@@ -139,6 +140,59 @@ fn parse_publish(
     Ok(bindings)
 }
 
+/// `-v` values as docker CLI sorts them: `SRC:DST[:MODE]` into `Binds` (a `./relative`
+/// source made absolute), a lone `DST` into `Config.Volumes` (an anonymous volume).
+fn split_volumes(specs: &[String]) -> Result<(Vec<String>, Map<String, Value>), FlagError> {
+    let mut binds: Vec<String> = Vec::new();
+    let mut volumes = Map::new();
+    for spec in specs {
+        if spec.is_empty() {
+            return Err("invalid empty volume spec".into());
+        }
+        let parts: Vec<&str> = spec.split(':').collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(format!(
+                "invalid spec: {spec}: empty section between colons"
+            ));
+        }
+        if parts.len() > 3 {
+            return Err(format!("invalid spec: {spec}: too many colons"));
+        }
+        if parts.len() == 1 {
+            volumes.insert(spec.clone(), json!({}));
+            continue;
+        }
+        let (source, rest) = spec.split_once(':').unwrap_or((spec, ""));
+        let bind = format!("{}:{rest}", absolute_if_dotted(source));
+        if !binds.contains(&bind) {
+            binds.push(bind);
+        }
+    }
+    Ok((binds, volumes))
+}
+
+/// `./x` and `../x` as docker CLI makes them absolute (from the working directory, cleaned);
+/// anything else as it is.
+pub fn absolute_if_dotted(path: &str) -> String {
+    if !path.starts_with('.') {
+        return path.to_string();
+    }
+    let Ok(cwd) = std::env::current_dir() else {
+        return path.to_string();
+    };
+    let mut parts: Vec<String> = Vec::new();
+    for c in cwd.join(path).components() {
+        match c {
+            std::path::Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 fn size_flag(flag: &str, value: &Option<String>) -> Result<i64, FlagError> {
     match value {
         None => Ok(0),
@@ -231,6 +285,16 @@ pub fn build(
         .collect::<Result<Vec<_>, _>>()?;
     let restart = parse_restart(args.restart.as_deref().unwrap_or("no"))?;
 
+    let (binds, volumes) = split_volumes(&args.volume)?;
+    let mounts = args
+        .mount
+        .iter()
+        .map(|m| {
+            mount_opt::parse(m)
+                .map_err(|e| format!("invalid argument \"{m}\" for \"--mount\" flag: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
     let mut tmpfs = Map::new();
     for spec in &args.tmpfs {
         let (path, opts) = spec.split_once(':').unwrap_or((spec.as_str(), ""));
@@ -292,13 +356,13 @@ pub fn build(
         "Env": env,
         "Cmd": cmd,
         "Image": image,
-        "Volumes": {},
+        "Volumes": volumes,
         "WorkingDir": args.workdir.clone().unwrap_or_default(),
         "Entrypoint": entrypoint,
         "OnBuild": null,
         "Labels": key_values(&labels_list),
         "HostConfig": {
-            "Binds": if args.volume.is_empty() { Value::Null } else { json!(args.volume) },
+            "Binds": if binds.is_empty() { Value::Null } else { json!(binds) },
             "ContainerIDFile": args.cidfile.clone().unwrap_or_default(),
             "LogConfig": {"Type": args.log_driver.clone().unwrap_or_default(), "Config": log_config},
             "NetworkMode": network,
@@ -343,6 +407,7 @@ pub fn build(
             "Sysctls": key_values(&args.sysctl),
             "Tmpfs": tmpfs,
             "Init": if args.init { Value::Bool(true) } else { Value::Null },
+            "VolumeDriver": args.volume_driver.clone().unwrap_or_default(),
         },
         "NetworkingConfig": {"EndpointsConfig": endpoints},
     });
@@ -356,6 +421,9 @@ pub fn build(
         if let Some(timeout) = args.stop_timeout {
             map.insert("StopTimeout".into(), json!(timeout));
         }
+    }
+    if !mounts.is_empty() {
+        config["HostConfig"]["Mounts"] = Value::Array(mounts);
     }
     Ok(CreateRequest {
         name: args.name.clone(),
@@ -452,6 +520,59 @@ mod tests {
         assert!(build_from(&["run", "--ulimit", "nofile", "busybox"]).is_err());
         assert!(build_from(&["run", "--stop-signal", "NOPE", "busybox"]).is_err());
         assert!(build_from(&["run", "-a", "stdfoo", "busybox"]).is_err());
+    }
+
+    #[test]
+    fn volumes_split_into_binds_and_anonymous_volumes() {
+        let r = build_from(&[
+            "run",
+            "-v",
+            "/data",
+            "-v",
+            "name:/n:ro",
+            "-v",
+            "/h:/c",
+            "-v",
+            "/h:/c",
+            "busybox",
+        ])
+        .unwrap();
+        assert_eq!(r.body["Volumes"], json!({"/data": {}}));
+        assert_eq!(
+            r.body["HostConfig"]["Binds"],
+            json!(["name:/n:ro", "/h:/c"])
+        );
+        assert!(r.body["HostConfig"].get("Mounts").is_none());
+        let rel = build_from(&["run", "-v", "./here/../x:/c", "busybox"]).unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            rel.body["HostConfig"]["Binds"],
+            json!([format!("{}/x:/c", cwd.display())])
+        );
+        assert!(build_from(&["run", "-v", "a::b", "busybox"]).is_err());
+        assert!(build_from(&["run", "-v", "a:b:c:d", "busybox"]).is_err());
+    }
+
+    #[test]
+    fn mounts_go_to_host_config() {
+        let r = build_from(&[
+            "run",
+            "--mount",
+            "type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770",
+            "busybox",
+        ])
+        .unwrap();
+        assert_eq!(
+            r.body["HostConfig"]["Mounts"],
+            json!([{"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 1048576, "Mode": 1016}}])
+        );
+        let e = build_from(&["run", "--mount", "dst=/x,foo=bar", "busybox"])
+            .err()
+            .unwrap();
+        assert_eq!(
+            e,
+            "invalid argument \"dst=/x,foo=bar\" for \"--mount\" flag: unexpected key 'foo' in 'foo=bar'"
+        );
     }
 
     #[test]

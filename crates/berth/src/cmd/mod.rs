@@ -3,9 +3,11 @@
 pub mod config;
 pub mod images;
 pub mod lifecycle;
+pub mod mount_opt;
 pub mod observe;
 pub mod run;
 pub mod stats;
+pub mod volumes;
 
 use crate::api::{CliError, Result};
 use crate::template::Format;

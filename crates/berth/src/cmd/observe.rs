@@ -90,6 +90,31 @@ fn ports(c: &Value) -> String {
     out.join(", ")
 }
 
+/// An object's `Labels` as docker's tables show them: `k=v` pairs, joined by commas.
+pub(crate) fn labels_text(v: &Value) -> String {
+    let mut labels: Vec<String> = v
+        .get("Labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    labels.sort();
+    labels.join(",")
+}
+
+/// How many of a container's mounts are local volumes.
+fn local_volumes(c: &Value) -> usize {
+    c.get("Mounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|m| m.get("Driver").and_then(Value::as_str) == Some("local"))
+        .count()
+}
+
 fn container_row(c: &Value, trunc: bool) -> T {
     let id = s(c, "Id");
     let names: Vec<String> = c
@@ -126,16 +151,6 @@ fn container_row(c: &Value, trunc: bool) -> T {
         command
     });
     let created = i(c, "Created");
-    let mut labels: Vec<String> = c
-        .get("Labels")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                .collect()
-        })
-        .unwrap_or_default();
-    labels.sort();
     let size_rw = c.get("SizeRw").and_then(Value::as_f64).unwrap_or(0.0);
     let size_root = c.get("SizeRootFs").and_then(Value::as_f64).unwrap_or(0.0);
     let size = if size_root > 0.0 {
@@ -174,9 +189,9 @@ fn container_row(c: &Value, trunc: bool) -> T {
         ("State", T::String(s(c, "State"))),
         ("Status", T::String(s(c, "Status"))),
         ("Size", T::String(size)),
-        ("Labels", T::String(labels.join(","))),
+        ("Labels", T::String(labels_text(c))),
         ("Mounts", T::String(mounts.join(","))),
-        ("LocalVolumes", T::String("0".into())),
+        ("LocalVolumes", T::String(local_volumes(c).to_string())),
         ("Networks", T::String(networks.join(","))),
         ("Platform", T::String(String::new())),
         ("HealthStatus", T::String(String::new())),
@@ -238,6 +253,14 @@ fn indent_json(values: &[Value]) -> String {
 
 pub fn inspect(client: &mut Client, args: &InspectArgs, fixed: Option<&str>) -> Result<i32> {
     let kind = fixed.map(str::to_string).or_else(|| args.kind.clone());
+    if let Some(other) = kind
+        .as_deref()
+        .filter(|k| !["container", "image", "volume"].contains(k))
+    {
+        return Err(CliError::msg(format!(
+            "\"{other}\" is not a valid value for --type"
+        )));
+    }
     let mut found = Vec::new();
     let mut failed = false;
     for name in &args.names {
@@ -246,31 +269,33 @@ pub fn inspect(client: &mut Client, args: &InspectArgs, fixed: Option<&str>) -> 
             "/containers/{escaped}/json{}",
             if args.size { "?size=1" } else { "" }
         );
-        let image_path = format!("/images/{escaped}/json");
-        let attempt = match kind.as_deref() {
-            Some("container") => client.get_json(&container_path),
-            Some("image") => client.get_json(&image_path),
-            Some(other) => {
-                return Err(CliError::msg(format!(
-                    "\"{other}\" is not a valid value for --type"
-                )));
+        let paths = [
+            ("container", container_path),
+            ("image", format!("/images/{escaped}/json")),
+            ("volume", format!("/volumes/{escaped}")),
+        ];
+        // Without --type, each kind in docker's order until one has the name.
+        let mut attempt = Err(CliError::Daemon {
+            status: 404,
+            message: String::new(),
+        });
+        for (_, path) in paths
+            .iter()
+            .filter(|(what, _)| kind.as_deref().is_none_or(|k| k == *what))
+        {
+            attempt = client.get_json(path);
+            if !matches!(attempt, Err(CliError::Daemon { status: 404, .. })) {
+                break;
             }
-            None => match client.get_json(&container_path) {
-                Err(CliError::Daemon { status: 404, .. }) => client.get_json(&image_path),
-                other => other,
-            },
-        };
+        }
         match attempt {
             Ok(v) => found.push(v),
-            Err(CliError::Daemon {
-                status: 404,
-                message,
-            }) => {
+            Err(CliError::Daemon { status: 404, .. }) => {
                 failed = true;
                 let text = match kind.as_deref() {
                     Some("container") => format!("Error: No such container: {name}"),
                     Some("image") => format!("Error: No such image: {name}"),
-                    _ if message.is_empty() => format!("Error: No such object: {name}"),
+                    Some("volume") => format!("Error: No such volume: {name}"),
                     _ => format!("Error: No such object: {name}"),
                 };
                 eprintln!("{text}");
@@ -278,15 +303,21 @@ pub fn inspect(client: &mut Client, args: &InspectArgs, fixed: Option<&str>) -> 
             Err(e) => return Err(e),
         }
     }
-    match &args.format {
+    print_inspected(&found, args.format.as_deref())?;
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// What inspect commands print: `-f FORMAT` applied to each object, else the indented JSON.
+pub fn print_inspected(found: &[Value], format: Option<&str>) -> Result<()> {
+    match format {
         Some(f) => {
             let values: Vec<T> = found.iter().map(from_json).collect();
             let text = Format::new(f).render_each(&values).map_err(CliError::msg)?;
             print_out(&text)?;
         }
-        None => print_out(&indent_json(&found))?,
+        None => print_out(&indent_json(found))?,
     }
-    Ok(if failed { 1 } else { 0 })
+    Ok(())
 }
 
 /// `--since`/`--until`: RFC 3339, a Unix timestamp, or a duration ("42m") before now.
@@ -625,13 +656,24 @@ pub fn df(client: &mut Client, args: &DfArgs) -> Result<i32> {
         .filter(|c| s(c, "State") != "running")
         .map(|c| c.get("SizeRw").and_then(Value::as_f64).unwrap_or(0.0))
         .sum();
-    let v_size: f64 = volumes
+    let volume_size = |x: &Value| {
+        x.pointer("/UsageData/Size")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0)
+            .max(0.0)
+    };
+    let volume_used = |x: &Value| {
+        x.pointer("/UsageData/RefCount")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            > 0
+    };
+    let v_size: f64 = volumes.iter().map(volume_size).sum();
+    let active_volumes = volumes.iter().filter(|x| volume_used(x)).count();
+    let v_reclaim: f64 = volumes
         .iter()
-        .map(|x| {
-            x.pointer("/UsageData/Size")
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0)
-        })
+        .filter(|x| !volume_used(x))
+        .map(volume_size)
         .sum();
     let b_size: f64 = cache
         .iter()
@@ -656,9 +698,9 @@ pub fn df(client: &mut Client, args: &DfArgs) -> Result<i32> {
         row(vec![
             ("Type", "Local Volumes".into()),
             ("TotalCount", volumes.len().to_string().into()),
-            ("Active", "0".into()),
+            ("Active", active_volumes.to_string().into()),
             ("Size", units::human_size(v_size).into()),
-            ("Reclaimable", units::human_size(v_size).into()),
+            ("Reclaimable", reclaim(v_size, v_reclaim).into()),
         ]),
         row(vec![
             ("Type", "Build Cache".into()),

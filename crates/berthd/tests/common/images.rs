@@ -72,6 +72,35 @@ impl Layer {
         self.0.append(&h, data).expect("tar raw entry");
         self
     }
+    /// An entry owned by `uid:gid` (the other builders make root's).
+    pub fn owned(
+        &mut self,
+        kind: tar::EntryType,
+        path: &str,
+        mode: u32,
+        (uid, gid): (u64, u64),
+        data: &[u8],
+    ) -> &mut Self {
+        let mut h = header(kind, mode, data.len() as u64);
+        h.set_uid(uid);
+        h.set_gid(gid);
+        self.0.append_data(&mut h, path, data).expect("tar entry");
+        self
+    }
+    /// A layer that starts with every entry of the plain tar `base` (names under 100 bytes).
+    pub fn extending(base: &[u8]) -> Layer {
+        use std::io::Read;
+        let mut layer = Layer::new();
+        let mut archive = tar::Archive::new(base);
+        for entry in archive.entries().expect("tar entries") {
+            let mut entry = entry.expect("tar entry");
+            let header = entry.header().clone();
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).expect("tar entry data");
+            layer.0.append(&header, &data[..]).expect("copy tar entry");
+        }
+        layer
+    }
     pub fn finish(self) -> Vec<u8> {
         self.0.into_inner().expect("finish tar")
     }
@@ -118,6 +147,35 @@ pub fn import_busybox(d: &Daemon) {
     let o = d.docker().cmd_stdin(
         &["import", "--change", "CMD [\"sh\"]", "-", BUSYBOX],
         busybox_rootfs_tar(),
+    );
+    o.assert_ok();
+}
+
+pub const VOLIMG: &str = "volimg:latest";
+
+/// busybox plus `/data` (0750, 1234:5678) holding `f` ("hi\n", 0640), `sub/` (0700) with
+/// `g`, and a symlink `link -> f`, all owned by 1234:5678 but the link; `VOLUME ["/data"]`.
+/// Imported as [`VOLIMG`] (through the docker CLI: setup, not the test).
+pub fn import_volume_image(d: &Daemon) {
+    use tar::EntryType::{Directory, Regular};
+    let owner = (1234, 5678);
+    let mut l = Layer::extending(busybox_rootfs_tar());
+    l.owned(Directory, "data", 0o750, owner, b"")
+        .owned(Regular, "data/f", 0o640, owner, b"hi\n")
+        .owned(Directory, "data/sub", 0o700, owner, b"")
+        .owned(Regular, "data/sub/g", 0o644, owner, b"deep\n")
+        .symlink("data/link", "f");
+    let o = d.docker().cmd_stdin(
+        &[
+            "import",
+            "--change",
+            "VOLUME [\"/data\"]",
+            "--change",
+            "CMD [\"sh\"]",
+            "-",
+            VOLIMG,
+        ],
+        &l.finish(),
     );
     o.assert_ok();
 }

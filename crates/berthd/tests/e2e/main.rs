@@ -12,3 +12,4 @@ mod images;
 mod observe;
 mod robustness;
 mod runtimes;
+mod volumes;

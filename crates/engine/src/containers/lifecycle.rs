@@ -1,5 +1,6 @@
 //! create, start, stop, kill, pause, rm, prune, and what happens at a container's exit.
 
+use super::mount_points::{self, MountPoint};
 use super::options::{Config, CreateBody};
 use super::record::{self, ContainerRecord, State};
 use super::shim::{self, SpawnOptions};
@@ -8,6 +9,7 @@ use super::{Inner, Paths, Slot, names, signal, timefmt};
 use crate::config::BUILTIN_RUNTIME;
 use crate::error::{Error, ErrorKind, Result};
 use crate::images::ImageRecord;
+use crate::volumes;
 use berth_shim_protocol::{Exit, Request};
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType, Spec};
 use std::path::{Path, PathBuf};
@@ -139,9 +141,29 @@ impl Inner {
                 body.host_config.log_config.r#type
             )));
         }
+        let config = merged_config(&body.config, &image);
+        let roots = [self.config.data_root.as_path(), &self.config.exec_root];
+        let mut resolved = mount_points::resolve(
+            &body,
+            &config.volumes,
+            &|reference| {
+                let id = self
+                    .lookup(reference)
+                    .map_err(|e| Error::invalid(e.message))?;
+                Ok(self.load(&id)?.mount_points())
+            },
+            &roots,
+        )?;
+        // Held until the record commits: the volumes made for this container are not
+        // pruned or removed before it holds them, and go again if the create fails.
+        let claim = if resolved.volumes.is_empty() {
+            None
+        } else {
+            Some(self.volumes.claim(&mut resolved)?)
+        };
+        let points = resolved.points;
         let id = self.new_id()?;
         let paths = self.paths(&id);
-        let config = merged_config(&body.config, &image);
         let snapshots = self.images.snapshotter();
         let mounts = snapshots
             .prepare(&id, image.top_layer())
@@ -155,6 +177,7 @@ impl Inner {
         // Build the spec once now so that bad options fail the create, as with dockerd. It
         // reads the image's /etc/passwd and makes WORKDIR, so the root is mounted for it, and
         // stays mounted for the start that usually follows (the exit or rm unmounts it).
+        // Empty volumes then get the image's content at their destination (copy-up).
         let checked = [&paths.container_dir, &paths.rootfs]
             .into_iter()
             .try_for_each(|dir| {
@@ -165,7 +188,18 @@ impl Inner {
                 berth_image::mount::mount_all(&mounts, &paths.rootfs)
                     .map_err(|e| Error::context(format!("mount the root of {id}"), e))
             })
-            .and_then(|()| self.build_config(&id, &body, &image, &paths).map(|_| ()));
+            .and_then(|()| {
+                self.build_config(&id, &body, &image, &paths, &points)
+                    .map(|_| ())
+            })
+            .and_then(|()| {
+                points
+                    .iter()
+                    .filter(|p| p.is_volume() && p.copy_data)
+                    .try_for_each(|p| {
+                        volumes::copy_up(&paths.rootfs, &p.destination, &p.name, p.source.as_ref())
+                    })
+            });
         if let Err(e) = checked {
             undo(&paths);
             return Err(e);
@@ -189,10 +223,18 @@ impl Inner {
             restart_count: 0,
             generation: 0,
             oom_killed: false,
+            mounts: Some(points),
+            removing_volumes: false,
         };
-        if let Err(e) = record::insert(&self.store, &record) {
+        let new_volumes = claim.as_ref().map(|c| c.new_records()).unwrap_or_default();
+        if let Err(e) = record::insert(&self.store, &record, |txn| {
+            volumes::record::put_new(txn, new_volumes)
+        }) {
             undo(&paths);
             return Err(e);
+        }
+        if let Some(claim) = claim {
+            claim.keep();
         }
         self.slot(&id);
         Ok((id, Vec::new()))
@@ -266,6 +308,7 @@ impl Inner {
         body: &CreateBody,
         image: &ImageRecord,
         paths: &Paths,
+        mounts: &[MountPoint],
     ) -> Result<Spec> {
         let input = SpecInput {
             id,
@@ -275,6 +318,7 @@ impl Inner {
             rootfs: &paths.rootfs,
             container_dir: &paths.container_dir,
             init_binary: self.config.init_binary.as_deref(),
+            mounts,
         };
         let mut spec = spec::build_spec(&input)?;
         let network = network_of(&body.host_config.network_mode)?;
@@ -352,7 +396,7 @@ impl Inner {
                 });
                 slot.wait.send_modify(|w| w.exit_code = code);
                 if let Ok((true, _)) = updated {
-                    let _ = self.remove_locked(&slot, &id);
+                    let _ = self.remove_locked(&slot, &id, true);
                 }
                 Err(e)
             }
@@ -384,10 +428,15 @@ impl Inner {
             berth_image::mount::mount_all(&mounts, &paths.rootfs)
                 .map_err(|e| Error::context(format!("mount the root of {id}"), e))?;
         }
+        let points = record.mount_points();
+        self.volumes.mount_for(&id, &points).inspect_err(|_| {
+            let _ = berth_image::mount::unmount(&paths.rootfs);
+        })?;
         let unmount = || {
             let _ = berth_image::mount::unmount(&paths.rootfs);
+            self.volumes.release(&id, &points);
         };
-        let spec = match self.write_bundle(&record, &image, &paths) {
+        let spec = match self.write_bundle(&record, &image, &paths, &points) {
             Ok(spec) => spec,
             Err(e) => {
                 unmount();
@@ -491,6 +540,7 @@ impl Inner {
         record: &ContainerRecord,
         image: &ImageRecord,
         paths: &Paths,
+        mounts: &[MountPoint],
     ) -> Result<Spec> {
         let input = SpecInput {
             id: &record.id,
@@ -500,9 +550,10 @@ impl Inner {
             rootfs: &paths.rootfs,
             container_dir: &paths.container_dir,
             init_binary: self.config.init_binary.as_deref(),
+            mounts,
         };
         spec::write_etc_files(&input)?;
-        let spec = self.build_config(&record.id, &record.body, image, paths)?;
+        let spec = self.build_config(&record.id, &record.body, image, paths, mounts)?;
         let json = serde_json::to_vec_pretty(&spec)
             .map_err(|e| Error::context(format!("encode config.json of {}", record.id), e))?;
         let path = paths.bundle.join("config.json");
@@ -613,6 +664,7 @@ impl Inner {
         // The shim removes the runtime's state and cgroups while we unmount and record the exit.
         let delete = shim::send(&paths.state_dir, id, &Request::Delete);
         let _ = berth_image::mount::unmount(&paths.rootfs);
+        self.volumes.release(id, &record.mount_points());
         let error = if exit.shim_lost {
             "the container's shim died; the container was killed".to_string()
         } else {
@@ -621,6 +673,7 @@ impl Inner {
         // An AutoRemove container goes straight to `removing` (one commit less per `run --rm`).
         let (auto_remove, _) = record::update(&self.store, id, |r| {
             r.state = if r.body.host_config.auto_remove {
+                r.removing_volumes = true;
                 State::Removing
             } else {
                 State::Exited
@@ -645,7 +698,7 @@ impl Inner {
             w.error = (!error.is_empty()).then(|| error.clone());
         });
         if auto_remove {
-            self.remove_locked(slot, id)?;
+            self.remove_locked(slot, id, true)?;
         }
         Ok(())
     }
@@ -785,7 +838,7 @@ impl Inner {
         Ok(berth_cgroups::Cgroup::open(hierarchies, path, Vec::new()))
     }
 
-    pub(crate) fn remove(&self, reference: &str, force: bool) -> Result<()> {
+    pub(crate) fn remove(&self, reference: &str, force: bool, remove_volumes: bool) -> Result<()> {
         let id = self.lookup(reference)?;
         let slot = self.slot(&id);
         let _guard = slot.lock();
@@ -809,25 +862,41 @@ impl Inner {
             let exit = self.kill_and_wait(&id, &paths);
             self.finish_locked(&slot, &id, record.generation, &exit)?;
         }
-        self.remove_locked(&slot, &id)
+        self.remove_locked(&slot, &id, remove_volumes)
     }
 
-    /// Removes a stopped container and everything it has: mounts, layer, dirs, record.
-    pub(crate) fn remove_locked(&self, slot: &Arc<Slot>, id: &str) -> Result<()> {
-        let image_id = match record::load(&self.store, id)? {
+    /// Removes a stopped container and everything it has: mounts, layer, dirs, record; with
+    /// `remove_volumes` (or if a removal interrupted by a crash asked for it) also its
+    /// anonymous volumes that no other container uses.
+    pub(crate) fn remove_locked(
+        &self,
+        slot: &Arc<Slot>,
+        id: &str,
+        remove_volumes: bool,
+    ) -> Result<()> {
+        let record = match record::load(&self.store, id)? {
             None => return Ok(()),
-            Some(r) => r.image_id.clone(),
-        };
-        match record::load(&self.store, id)? {
-            None => return Ok(()),
-            Some(r) if r.state == State::Removing => {}
+            Some(r) if r.state == State::Removing => r,
             Some(_) => {
                 record::update(&self.store, id, |r| {
                     r.state = State::Removing;
+                    r.removing_volumes = remove_volumes;
                     Ok(())
-                })?;
+                })?
+                .1
             }
-        }
+        };
+        let image_id = record.image_id.clone();
+        let anonymous: Vec<String> = if remove_volumes || record.removing_volumes {
+            record
+                .mount_points()
+                .into_iter()
+                .filter(|p| p.is_volume() && !p.named)
+                .map(|p| p.name)
+                .collect()
+        } else {
+            Vec::new()
+        };
         self.remove_files(id)?;
         record::delete(&self.store, id)?;
         slot.wait.send_modify(|w| {
@@ -835,6 +904,7 @@ impl Inner {
             w.running = false;
         });
         self.drop_slot(id);
+        self.volumes.remove_unused(&anonymous)?;
         // The image of a container may have been force-removed while it was in use: its
         // layers wait for their last container.
         if matches!(self.images.get(&image_id), Ok(None))
@@ -881,7 +951,7 @@ impl Inner {
                 .usage(&record.id)
                 .map(|u| u.bytes)
                 .unwrap_or(0);
-            self.remove_locked(&slot, &record.id)?;
+            self.remove_locked(&slot, &record.id, false)?;
             reclaimed += size;
             removed.push(record.id);
         }

@@ -4,6 +4,12 @@
 //! * [`Containers::image_users`] — IDs of the containers (any state) whose image is `image_id`;
 //!   `rmi` refuses an image that has users unless forced.
 //!
+//! And what it relies on of the volume service: a create's volumes are made under a
+//! [`crate::volumes::Volumes`] claim and committed with the record; a start mounts the
+//! volumes that need it (`mount_for`), an exit releases them; `rm -v` removes the anonymous
+//! ones no other container uses (`remove_unused`). The volume service reads which containers
+//! use a volume from the records (`record::volume_users_in`).
+//!
 //! Layout of one container `ID`:
 //! * `<data-root>/containers/ID/`: `ID-json.log`, hostname, hosts, resolv.conf.
 //! * `<exec-root>/containers/ID/`: the bundle (`config.json`, `rootfs/` where the snapshot is
@@ -19,6 +25,7 @@
 mod attach;
 mod lifecycle;
 pub mod logs;
+pub mod mount_points;
 mod names;
 mod observe;
 pub mod options;
@@ -33,12 +40,13 @@ mod view;
 pub use attach::{AttachOptions, AttachStream};
 pub use observe::StatsSample;
 pub use record::{ContainerRecord, State};
-pub use view::ListOptions;
+pub use view::{ListOptions, parse_filters};
 
 use crate::config::EngineConfig;
 use crate::error::{Error, Result};
 use crate::images::{ImageRecord, Images};
 use crate::store::Store;
+use crate::volumes::Volumes;
 use options::CreateBody;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -54,6 +62,7 @@ pub(crate) struct Inner {
     config: EngineConfig,
     store: Store,
     images: Arc<Images>,
+    volumes: Arc<Volumes>,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
     shim: shim::Launcher,
 }
@@ -206,16 +215,23 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Containers {
     /// Opens the service and finds the containers of an earlier run: reconnects to live
     /// shims, records the exits of dead ones, and cleans what a crash left half-made.
-    pub fn open(config: &EngineConfig, store: Store, images: Arc<Images>) -> Result<Self> {
+    pub fn open(
+        config: &EngineConfig,
+        store: Store,
+        images: Arc<Images>,
+        volumes: Arc<Volumes>,
+    ) -> Result<Self> {
         let inner = Arc::new_cyclic(|this| Inner {
             this: this.clone(),
             config: config.clone(),
             store,
             images,
+            volumes,
             slots: Mutex::new(HashMap::new()),
             shim: shim::Launcher::new(&config.shim_binary),
         });
         recovery::recover(&inner)?;
+        inner.volumes.settle_mounts()?;
         Ok(Containers { inner })
     }
 
@@ -279,8 +295,10 @@ impl Containers {
         self.inner.set_paused(reference, false)
     }
 
-    pub fn remove(&self, reference: &str, force: bool) -> Result<()> {
-        self.inner.remove(reference, force)
+    /// `remove_volumes` (`rm -v`): its anonymous volumes go too, unless another container
+    /// uses them.
+    pub fn remove(&self, reference: &str, force: bool, remove_volumes: bool) -> Result<()> {
+        self.inner.remove(reference, force, remove_volumes)
     }
 
     pub fn rename(&self, reference: &str, new_name: &str) -> Result<()> {

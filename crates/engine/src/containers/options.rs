@@ -87,8 +87,12 @@ pub struct HostConfig {
     pub auto_remove: bool,
     #[serde(deserialize_with = "nullable")]
     pub volumes_from: Vec<String>,
+    /// `--volume-driver`: the driver of the volumes `-v` names; "" is local.
     #[serde(deserialize_with = "nullable")]
-    pub mounts: Vec<serde_json::Value>,
+    pub volume_driver: String,
+    /// `--mount`.
+    #[serde(deserialize_with = "nullable")]
+    pub mounts: Vec<Mount>,
     /// `[rows, cols]` of the client's terminal with `-t`.
     #[serde(deserialize_with = "nullable")]
     pub console_size: Vec<u16>,
@@ -171,6 +175,109 @@ pub struct HostConfig {
     pub init: Option<bool>,
 }
 
+/// One `HostConfig.Mounts` entry (`--mount`). Serialized as Docker echoes it in inspect: empty
+/// fields left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Mount {
+    /// "bind", "volume" or "tmpfs".
+    #[serde(
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub r#type: String,
+    /// A host path (bind) or a volume name ("" for an anonymous volume).
+    #[serde(
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub source: String,
+    #[serde(
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub target: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub read_only: bool,
+    #[serde(
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub consistency: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind_options: Option<BindOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume_options: Option<VolumeOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs_options: Option<TmpfsOptions>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct BindOptions {
+    #[serde(
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub propagation: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub non_recursive: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VolumeOptions {
+    #[serde(skip_serializing_if = "is_false")]
+    pub no_copy: bool,
+    /// Labels of the volume if this mount creates it.
+    #[serde(
+        deserialize_with = "nullable",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver_config: Option<VolumeDriver>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VolumeDriver {
+    #[serde(
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub name: String,
+    /// Driver options of the volume if this mount creates it (`volume-opt`).
+    #[serde(
+        deserialize_with = "nullable",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TmpfsOptions {
+    /// Bytes; 0: the kernel's default.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub size_bytes: i64,
+    /// Go's os.FileMode bits as the CLI parses `tmpfs-mode` (octal digits read as octal).
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub mode: u32,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
+}
+
+fn is_zero_u32(v: &u32) -> bool {
+    *v == 0
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct LogConfig {
@@ -231,5 +338,27 @@ mod tests {
         assert_eq!(parsed.host_config.uts_mode, "host");
         assert!(parsed.host_config.masked_paths.is_none());
         assert!(parsed.host_config.binds.is_empty());
+    }
+
+    #[test]
+    fn mounts_parse_and_echo_without_empty_fields() {
+        let body = r#"{"HostConfig":{"Mounts":[
+            {"Type":"volume","Source":"m1","Target":"/m1","VolumeOptions":{"NoCopy":true,"DriverConfig":{}}},
+            {"Type":"tmpfs","Target":"/t","TmpfsOptions":{"SizeBytes":1048576,"Mode":1016}},
+            {"Type":"bind","Source":"/h","Target":"/b","ReadOnly":true,"BindOptions":{"Propagation":"rslave"}}]}}"#;
+        let parsed: CreateBody = serde_json::from_str(body).expect("parses");
+        let mounts = &parsed.host_config.mounts;
+        assert_eq!(
+            mounts[1].tmpfs_options.as_ref().map(|t| t.mode),
+            Some(0o1770)
+        );
+        assert_eq!(
+            serde_json::to_value(mounts).expect("encodes"),
+            serde_json::json!([
+                {"Type":"volume","Source":"m1","Target":"/m1","VolumeOptions":{"NoCopy":true,"DriverConfig":{}}},
+                {"Type":"tmpfs","Target":"/t","TmpfsOptions":{"SizeBytes":1048576,"Mode":1016}},
+                {"Type":"bind","Source":"/h","Target":"/b","ReadOnly":true,"BindOptions":{"Propagation":"rslave"}}
+            ])
+        );
     }
 }

@@ -1,11 +1,13 @@
 //! The container record (`containers` table, id → JSON) and the name index (`names` table,
 //! name → id), always changed together in one transaction.
 
+use super::mount_points::{self, MountPoint};
 use super::options::{Config, CreateBody};
 use crate::error::{Error, Result};
 use crate::store::{self, Store, Table};
-use redb::TableDefinition;
+use redb::{TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 pub const CONTAINERS: Table = TableDefinition::new("containers");
 pub const NAMES: Table = TableDefinition::new("names");
@@ -74,11 +76,34 @@ pub struct ContainerRecord {
     /// The kernel's OOM killer ended a process of the last run (read from the memory cgroup).
     #[serde(default)]
     pub oom_killed: bool,
+    /// Volumes, binds and `--mount` tmpfs, resolved at create; None in records made before
+    /// berth kept them (see [`ContainerRecord::mount_points`]).
+    #[serde(default)]
+    pub mounts: Option<Vec<MountPoint>>,
+    /// Set with `Removing` when the removal takes the anonymous volumes too, so that one a
+    /// crash interrupted finishes as asked.
+    #[serde(default)]
+    pub removing_volumes: bool,
 }
 
 impl ContainerRecord {
     pub fn short_id(&self) -> &str {
         &self.id[..12]
+    }
+
+    /// The container's mount points; for a record from before they were kept, its binds.
+    pub fn mount_points(&self) -> Vec<MountPoint> {
+        match &self.mounts {
+            Some(points) => points.clone(),
+            None => mount_points::from_binds(&self.body.host_config.binds),
+        }
+    }
+
+    fn uses_volume(&self, name: &str) -> bool {
+        self.mounts
+            .iter()
+            .flatten()
+            .any(|p| p.is_volume() && p.name == name)
     }
 }
 
@@ -94,15 +119,52 @@ pub fn list(store: &Store) -> Result<Vec<ContainerRecord>> {
         .collect())
 }
 
-/// Stores a new record and claims its name, or 409 if the name is taken.
-pub fn insert(store: &Store, record: &ContainerRecord) -> Result<()> {
+/// Stores a new record and claims its name, or 409 if the name is taken; `with` writes what
+/// must commit together with it (the volumes made for it).
+pub fn insert(
+    store: &Store,
+    record: &ContainerRecord,
+    with: impl FnOnce(&WriteTransaction) -> Result<()>,
+) -> Result<()> {
     store.write(|txn| {
         if let Some(owner) = store::get::<String>(txn, NAMES, &record.name)? {
             return Err(name_conflict(&record.name, &owner));
         }
         store::put(txn, NAMES, &record.name, &record.id)?;
-        store::put(txn, CONTAINERS, &record.id, record)
+        store::put(txn, CONTAINERS, &record.id, record)?;
+        with(txn)
     })
+}
+
+/// IDs of the containers (in any state) whose mounts use volume `name`, as the transaction
+/// sees them.
+pub fn volume_users_in(txn: &WriteTransaction, name: &str) -> Result<Vec<String>> {
+    Ok(store::list_in::<ContainerRecord>(txn, CONTAINERS)?
+        .into_iter()
+        .map(|(_, r)| r)
+        .filter(|r| r.uses_volume(name))
+        .map(|r| r.id)
+        .collect())
+}
+
+/// Volume name → how many containers use it.
+pub fn volume_use_counts(store: &Store) -> Result<HashMap<String, usize>> {
+    let mut counts = HashMap::new();
+    for record in list(store)? {
+        let mut names: Vec<&str> = record
+            .mounts
+            .iter()
+            .flatten()
+            .filter(|p| p.is_volume())
+            .map(|p| p.name.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            *counts.entry(name.to_string()).or_insert(0) += 1;
+        }
+    }
+    Ok(counts)
 }
 
 pub fn name_conflict(name: &str, owner: &str) -> Error {

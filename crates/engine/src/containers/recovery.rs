@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | running / paused | supervise it again | exit.json, or `berth-shim cleanup` → exited |
 //! | starting (crash in start) | started: adopt it; not yet: kill it, back to created | same as running |
-//! | removing (crash in rm) | — | finish the removal |
+//! | removing (crash in rm) | — | finish the removal (with the volumes if asked) |
 //! | created / exited | kill a stray shim | unmount, remove a stale shim dir |
 
 use super::record::{self, ContainerRecord, State};
@@ -50,7 +50,7 @@ fn recover_one(inner: &Arc<Inner>, record: ContainerRecord) -> Result<()> {
     });
     let _guard = slot.lock();
     match record.state {
-        State::Removing => inner.remove_locked(&slot, &id),
+        State::Removing => inner.remove_locked(&slot, &id, false),
         State::Created | State::Exited => {
             if shim_state(inner, &id).is_some() {
                 let _ = shim::request(
@@ -110,6 +110,7 @@ fn recover_one(inner: &Arc<Inner>, record: ContainerRecord) -> Result<()> {
                     r.finished_at = None;
                     Ok(())
                 })?;
+                inner.volumes.adopt(&id, &record.mount_points());
                 inner.supervise(&id, record.generation);
                 Ok(())
             }
@@ -117,6 +118,7 @@ fn recover_one(inner: &Arc<Inner>, record: ContainerRecord) -> Result<()> {
         },
         State::Running | State::Paused => {
             if shim_state(inner, &id).is_some() {
+                inner.volumes.adopt(&id, &record.mount_points());
                 inner.supervise(&id, record.generation);
                 Ok(())
             } else {

@@ -97,6 +97,20 @@ fn networks(record: &ContainerRecord) -> Value {
     Value::Object(m)
 }
 
+/// `Mounts` as inspect and ps show them, by destination.
+fn mounts_json(record: &ContainerRecord) -> Value {
+    Value::Array(record.mount_points().iter().map(|p| p.to_api()).collect())
+}
+
+/// ps's `volume` filter: a volume name, a bind source, or a destination.
+fn mounts_volume(record: &ContainerRecord, wanted: &str) -> bool {
+    record.mount_points().iter().any(|p| {
+        p.destination == wanted
+            || (!p.name.is_empty() && p.name == wanted)
+            || (p.name.is_empty() && p.source == wanted)
+    })
+}
+
 fn status_text(record: &ContainerRecord) -> String {
     let now = timefmt::now_unix();
     let since = |t: &Option<String>| {
@@ -221,7 +235,7 @@ impl Inner {
             "ExecIDs": null,
             "HostConfig": host_config,
             "GraphDriver": graph,
-            "Mounts": [],
+            "Mounts": mounts_json(record),
             "Config": config,
             "NetworkSettings": {
                 "Bridge": "", "SandboxID": "", "HairpinMode": false,
@@ -259,7 +273,7 @@ impl Inner {
             "Status": status_text(record),
             "HostConfig": {"NetworkMode": network_name(record)},
             "NetworkSettings": {"Networks": networks(record)},
-            "Mounts": [],
+            "Mounts": mounts_json(record),
         });
         if size {
             let rw = self.size_rw(&record.id);
@@ -315,6 +329,7 @@ impl Inner {
             let ok = matches("id", &|v| record.id.starts_with(v))
                 && matches("name", &|v| record.name.contains(v.trim_start_matches('/')))
                 && matches("status", &|v| v == status)
+                && matches("volume", &|v| mounts_volume(record, v))
                 && matches("exited", &|v| {
                     record.state == State::Exited && v.parse::<i32>().ok() == Some(record.exit_code)
                 })

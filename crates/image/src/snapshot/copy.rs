@@ -1,15 +1,11 @@
 //! The copying snapshotter: every snapshot's `fs` is a whole tree, made by copying its parent.
 //! Slow and large, but it needs nothing from the filesystem beyond what tar needs.
 
-use std::collections::HashMap;
-use std::ffi::{CString, OsStr};
-use std::fs;
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::fd::AsFd;
 use std::path::Path;
 
-use rustix::fs::{AtFlags, FileType, Gid, Mode, Timespec, Timestamps, Uid, XattrFlags};
+use rustix::fs::{Mode, OFlags};
 
 use super::store::{Snap, Store};
 use super::{Info, Kind, SnapshotError, Snapshotter, Usage, mkdir, sys_err, usage_of};
@@ -62,7 +58,7 @@ impl Snapshotter for CopySnapshotter {
                 let fs = dir.join("fs");
                 match parent {
                     None => mkdir(&fs),
-                    Some(parent) => copy_tree(&parent.dir.join("fs"), &fs, &mut HashMap::new()),
+                    Some(parent) => copy_tree(&parent.dir.join("fs"), &fs),
                 }
             })?;
         Self::mounts_of(&snap)
@@ -121,108 +117,22 @@ impl Snapshotter for CopySnapshotter {
     }
 }
 
-/// Copies `src` to the new path `dst` with owners, modes, times, xattrs, device numbers and
-/// hard links (`links` maps an inode already copied to its copy). Symlinks are copied, never
-/// followed. Both trees are the snapshotter's own, so paths are safe to use here.
-fn copy_tree(
-    src: &Path,
-    dst: &Path,
-    links: &mut HashMap<(u64, u64), std::path::PathBuf>,
-) -> Result<(), SnapshotError> {
-    let io = |op, path: &Path| {
-        let path = path.to_owned();
-        move |source| SnapshotError::Io { op, path, source }
-    };
-    let meta = fs::symlink_metadata(src).map_err(io("stat", src))?;
-    let file_type = meta.file_type();
-    if file_type.is_dir() {
-        mkdir(dst)?;
-        for entry in fs::read_dir(src).map_err(io("listing", src))? {
-            let entry = entry.map_err(io("listing", src))?;
-            copy_tree(&entry.path(), &dst.join(entry.file_name()), links)?;
-        }
-    } else if meta.nlink() > 1
-        && let Some(first) = links.get(&(meta.dev(), meta.ino()))
-    {
-        return fs::hard_link(first, dst).map_err(io("hard-linking", dst));
-    } else if file_type.is_file() {
-        fs::copy(src, dst).map_err(io("copying", src))?;
-    } else if file_type.is_symlink() {
-        let target = fs::read_link(src).map_err(io("reading the symlink", src))?;
-        std::os::unix::fs::symlink(target, dst).map_err(io("creating the symlink", dst))?;
-    } else {
-        let kind = FileType::from_raw_mode(meta.mode());
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            dst,
-            kind,
-            Mode::from_raw_mode(0o600),
-            meta.rdev(),
+/// Makes `dst` a copy of the directory `src` (see [`crate::tree::copy_dir`]). Both are the
+/// snapshotter's own trees.
+fn copy_tree(src: &Path, dst: &Path) -> Result<(), SnapshotError> {
+    mkdir(dst)?;
+    let open = |path: &Path| {
+        rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
         )
-        .map_err(sys_err("creating the node", dst))?;
-    }
-    if meta.nlink() > 1 && !file_type.is_dir() {
-        links.insert((meta.dev(), meta.ino()), dst.to_owned());
-    }
-    copy_metadata(src, dst, &meta)
-}
-
-fn copy_metadata(src: &Path, dst: &Path, meta: &fs::Metadata) -> Result<(), SnapshotError> {
-    let uid = Uid::from_raw_unchecked(meta.uid());
-    let gid = Gid::from_raw_unchecked(meta.gid());
-    rustix::fs::chownat(
-        rustix::fs::CWD,
-        dst,
-        Some(uid),
-        Some(gid),
-        AtFlags::SYMLINK_NOFOLLOW,
-    )
-    .map_err(sys_err("setting the owner of", dst))?;
-    let is_symlink = meta.file_type().is_symlink();
-    if !is_symlink {
-        // After chown, which clears setuid/setgid.
-        fs::set_permissions(dst, fs::Permissions::from_mode(meta.mode() & 0o7777)).map_err(
-            |source| SnapshotError::Io {
-                op: "setting the mode of",
-                path: dst.to_owned(),
-                source,
-            },
-        )?;
-    }
-    copy_xattrs(src, dst)?;
-    let times = Timestamps {
-        last_access: Timespec {
-            tv_sec: meta.atime(),
-            tv_nsec: meta.atime_nsec(),
-        },
-        last_modification: Timespec {
-            tv_sec: meta.mtime(),
-            tv_nsec: meta.mtime_nsec(),
-        },
+        .map_err(sys_err("opening", path))
     };
-    rustix::fs::utimensat(rustix::fs::CWD, dst, &times, AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(sys_err("setting the times of", dst))
-}
-
-fn copy_xattrs(src: &Path, dst: &Path) -> Result<(), SnapshotError> {
-    let size = match rustix::fs::llistxattr_query(src) {
-        Ok(0) | Err(rustix::io::Errno::NOTSUP) => return Ok(()),
-        Ok(size) => size,
-        Err(e) => return Err(sys_err("listing the xattrs of", src)(e)),
-    };
-    let mut names = vec![0u8; size];
-    let len = rustix::fs::llistxattr(src, &mut names[..])
-        .map_err(sys_err("listing the xattrs of", src))?;
-    for name in names[..len].split(|&b| b == 0).filter(|n| !n.is_empty()) {
-        let name = OsStr::from_bytes(name);
-        let value_len =
-            rustix::fs::lgetxattr_query(src, name).map_err(sys_err("reading an xattr of", src))?;
-        let mut value = vec![0u8; value_len];
-        let n = rustix::fs::lgetxattr(src, name, &mut value[..])
-            .map_err(sys_err("reading an xattr of", src))?;
-        let name = CString::new(name.as_bytes()).unwrap_or_default();
-        rustix::fs::lsetxattr(dst, name.as_c_str(), &value[..n], XattrFlags::empty())
-            .map_err(sys_err("setting an xattr of", dst))?;
-    }
-    Ok(())
+    let (from, to) = (open(src)?, open(dst)?);
+    crate::tree::copy_dir(from.as_fd(), to.as_fd()).map_err(|e| SnapshotError::Io {
+        op: "copying into",
+        path: dst.to_owned(),
+        source: std::io::Error::other(e),
+    })
 }

@@ -166,7 +166,8 @@ async fn remove(
     Query(q): Params,
 ) -> ApiResult<Response> {
     let force = flag(&q, "force");
-    no_content(s, move |e| e.containers.remove(&id, force)).await
+    let volumes = flag(&q, "v");
+    no_content(s, move |e| e.containers.remove(&id, force, volumes)).await
 }
 
 async fn resize(

@@ -20,6 +20,7 @@ mod user;
 #[cfg(test)]
 mod tests;
 
+use super::mount_points::MountPoint;
 use super::options::{Config, HostConfig};
 use crate::error::{Error, Result};
 use crate::images::ImageRecord;
@@ -28,6 +29,7 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 pub use etc_files::write_etc_files;
+pub use process::clean_path;
 
 /// Everything the config.json of one container depends on.
 pub struct SpecInput<'a> {
@@ -43,6 +45,8 @@ pub struct SpecInput<'a> {
     pub container_dir: &'a Path,
     /// The `--init` binary to bind-mount as the container's PID 1 (`/sbin/docker-init`).
     pub init_binary: Option<&'a Path>,
+    /// Volumes, binds and `--mount` tmpfs (resolved at create, volume sources filled in).
+    pub mounts: &'a [MountPoint],
 }
 
 /// Where `--init`'s binary appears in the container, as with dockerd.

@@ -1,11 +1,12 @@
 //! The `mounts` list as dockerd's WithMounts makes it: its defaults (proc, /dev, devpts, sysfs,
-//! cgroup, mqueue, /dev/shm), then the container's own mounts sorted by depth (`-v` binds,
-//! /etc/resolv.conf, /etc/hostname, /etc/hosts, the host's /dev/shm for `--ipc host`,
-//! `--tmpfs`); plus masked and read-only paths.
+//! cgroup, mqueue, /dev/shm), then the container's own mounts sorted by depth (its mount
+//! points: volumes, binds, `--mount` tmpfs; /etc/resolv.conf, /etc/hostname, /etc/hosts, the
+//! host's /dev/shm for `--ipc host`, `--tmpfs`); plus masked and read-only paths.
 
 use super::namespaces::{Ipc, Modes};
 use super::process::clean_path;
 use super::{CONTAINER_INIT_PATH, SpecInput, etc_file};
+use crate::containers::mount_points::{DEFAULT_PROPAGATION, MountKind, MountPoint};
 use crate::containers::options::HostConfig;
 use crate::error::{Error, Result};
 use serde_json::{Value, json};
@@ -112,8 +113,9 @@ enum UserMount {
         source: String,
         destination: String,
         writable: bool,
-        /// "" is rprivate, dockerd's default for binds.
+        /// "" for a volume: no propagation option at all.
         propagation: String,
+        recursive: bool,
     },
     Tmpfs {
         destination: String,
@@ -135,79 +137,6 @@ pub struct Mounts {
     pub list: Vec<Value>,
     /// `linux.rootfsPropagation` when a shared or slave bind needs it.
     pub rootfs_propagation: Option<&'static str>,
-}
-
-const PROPAGATIONS: [&str; 6] = [
-    "private", "rprivate", "shared", "rshared", "slave", "rslave",
-];
-
-fn invalid_spec(raw: &str) -> Error {
-    Error::invalid(format!("invalid volume specification: '{raw}'"))
-}
-
-fn check_destination(raw: &str, destination: &str) -> Result<()> {
-    if !destination.starts_with('/') {
-        return Err(Error::invalid(format!(
-            "invalid volume specification: '{raw}': invalid mount config for type \"bind\": invalid mount path: '{destination}' mount path must be absolute"
-        )));
-    }
-    if clean_path(destination) == "/" {
-        return Err(Error::invalid(
-            "invalid specification: destination can't be '/'",
-        ));
-    }
-    Ok(())
-}
-
-/// `SRC:DST[:MODE]` with MODE a comma list of ro|rw, z|Z, a propagation, nocopy.
-fn parse_bind(raw: &str) -> Result<UserMount> {
-    let parts: Vec<&str> = raw.split(':').collect();
-    let (source, destination, mode) = match parts[..] {
-        [dst] => {
-            return Err(Error::not_implemented(format!(
-                "anonymous volumes are not supported yet: {dst}"
-            )));
-        }
-        [src, dst] => (src, dst, ""),
-        [src, dst, mode] => (src, dst, mode),
-        _ => return Err(invalid_spec(raw)),
-    };
-    if source.is_empty() || destination.is_empty() {
-        return Err(invalid_spec(raw));
-    }
-    let (mut rw, mut label, mut propagation, mut copy) = (None, false, None, false);
-    for token in mode.split(',').filter(|t| !t.is_empty()) {
-        let repeated = match token {
-            "ro" | "rw" => rw.replace(token == "rw").is_some(),
-            "z" | "Z" => std::mem::replace(&mut label, true),
-            "nocopy" => std::mem::replace(&mut copy, true),
-            p if PROPAGATIONS.contains(&p) => propagation.replace(p).is_some(),
-            _ => true,
-        };
-        if repeated {
-            return Err(Error::invalid(format!("invalid mode: {mode}")));
-        }
-    }
-    check_destination(raw, destination)?;
-    if !source.starts_with('/') {
-        return Err(Error::not_implemented(format!(
-            "named volumes are not supported yet: {source}"
-        )));
-    }
-    // dockerd creates a missing host directory for `-v` (not for `--mount`).
-    if std::fs::symlink_metadata(source).is_err() {
-        std::fs::create_dir_all(source).map_err(|e| {
-            Error::invalid(format!(
-                "error while creating mount source path '{source}': {e}"
-            ))
-        })?;
-    }
-    Ok(UserMount::Bind {
-        source: clean_path(source),
-        destination: clean_path(destination),
-        writable: rw.unwrap_or(true),
-        propagation: propagation.unwrap_or("").to_string(),
-    })
 }
 
 fn parse_tmpfs(destination: &str, data: &str) -> Result<UserMount> {
@@ -320,11 +249,49 @@ fn propagation_of(path: &str) -> Result<String> {
     Ok(best.map(|(_, optional)| optional).unwrap_or_default())
 }
 
+/// A `-v` bind's missing host directory is created, as dockerd does at each start.
+fn create_bind_source(source: &str) -> Result<()> {
+    if std::fs::symlink_metadata(source).is_err() {
+        std::fs::create_dir_all(source).map_err(|e| {
+            Error::invalid(format!(
+                "error while creating mount source path '{source}': {e}"
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+fn user_mount(point: &MountPoint) -> Result<UserMount> {
+    if point.kind == MountKind::Tmpfs {
+        return parse_tmpfs(&point.destination, &point.tmpfs_data);
+    }
+    if point.create_source {
+        create_bind_source(&point.source)?;
+    }
+    Ok(UserMount::Bind {
+        source: point.source.clone(),
+        destination: point.destination.clone(),
+        writable: point.rw,
+        propagation: point.propagation.clone(),
+        recursive: !point.non_recursive,
+    })
+}
+
+fn etc_bind(source: String, destination: &str, writable: bool) -> UserMount {
+    UserMount::Bind {
+        source,
+        destination: destination.into(),
+        writable,
+        propagation: DEFAULT_PROPAGATION.into(),
+        recursive: true,
+    }
+}
+
 pub fn mounts(input: &SpecInput<'_>, modes: &Modes) -> Result<Mounts> {
     let hc = input.host_config;
     let mut own: Vec<UserMount> = Vec::new();
-    for raw in &hc.binds {
-        own.push(parse_bind(raw)?);
+    for point in input.mounts {
+        own.push(user_mount(point)?);
     }
     let etc_writable = !hc.readonly_rootfs;
     for (name, destination) in [
@@ -335,21 +302,15 @@ pub fn mounts(input: &SpecInput<'_>, modes: &Modes) -> Result<Mounts> {
         let source = etc_file(input.container_dir, name);
         // As dockerd: a file that was not written is not mounted; a `-v` of the same path wins.
         if source.exists() && !own.iter().any(|m| m.destination() == destination) {
-            own.push(UserMount::Bind {
-                source: source.to_string_lossy().into_owned(),
-                destination: destination.into(),
-                writable: etc_writable,
-                propagation: String::new(),
-            });
+            own.push(etc_bind(
+                source.to_string_lossy().into_owned(),
+                destination,
+                etc_writable,
+            ));
         }
     }
     if modes.ipc == Ipc::Host {
-        own.push(UserMount::Bind {
-            source: "/dev/shm".into(),
-            destination: "/dev/shm".into(),
-            writable: true,
-            propagation: String::new(),
-        });
+        own.push(etc_bind("/dev/shm".into(), "/dev/shm", true));
     }
     for (destination, data) in &hc.tmpfs {
         own.push(parse_tmpfs(destination, data)?);
@@ -417,17 +378,13 @@ pub fn mounts(input: &SpecInput<'_>, modes: &Modes) -> Result<Mounts> {
                 destination,
                 writable,
                 propagation,
+                recursive,
             } => {
-                let mut options = vec!["rbind".to_string()];
+                let mut options = vec![if *recursive { "rbind" } else { "bind" }.to_string()];
                 if !writable {
                     options.push("ro".into());
                 }
-                let propagation = if propagation.is_empty() {
-                    "rprivate"
-                } else {
-                    propagation
-                };
-                match propagation {
+                match propagation.as_str() {
                     "shared" | "rshared" => {
                         let optional = propagation_of(source)?;
                         if !optional.split(' ').any(|o| o.starts_with("shared:")) {
@@ -453,7 +410,9 @@ pub fn mounts(input: &SpecInput<'_>, modes: &Modes) -> Result<Mounts> {
                     }
                     _ => {}
                 }
-                options.push(propagation.to_string());
+                if !propagation.is_empty() {
+                    options.push(propagation.clone());
+                }
                 list.push(json!({"destination": destination, "type": "bind",
                     "source": source, "options": options}));
             }

@@ -1,6 +1,7 @@
 //! build_spec for each family of `docker run` flags, asserting the config.json's fields.
 
 use super::*;
+use crate::containers::mount_points::{MountPoint, parse_bind};
 use crate::containers::options::{DeviceMapping, Ulimit};
 use crate::error::ErrorKind;
 use std::os::unix::fs::symlink;
@@ -36,6 +37,7 @@ struct Case {
     config: Config,
     host_config: HostConfig,
     init: Option<PathBuf>,
+    mounts: Vec<MountPoint>,
 }
 
 fn host(unified: bool) -> HostFacts {
@@ -85,6 +87,7 @@ impl Case {
             config: Config::default(),
             host_config: HostConfig::default(),
             init: None,
+            mounts: Vec::new(),
         }
     }
 
@@ -113,6 +116,7 @@ impl Case {
             rootfs: &rootfs,
             container_dir: &container_dir,
             init_binary: self.init.as_deref(),
+            mounts: &self.mounts,
         };
         f(&input)
     }
@@ -698,10 +702,15 @@ fn binds_tmpfs_shm_and_read_only_root() {
     let host_dir = case.dir.0.join("data");
     let created = case.dir.0.join("made/by/docker");
     std::fs::create_dir_all(&host_dir).unwrap();
-    case.host_config.binds = vec![
+    case.mounts = [
         format!("{}:/data:ro", host_dir.display()),
         format!("{}:/deep/in/tree", created.display()),
-    ];
+        "vol:/vol".to_string(),
+    ]
+    .iter()
+    .map(|raw| parse_bind(raw).unwrap().0)
+    .collect();
+    case.mounts[2].source = case.dir.0.join("volumes/vol/_data").display().to_string();
     case.host_config.tmpfs = [
         ("/run".to_string(), "".to_string()),
         (
@@ -741,21 +750,14 @@ fn binds_tmpfs_shm_and_read_only_root() {
         .iter()
         .map(|m| m["destination"].as_str().unwrap())
         .collect();
-    assert_eq!(own, ["/data", "/run", "/scratch", "/deep/in/tree"]);
-
-    case.host_config.binds = vec!["myvolume:/data".into()];
-    let e = case.error();
-    assert_eq!(e.message, "named volumes are not supported yet: myvolume");
-    case.host_config.binds = vec!["/a:relative".into()];
-    assert!(case.error().message.contains("mount path must be absolute"));
-    case.host_config.binds = vec!["/a:/b:ro,rw".into()];
-    assert_eq!(case.error().message, "invalid mode: ro,rw");
-    case.host_config.binds = vec!["/a:/b:c:d".into()];
+    assert_eq!(own, ["/data", "/vol", "/run", "/scratch", "/deep/in/tree"]);
+    // A volume is bound without a propagation option, as dockerd does.
     assert_eq!(
-        case.error().message,
-        "invalid volume specification: '/a:/b:c:d'"
+        strings(&mount(&spec, "/vol").unwrap()["options"]),
+        ["rbind"]
     );
-    case.host_config.binds = vec![];
+
+    case.mounts.clear();
     case.host_config.tmpfs = [("/t".to_string(), "bogus".to_string())].into();
     assert_eq!(case.error().message, "Invalid tmpfs option \"bogus\"");
 }

@@ -23,11 +23,15 @@
 //! * [`layer`] — [`unpack`](layer::unpack) applies a (plain, gzip or zstd) layer tar to a
 //!   directory without ever writing outside it, and returns the diffID to check against the
 //!   config. [`Whiteouts`](layer::Whiteouts) chooses overlay markers or applied deletions.
+//!   [`extract`](layer::extract) is the same for other tars (copies), into a directory fd, with
+//!   [`ExtractOptions`](layer::ExtractOptions) for ownership, devices and replacements.
 //! * [`snapshot`] — the [`Snapshotter`](snapshot::Snapshotter) trait (`prepare`, `view`,
 //!   `mounts`, `unpack`, `commit`, `remove`, `stat`, `list`, `usage`), implemented by
 //!   [`OverlaySnapshotter`](snapshot::OverlaySnapshotter) and
 //!   [`CopySnapshotter`](snapshot::CopySnapshotter); [`snapshot::open`] picks one by trying
 //!   an overlay mount in the root. Metadata survives kill -9 at any instant.
+//! * [`pack`] — [`Packer`](pack::Packer) writes files and trees as a tar stream through
+//!   directory fds, never following a symlink (copies out of containers, export, commit).
 //! * [`mount`] — [`Mount`](mount::Mount) (a bind or an overlay),
 //!   [`mount_all`](mount::mount_all) and [`unmount`](mount::unmount). Overlays of any depth
 //!   mount on 6.8+ (`lowerdir+`) and up to overlay's 500-layer limit on older kernels.
@@ -80,6 +84,7 @@ pub mod digest;
 pub mod layer;
 pub mod manifest;
 pub mod mount;
+pub mod pack;
 pub mod snapshot;
 pub mod tree;
 

@@ -142,6 +142,18 @@ impl Tar {
         self
     }
 
+    /// An entry whose name (and link) go into the header as given: `..` and absolute names,
+    /// which the tar crate refuses to write, are what escape tests need.
+    pub fn raw(mut self, kind: tar::EntryType, name: &str, link: &str, data: &[u8]) -> Tar {
+        let mut h = Tar::header(kind, 0o644, data.len());
+        let old = h.as_old_mut();
+        old.name[..name.len()].copy_from_slice(name.as_bytes());
+        old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        h.set_cksum();
+        self.builder.append(&h, data).unwrap();
+        self
+    }
+
     pub fn bytes(self) -> Vec<u8> {
         self.builder.into_inner().unwrap()
     }

@@ -13,8 +13,8 @@ use crate::fsutil::proc_path;
 
 /// Owner, permissions, times and xattrs of an entry, with PAX overrides applied.
 pub(super) struct Metadata {
-    pub uid: Uid,
-    pub gid: Gid,
+    /// None: leave the owner to the extracting process.
+    pub owner: Option<(Uid, Gid)>,
     pub mode: Mode,
     pub times: Timestamps,
     pub xattrs: Vec<(CString, Vec<u8>)>,
@@ -61,8 +61,7 @@ pub(super) fn metadata<R: Read>(item: &mut tar::Entry<'_, R>) -> Result<Metadata
         }
     }
     Ok(Metadata {
-        uid: Uid::from_raw_unchecked(uid),
-        gid: Gid::from_raw_unchecked(gid),
+        owner: Some((Uid::from_raw_unchecked(uid), Gid::from_raw_unchecked(gid))),
         mode: Mode::from_raw_mode(mode),
         times: Timestamps {
             last_access: accessed.unwrap_or(modified),
@@ -103,8 +102,10 @@ pub(super) fn apply_to_fd(
     meta: &Metadata,
     with_times: bool,
 ) -> Result<(), EntryError> {
-    rustix::fs::fchown(fd, Some(meta.uid), Some(meta.gid))
-        .map_err(EntryError::sys("setting the owner"))?;
+    if let Some((uid, gid)) = meta.owner {
+        rustix::fs::fchown(fd, Some(uid), Some(gid))
+            .map_err(EntryError::sys("setting the owner"))?;
+    }
     // chown clears the setuid/setgid bits, so the mode comes after it.
     rustix::fs::fchmod(fd, meta.mode).map_err(EntryError::sys("setting the mode"))?;
     for (name, value) in &meta.xattrs {
@@ -128,14 +129,16 @@ pub(super) fn apply_at(
     meta: &Metadata,
     with_mode: bool,
 ) -> Result<(), EntryError> {
-    rustix::fs::chownat(
-        parent,
-        name,
-        Some(meta.uid),
-        Some(meta.gid),
-        AtFlags::SYMLINK_NOFOLLOW,
-    )
-    .map_err(EntryError::sys("setting the owner"))?;
+    if let Some((uid, gid)) = meta.owner {
+        rustix::fs::chownat(
+            parent,
+            name,
+            Some(uid),
+            Some(gid),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(EntryError::sys("setting the owner"))?;
+    }
     if with_mode {
         // chmodat cannot refuse a symlink before fchmodat2 (6.6); the name was just made as
         // a node in a directory nobody else writes to.

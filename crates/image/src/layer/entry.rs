@@ -1,4 +1,4 @@
-//! Applying one tar entry at a time under the layer root's fd.
+//! Applying one tar entry at a time under the target directory's fd.
 
 use std::collections::HashSet;
 use std::ffi::CStr;
@@ -12,7 +12,7 @@ use tar::EntryType;
 
 use super::attrs::{apply_at, apply_to_fd, id, metadata};
 use super::path::{self, EntryPath};
-use super::{EntryError, Whiteouts, cstring, display};
+use super::{EntryError, ExtractOptions, Owner, Whiteouts, cstring, display};
 use crate::fsutil::{self, child_names, file_type_at, open_dir_beneath, remove_all_at};
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
@@ -21,7 +21,7 @@ const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
 pub(super) struct Unpacker<'r> {
     root: BorrowedFd<'r>,
-    whiteouts: Whiteouts,
+    options: &'r ExtractOptions,
     /// Directory times are set last: creating entries inside a directory changes its mtime.
     dir_times: Vec<(EntryPath, Timestamps)>,
     /// Paths this layer made (with their ancestors); an opaque dir keeps only these.
@@ -29,10 +29,10 @@ pub(super) struct Unpacker<'r> {
 }
 
 impl<'r> Unpacker<'r> {
-    pub fn new(root: &'r OwnedFd, whiteouts: Whiteouts) -> Self {
+    pub fn new(root: BorrowedFd<'r>, options: &'r ExtractOptions) -> Self {
         Unpacker {
-            root: root.as_fd(),
-            whiteouts,
+            root,
+            options,
             dir_times: Vec::new(),
             created: HashSet::new(),
         }
@@ -43,37 +43,49 @@ impl<'r> Unpacker<'r> {
         if kind == EntryType::XGlobalHeader {
             return Ok(());
         }
-        let raw_path = item.path_bytes();
+        let raw_path = self.rebased(&item.path_bytes());
         let path = path::clean(&raw_path)?;
-        // Image tools write relative names; an absolute one is crafted or broken. "/" alone
-        // (the root's own entry) is harmless.
-        if raw_path.starts_with(b"/") && !path.is_root() {
+        // Image tools and docker cp write relative names; an absolute one is crafted or broken.
+        // "/" alone (the root's own entry) is harmless.
+        if raw_path.starts_with(b"/") && !path.is_root() && !self.options.absolute_names {
             return Err(EntryError::AbsolutePath);
         }
-        if let Some(hidden) = path.name.as_bytes().strip_prefix(WHITEOUT_PREFIX) {
+        if self.options.whiteouts != Whiteouts::Literal
+            && let Some(hidden) = path.name.as_bytes().strip_prefix(WHITEOUT_PREFIX)
+        {
             return self.whiteout(&path, hidden, item.header());
         }
-        let meta = metadata(item)?;
+        let mut meta = metadata(item)?;
+        meta.owner = match self.options.owner {
+            Owner::FromArchive => meta.owner,
+            Owner::Fixed { uid, gid } => {
+                Some((Uid::from_raw_unchecked(uid), Gid::from_raw_unchecked(gid)))
+            }
+            Owner::Caller => None,
+        };
         if path.is_root() {
             if !kind.is_dir() {
                 return Err(EntryError::ReplacesRoot {
                     kind: kind_name(kind),
                 });
             }
+            if !self.options.root_metadata {
+                return Ok(());
+            }
             let dir = open_dir_beneath(self.root, b"", OFlags::RDONLY)
-                .map_err(EntryError::sys("opening the layer root"))?;
+                .map_err(EntryError::sys("opening the target directory"))?;
             apply_to_fd(&dir, &meta, false)?;
             self.dir_times.push((path, meta.times));
             return Ok(());
         }
-        if self.whiteouts == Whiteouts::Apply {
+        if self.options.whiteouts == Whiteouts::Apply {
             self.remember(&path);
         }
         let parent = self.open_parent(&path.parent)?;
         let parent = parent.as_fd();
         match kind {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                make_room(parent, &path.name, false)?;
+                self.make_room(parent, &path, false)?;
                 let fd = rustix::fs::openat(
                     parent,
                     &path.name,
@@ -99,7 +111,7 @@ impl<'r> Unpacker<'r> {
                 apply_to_fd(&file, &meta, true)
             }
             EntryType::Directory => {
-                if !make_room(parent, &path.name, true)? {
+                if !self.make_room(parent, &path, true)? {
                     rustix::fs::mkdirat(parent, &path.name, Mode::from_raw_mode(0o700))
                         .map_err(EntryError::sys("creating the directory"))?;
                 }
@@ -114,7 +126,7 @@ impl<'r> Unpacker<'r> {
                     op: "reading the symlink target",
                     source: Errno::INVAL,
                 })?;
-                make_room(parent, &path.name, false)?;
+                self.make_room(parent, &path, false)?;
                 rustix::fs::symlinkat(cstring(&target)?.as_c_str(), parent, &path.name)
                     .map_err(EntryError::sys("creating the symlink"))?;
                 apply_at(parent, &path.name, &meta, false)
@@ -124,7 +136,11 @@ impl<'r> Unpacker<'r> {
                     op: "reading the hard link target",
                     source: Errno::INVAL,
                 })?;
+                let target = self.rebased(&target);
                 self.hard_link(parent, &path, &target)
+            }
+            EntryType::Char | EntryType::Block if !self.options.devices => {
+                Err(EntryError::DeviceRefused)
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 let file_type = match kind {
@@ -135,7 +151,7 @@ impl<'r> Unpacker<'r> {
                 let header = item.header();
                 let major = header.device_major().ok().flatten().unwrap_or(0);
                 let minor = header.device_minor().ok().flatten().unwrap_or(0);
-                make_room(parent, &path.name, false)?;
+                self.make_room(parent, &path, false)?;
                 rustix::fs::mknodat(
                     parent,
                     &path.name,
@@ -189,7 +205,7 @@ impl<'r> Unpacker<'r> {
                 });
             }
         };
-        make_room(parent, &path.name, false)?;
+        self.make_room(parent, path, false)?;
         // Without AT_SYMLINK_FOLLOW a symlink target is linked as the symlink itself, so a link
         // "to" an escaping symlink makes another copy of that harmless symlink.
         rustix::fs::linkat(
@@ -212,12 +228,13 @@ impl<'r> Unpacker<'r> {
             let dir = self.open_parent(&path.parent)?;
             let dir = open_dir_beneath(dir.as_fd(), b"", OFlags::RDONLY)
                 .map_err(EntryError::sys("opening the opaque directory"))?;
-            return match self.whiteouts {
+            return match self.options.whiteouts {
                 Whiteouts::Overlay => {
                     rustix::fs::fsetxattr(&dir, OPAQUE_XATTR, b"y", XattrFlags::empty())
                         .map_err(EntryError::sys("setting trusted.overlay.opaque"))
                 }
                 Whiteouts::Apply => self.remove_not_created(dir.as_fd(), &path.parent),
+                Whiteouts::Literal => Ok(()),
             };
         }
         if hidden.starts_with(WHITEOUT_PREFIX) || hidden.is_empty() {
@@ -226,7 +243,7 @@ impl<'r> Unpacker<'r> {
         }
         let parent = self.open_parent(&path.parent)?;
         let name = cstring(hidden)?;
-        match self.whiteouts {
+        match self.options.whiteouts {
             Whiteouts::Overlay => {
                 make_room(parent.as_fd(), &name, false)?;
                 rustix::fs::mknodat(
@@ -249,7 +266,55 @@ impl<'r> Unpacker<'r> {
             }
             Whiteouts::Apply => remove_all_at(parent.as_fd(), &name)
                 .map_err(EntryError::sys("removing the whited-out path")),
+            Whiteouts::Literal => Ok(()),
         }
+    }
+
+    /// The entry's name (or hard link target) with `ExtractOptions::rebase` applied.
+    fn rebased(&self, raw: &[u8]) -> Vec<u8> {
+        let Some((old, new)) = &self.options.rebase else {
+            return raw.to_vec();
+        };
+        if old.as_slice() == b"/" {
+            let mut out = new.clone();
+            if !raw.starts_with(b"/") {
+                out.push(b'/');
+            }
+            out.extend_from_slice(raw);
+            return out;
+        }
+        match raw.strip_prefix(old.as_slice()) {
+            Some(rest) if rest.is_empty() || rest.starts_with(b"/") => {
+                let mut out = new.clone();
+                out.extend_from_slice(rest);
+                out
+            }
+            _ => raw.to_vec(),
+        }
+    }
+
+    /// [`make_room`], refusing first what `no_overwrite_dir_non_dir` forbids.
+    fn make_room(
+        &self,
+        parent: BorrowedFd<'_>,
+        path: &EntryPath,
+        is_dir: bool,
+    ) -> Result<bool, EntryError> {
+        if self.options.no_overwrite_dir_non_dir {
+            let existing = file_type_at(parent, &path.name)
+                .map_err(EntryError::sys("stat of the existing path"))?;
+            let shown = || display(&path.full());
+            match existing {
+                Some(FileType::Directory) if !is_dir => {
+                    return Err(EntryError::WouldReplaceDir { path: shown() });
+                }
+                Some(t) if is_dir && t != FileType::Directory => {
+                    return Err(EntryError::WouldReplaceNonDir { path: shown() });
+                }
+                _ => {}
+            }
+        }
+        make_room(parent, &path.name, is_dir)
     }
 
     /// Empties `dir` (at `prefix`) of everything this layer did not create, recursively.
@@ -291,7 +356,7 @@ impl<'r> Unpacker<'r> {
             Err(e) => return Err(parent_error(self.root, e, parent)),
         }
         let mut dir = open_dir_beneath(self.root, b"", OFlags::PATH)
-            .map_err(EntryError::sys("opening the layer root"))?;
+            .map_err(EntryError::sys("opening the target directory"))?;
         let mut walked = Vec::new();
         for part in parent.split(|&b| b == b'/') {
             walked = join(&walked, part);

@@ -1,16 +1,20 @@
-//! Unpacking a layer (a tar stream, maybe gzip- or zstd-compressed) into a directory.
+//! Unpacking a tar stream into a directory: image layers ([`unpack`], maybe gzip- or
+//! zstd-compressed) and every other tar berth extracts ([`extract`]: `docker cp` into a
+//! container, and out of one on the client's side). This is the one place that writes a tar's
+//! entries to disk.
 //!
 //! Every entry is created relative to a directory fd of the target, with its parent opened by
 //! `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`: a name with a `..` that climbs out is
-//! refused, and so is a parent that is a symlink (from this layer or an earlier one), so no
+//! refused, and so is a parent that is a symlink (from this tar or already on disk), so no
 //! entry can write outside the target. Hard links must point inside the target too.
 //!
 //! Whiteouts are either kept as overlayfs markers ([`Whiteouts::Overlay`], for a layer unpacked
-//! into its own upper dir) or carried out ([`Whiteouts::Apply`], for a layer unpacked on top of
-//! a copy of its parent). The diffID, the sha256 of the uncompressed tar stream including its
-//! end-of-archive padding, is computed on the way and returned for the caller to check against
-//! the image config. On error the target is left half-written; the caller removes it (for a
-//! snapshot: [`crate::snapshot::Snapshotter::remove`]).
+//! into its own upper dir), carried out ([`Whiteouts::Apply`], for a layer unpacked on top of
+//! a copy of its parent), or plain names ([`Whiteouts::Literal`], for copies). The diffID, the
+//! sha256 of the uncompressed tar stream including its end-of-archive padding, is computed on
+//! the way and returned for the caller to check against the image config. On error the target
+//! is left half-written; the caller removes it (for a snapshot:
+//! [`crate::snapshot::Snapshotter::remove`]).
 
 mod attrs;
 mod entry;
@@ -19,6 +23,7 @@ mod path;
 use std::cell::Cell;
 use std::ffi::CString;
 use std::io::{self, BufRead, BufReader, Read};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -57,6 +62,66 @@ pub enum Whiteouts {
     /// `.wh.NAME` removes `NAME`, `.wh..wh..opq` empties its directory of everything not from
     /// this layer: the target holds the parent's files already.
     Apply,
+    /// `.wh.` names are ordinary files: the tar is a copy, not a layer.
+    Literal,
+}
+
+/// Whose the extracted objects are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// The uid and gid in each entry's header.
+    FromArchive,
+    /// These for every entry.
+    Fixed { uid: u32, gid: u32 },
+    /// Left to the extracting process (no chown), as `tar --no-same-owner` does.
+    Caller,
+}
+
+/// How [`extract`] treats a tar's entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtractOptions {
+    pub whiteouts: Whiteouts,
+    pub owner: Owner,
+    /// Refuse to replace an existing directory with a non-directory and the other way round
+    /// (Docker's `noOverwriteDirNonDir`); otherwise the old object is removed first.
+    pub no_overwrite_dir_non_dir: bool,
+    /// Whether character and block device entries may be made.
+    pub devices: bool,
+    /// Whether an entry naming the target itself (`./`) sets its owner, mode and times.
+    pub root_metadata: bool,
+    /// Whether absolute names are taken relative to the target (as tar does) or refused.
+    pub absolute_names: bool,
+    /// Renames the first path component `.0` of every entry (and hard link target) to `.1`,
+    /// as `docker cp` does to give a copy the name of its destination. `.0 == "/"` prefixes.
+    pub rebase: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl ExtractOptions {
+    /// A copy into an existing directory (`docker cp`): plain names, no devices, the target's
+    /// own metadata kept, absolute and climbing names refused.
+    pub fn copy(owner: Owner, no_overwrite_dir_non_dir: bool) -> ExtractOptions {
+        ExtractOptions {
+            whiteouts: Whiteouts::Literal,
+            owner,
+            no_overwrite_dir_non_dir,
+            devices: false,
+            root_metadata: false,
+            absolute_names: false,
+            rebase: None,
+        }
+    }
+
+    fn layer(whiteouts: Whiteouts) -> ExtractOptions {
+        ExtractOptions {
+            whiteouts,
+            owner: Owner::FromArchive,
+            no_overwrite_dir_non_dir: false,
+            devices: true,
+            root_metadata: true,
+            absolute_names: false,
+            rebase: None,
+        }
+    }
 }
 
 /// What unpacking produced.
@@ -74,7 +139,7 @@ pub enum LayerError {
     Target { path: PathBuf, source: Errno },
     #[error("reading the layer stream for {path}: {source}")]
     Stream { path: PathBuf, source: io::Error },
-    #[error("layer entry {entry:?}: {reason}")]
+    #[error("tar entry {entry:?}: {reason}")]
     Entry { entry: String, reason: EntryError },
     #[error("syncing the unpacked layer {path}: {source}")]
     Sync { path: PathBuf, source: Errno },
@@ -83,9 +148,9 @@ pub enum LayerError {
 /// Why one tar entry was refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EntryError {
-    #[error("its path climbs out of the layer root with \"..\"")]
+    #[error("its path climbs out of the directory it is extracted into with \"..\"")]
     EscapesRoot,
-    #[error("its path is absolute (layer entries are relative to the layer root)")]
+    #[error("its path is absolute (entries are relative to the directory they are extracted into)")]
     AbsolutePath,
     #[error("a name of {len} bytes is longer than the {max} allowed")]
     NameTooLong { len: usize, max: usize },
@@ -95,7 +160,7 @@ pub enum EntryError {
     SymlinkInParent { parent: String },
     #[error("parent {parent:?} is not a directory")]
     ParentNotDir { parent: String },
-    #[error("hard link target {target:?} climbs out of the layer root")]
+    #[error("hard link target {target:?} climbs out of the directory it is extracted into")]
     LinkEscapesRoot { target: String },
     #[error(
         "hard link target {target:?} passes through the symlink {parent:?}; symlinks are not followed"
@@ -103,8 +168,14 @@ pub enum EntryError {
     LinkThroughSymlink { target: String, parent: String },
     #[error("hard link target {target:?}: {source}")]
     LinkTarget { target: String, source: Errno },
-    #[error("a {kind} entry cannot replace the layer root")]
+    #[error("a {kind} entry cannot replace the directory it is extracted into")]
     ReplacesRoot { kind: &'static str },
+    #[error("cannot overwrite directory {path:?} with a non-directory")]
+    WouldReplaceDir { path: String },
+    #[error("cannot overwrite non-directory {path:?} with a directory")]
+    WouldReplaceNonDir { path: String },
+    #[error("device nodes are not allowed here")]
+    DeviceRefused,
     #[error("the layer stream ends inside the file: {copied} of its {expected} bytes")]
     Truncated { expected: u64, copied: u64 },
     #[error("unsupported tar entry type {0:?}")]
@@ -129,10 +200,6 @@ pub fn unpack(
     target: &Path,
     whiteouts: Whiteouts,
 ) -> Result<Unpacked, LayerError> {
-    let stream_err = |source| LayerError::Stream {
-        path: target.to_owned(),
-        source,
-    };
     let root = rustix::fs::open(
         target,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
@@ -142,11 +209,49 @@ pub fn unpack(
         path: target.to_owned(),
         source,
     })?;
+    let decompressed = decompress(source, compression).map_err(|source| LayerError::Stream {
+        path: target.to_owned(),
+        source,
+    })?;
+    let unpacked = apply_all(
+        decompressed,
+        root.as_fd(),
+        target,
+        &ExtractOptions::layer(whiteouts),
+    )?;
+    // A committed snapshot must survive a power loss, not only a crash of berth.
+    rustix::fs::syncfs(&root).map_err(|source| LayerError::Sync {
+        path: target.to_owned(),
+        source,
+    })?;
+    Ok(unpacked)
+}
+
+/// Extracts the plain tar read from `source` into the directory open as `target` (`shown` is
+/// how messages name it). Returns the length of the tar stream.
+pub fn extract(
+    source: impl Read,
+    target: BorrowedFd<'_>,
+    shown: &Path,
+    options: &ExtractOptions,
+) -> Result<u64, LayerError> {
+    apply_all(source, target, shown, options).map(|u| u.size)
+}
+
+fn apply_all(
+    source: impl Read,
+    root: BorrowedFd<'_>,
+    shown: &Path,
+    options: &ExtractOptions,
+) -> Result<Unpacked, LayerError> {
+    let stream_err = |source| LayerError::Stream {
+        path: shown.to_owned(),
+        source,
+    };
     let budget = HeaderBudget::default();
-    let decompressed = decompress(source, compression).map_err(stream_err)?;
-    let tar = DigestingReader::new(budget.wrap(decompressed));
+    let tar = DigestingReader::new(budget.wrap(source));
     let mut archive = tar::Archive::new(tar);
-    let mut unpacker = entry::Unpacker::new(&root, whiteouts);
+    let mut unpacker = entry::Unpacker::new(root, options);
     let mut entries = archive.entries().map_err(stream_err)?;
     loop {
         budget.limit(MAX_HEADER_BYTES);
@@ -173,11 +278,6 @@ pub fn unpack(
         .finish()
         .map_err(|(entry, reason)| LayerError::Entry { entry, reason })?;
     let (diff_id, size) = archive.into_inner().finish_to_end().map_err(stream_err)?;
-    // A committed snapshot must survive a power loss, not only a crash of berth.
-    rustix::fs::syncfs(&root).map_err(|source| LayerError::Sync {
-        path: target.to_owned(),
-        source,
-    })?;
     Ok(Unpacked { diff_id, size })
 }
 
@@ -252,3 +352,5 @@ fn cstring(bytes: &[u8]) -> Result<CString, EntryError> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_extract;

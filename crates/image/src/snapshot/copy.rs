@@ -1,14 +1,17 @@
 //! The copying snapshotter: every snapshot's `fs` is a whole tree, made by copying its parent.
 //! Slow and large, but it needs nothing from the filesystem beyond what tar needs.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::path::Path;
 
 use rustix::fs::{Mode, OFlags};
 
 use super::store::{Snap, Store};
-use super::{Info, Kind, SnapshotError, Snapshotter, Usage, mkdir, sys_err, usage_of};
+use super::{
+    Change, Info, Kind, SnapshotError, Snapshotter, Usage, changes_of, mkdir, sys_err, usage_of,
+    write_changes_of,
+};
 use crate::layer::{self, Compression, Unpacked, Whiteouts};
 use crate::mount::Mount;
 
@@ -114,6 +117,19 @@ impl Snapshotter for CopySnapshotter {
 
     fn usage(&self, key: &str) -> Result<Usage, SnapshotError> {
         usage_of(&self.store.get(key)?.dir.join("fs"))
+    }
+
+    fn changes(&self, key: &str, ignore: &[&[u8]]) -> Result<Vec<Change>, SnapshotError> {
+        changes_of(&self.store, key, false, ignore)
+    }
+
+    fn write_changes(
+        &self,
+        key: &str,
+        changes: &[Change],
+        out: &mut dyn Write,
+    ) -> Result<(), SnapshotError> {
+        write_changes_of(&self.store, key, changes, out)
     }
 }
 

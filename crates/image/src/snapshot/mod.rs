@@ -11,18 +11,20 @@
 //! filesystems where overlay cannot have its upper dir (overlay itself, 9p, ...). [`open`]
 //! picks one by trying an overlay mount in the root.
 
+mod changes;
 mod copy;
 mod overlay;
 mod store;
 
 use std::fs;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 
+pub use changes::{Change, ChangeKind};
 pub use copy::CopySnapshotter;
 pub use overlay::OverlaySnapshotter;
 
@@ -116,6 +118,58 @@ pub trait Snapshotter: Send + Sync {
     fn stat(&self, key: &str) -> Result<Info, SnapshotError>;
     fn list(&self) -> Result<Vec<Info>, SnapshotError>;
     fn usage(&self, key: &str) -> Result<Usage, SnapshotError>;
+    /// What the active snapshot `key` changed compared with its parent chain (see
+    /// [`Change`] for the order). `ignore` lists relative paths (`etc/hosts`) left out with
+    /// whatever is under them: mount points the engine made, not the container's changes.
+    fn changes(&self, key: &str, ignore: &[&[u8]]) -> Result<Vec<Change>, SnapshotError>;
+    /// Writes `changes` (from [`Snapshotter::changes`] of the same `key`) to `out` as a layer
+    /// tar: deletions as `.wh.` markers.
+    fn write_changes(
+        &self,
+        key: &str,
+        changes: &[Change],
+        out: &mut dyn Write,
+    ) -> Result<(), SnapshotError>;
+}
+
+/// The active snapshot's dir and parent chain, for the change functions of both snapshotters.
+fn active(store: &store::Store, key: &str) -> Result<store::Snap, SnapshotError> {
+    let snap = store.get(key)?;
+    if snap.info.kind != Kind::Active {
+        return Err(SnapshotError::NotActive {
+            key: key.to_owned(),
+            kind: snap.info.kind,
+        });
+    }
+    Ok(snap)
+}
+
+fn changes_of(
+    store: &store::Store,
+    key: &str,
+    overlay: bool,
+    ignore: &[&[u8]],
+) -> Result<Vec<Change>, SnapshotError> {
+    let snap = active(store, key)?;
+    let new = snap.dir.join("fs");
+    changes::compute(
+        &changes::Sides {
+            new: &new,
+            lower: &snap.ancestors,
+            overlay,
+        },
+        ignore,
+    )
+}
+
+fn write_changes_of(
+    store: &store::Store,
+    key: &str,
+    changes: &[Change],
+    out: &mut dyn Write,
+) -> Result<(), SnapshotError> {
+    let snap = active(store, key)?;
+    changes::write_layer(&snap.dir.join("fs"), changes, out).map(drop)
 }
 
 /// Opens the snapshots under `root` with overlay if it works there, else by copying.
@@ -256,3 +310,5 @@ pub(crate) fn sys_err<'a>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_changes;

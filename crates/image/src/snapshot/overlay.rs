@@ -1,10 +1,13 @@
 //! The overlayfs snapshotter: each snapshot's `fs` is one layer, stacked at mount time.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use super::store::{Snap, Store};
-use super::{Info, Kind, SnapshotError, Snapshotter, Usage, mkdir, usage_of};
+use super::{
+    Change, Info, Kind, SnapshotError, Snapshotter, Usage, changes_of, mkdir, usage_of,
+    write_changes_of,
+};
 use crate::layer::{self, Compression, Unpacked, Whiteouts};
 use crate::mount::Mount;
 
@@ -116,5 +119,18 @@ impl Snapshotter for OverlaySnapshotter {
 
     fn usage(&self, key: &str) -> Result<Usage, SnapshotError> {
         usage_of(&self.store.get(key)?.dir.join("fs"))
+    }
+
+    fn changes(&self, key: &str, ignore: &[&[u8]]) -> Result<Vec<Change>, SnapshotError> {
+        changes_of(&self.store, key, true, ignore)
+    }
+
+    fn write_changes(
+        &self,
+        key: &str,
+        changes: &[Change],
+        out: &mut dyn Write,
+    ) -> Result<(), SnapshotError> {
+        write_changes_of(&self.store, key, changes, out)
     }
 }

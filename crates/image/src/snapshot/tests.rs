@@ -8,7 +8,7 @@ use crate::manifest::chain_ids;
 use crate::mount::Mount;
 use crate::testutil::{MountGuard, Tar, TempDir, mounts_under};
 
-fn names(dir: &Path) -> Vec<String> {
+pub(super) fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -19,7 +19,7 @@ fn names(dir: &Path) -> Vec<String> {
 
 /// Unpacks `layers` one by one as the engine will (prepare, unpack, check the diffID,
 /// commit under the chain ID) and returns the chain IDs.
-fn unpack_image(snapshotter: &dyn Snapshotter, layers: &[Vec<u8>]) -> Vec<String> {
+pub(super) fn unpack_image(snapshotter: &dyn Snapshotter, layers: &[Vec<u8>]) -> Vec<String> {
     let diff_ids: Vec<Digest> = layers.iter().map(|l| Digest::of(l)).collect();
     let chain: Vec<String> = chain_ids(&diff_ids).iter().map(Digest::to_string).collect();
     for (i, layer) in layers.iter().enumerate() {
@@ -33,7 +33,7 @@ fn unpack_image(snapshotter: &dyn Snapshotter, layers: &[Vec<u8>]) -> Vec<String
     chain
 }
 
-fn three_layers() -> Vec<Vec<u8>> {
+pub(super) fn three_layers() -> Vec<Vec<u8>> {
     vec![
         Tar::new()
             .dir("etc")

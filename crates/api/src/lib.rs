@@ -7,6 +7,7 @@
 // serde_json's json! for `info`'s body nests deeper than the default limit.
 #![recursion_limit = "256"]
 
+pub mod body;
 pub mod error;
 pub mod routes;
 

@@ -90,3 +90,14 @@ pub(crate) fn proc_path(dir: BorrowedFd<'_>, name: &CStr) -> CString {
     // path that names nothing rather than panicking.
     CString::new(path).unwrap_or_default()
 }
+
+/// `prefix/name` of two relative paths (`name` alone when `prefix` is empty).
+pub(crate) fn join(prefix: &[u8], name: &[u8]) -> Vec<u8> {
+    if prefix.is_empty() {
+        return name.to_vec();
+    }
+    let mut out = prefix.to_vec();
+    out.push(b'/');
+    out.extend_from_slice(name);
+    out
+}

@@ -21,7 +21,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use tar::{EntryType, Header};
 
-use crate::fsutil::{child_names, open_dir_beneath};
+use crate::fsutil::{child_names, join, open_dir_beneath};
 
 /// The only xattr archives carry (file capabilities); others are host or overlay bookkeeping.
 const CAPABILITY_XATTR: &str = "security.capability";
@@ -111,20 +111,33 @@ impl<W: Write> Packer<W> {
         archive_name: &[u8],
         recursive: bool,
     ) -> Result<(), PackError> {
-        let mut pending = vec![(rel.to_vec(), archive_name.to_vec())];
+        self.walk(base, vec![(rel.to_vec(), archive_name.to_vec())], recursive)
+    }
+
+    /// Archives everything under the directory `rel` (not the directory itself), named
+    /// `prefix` + the path below it (`prefix` empty: `bin/`, `bin/sh`, ...).
+    pub fn append_children(
+        &mut self,
+        base: BorrowedFd<'_>,
+        rel: &[u8],
+        prefix: &[u8],
+    ) -> Result<(), PackError> {
+        let mut children = children(base, rel, prefix)?;
+        children.reverse();
+        self.walk(base, children, true)
+    }
+
+    /// `pending` is a stack: the last item is archived first.
+    fn walk(
+        &mut self,
+        base: BorrowedFd<'_>,
+        mut pending: Vec<Item>,
+        recursive: bool,
+    ) -> Result<(), PackError> {
         while let Some((rel, name)) = pending.pop() {
             let is_dir = self.append_one(base, &rel, &name)?;
-            if !(recursive && is_dir) {
-                continue;
-            }
-            let dir = open_dir_beneath(base, &rel, OFlags::RDONLY).map_err(sys("opening", &rel))?;
-            let mut children = child_names(dir.as_fd()).map_err(sys("listing", &rel))?;
-            children.sort();
-            for child in children.iter().rev() {
-                pending.push((
-                    join(&rel, child.to_bytes()),
-                    join(name.strip_suffix(b"/").unwrap_or(&name), child.to_bytes()),
-                ));
+            if recursive && is_dir {
+                pending.extend(children(base, &rel, &dir_name(&name))?.into_iter().rev());
             }
         }
         Ok(())
@@ -144,6 +157,8 @@ impl<W: Write> Packer<W> {
         header.set_mode(0o644);
         header.set_size(0);
         header.set_mtime(0);
+        header.set_uid(0);
+        header.set_gid(0);
         self.put(&mut header, &name, None, io::empty())
     }
 
@@ -177,11 +192,7 @@ impl<W: Write> Packer<W> {
         match stat.file_type {
             FileType::Directory => {
                 header.set_entry_type(EntryType::Directory);
-                let mut dir_name = archive_name.to_vec();
-                if !dir_name.ends_with(b"/") {
-                    dir_name.push(b'/');
-                }
-                self.put(&mut header, &dir_name, None, io::empty())?;
+                self.put(&mut header, &dir_name(archive_name), None, io::empty())?;
                 return Ok(true);
             }
             FileType::RegularFile => {
@@ -347,6 +358,34 @@ impl Read for ReadOrFail<'_> {
     }
 }
 
+/// An object to archive: its path under the base directory and its name in the archive.
+type Item = (Vec<u8>, Vec<u8>);
+
+/// The items in the directory `rel`, by name; `prefix` is the directory's archive name with
+/// its trailing `/` (or empty).
+fn children(base: BorrowedFd<'_>, rel: &[u8], prefix: &[u8]) -> Result<Vec<Item>, PackError> {
+    let dir = open_dir_beneath(base, rel, OFlags::RDONLY).map_err(sys("opening", rel))?;
+    let mut names = child_names(dir.as_fd()).map_err(sys("listing", rel))?;
+    names.sort();
+    Ok(names
+        .iter()
+        .map(|child| {
+            let mut name = prefix.to_vec();
+            name.extend_from_slice(child.to_bytes());
+            (join(rel, child.to_bytes()), name)
+        })
+        .collect())
+}
+
+/// A directory's archive name: with one trailing `/` (`d/`, `./`, `/`).
+fn dir_name(name: &[u8]) -> Vec<u8> {
+    let mut out = name.to_vec();
+    if !out.ends_with(b"/") {
+        out.push(b'/');
+    }
+    out
+}
+
 fn split(rel: &[u8]) -> (&[u8], &[u8]) {
     if rel.is_empty() {
         return (b"", b".");
@@ -355,16 +394,6 @@ fn split(rel: &[u8]) -> (&[u8], &[u8]) {
         Some(i) => (&rel[..i], &rel[i + 1..]),
         None => (b"", rel),
     }
-}
-
-fn join(prefix: &[u8], name: &[u8]) -> Vec<u8> {
-    if prefix.is_empty() {
-        return name.to_vec();
-    }
-    let mut out = prefix.to_vec();
-    out.push(b'/');
-    out.extend_from_slice(name);
-    out
 }
 
 fn shown(path: &[u8]) -> String {

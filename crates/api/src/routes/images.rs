@@ -8,6 +8,7 @@
 //! `{"errorDetail":{"message":..},"error":..}`.
 
 use crate::AppState;
+use crate::body::{ChannelWriter, stream_response};
 use crate::error::{ApiError, ApiResult, blocking};
 use axum::Router;
 use axum::body::Body;
@@ -22,7 +23,6 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
@@ -42,10 +42,11 @@ pub fn router() -> Router<AppState> {
 
 // ---- query parameters -------------------------------------------------------------------
 
-struct Query(Vec<(String, String)>);
+/// A query string with repeated keys kept (`changes=..&changes=..`).
+pub(crate) struct Query(Vec<(String, String)>);
 
 impl Query {
-    fn parse(raw: Option<String>) -> Query {
+    pub(crate) fn parse(raw: Option<String>) -> Query {
         let raw = raw.unwrap_or_default();
         Query(
             form_urlencoded::parse(raw.as_bytes())
@@ -53,13 +54,13 @@ impl Query {
                 .collect(),
         )
     }
-    fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
-    fn all(&self, key: &str) -> Vec<String> {
+    pub(crate) fn all(&self, key: &str) -> Vec<String> {
         self.0
             .iter()
             .filter(|(k, _)| k == key)
@@ -67,7 +68,7 @@ impl Query {
             .collect()
     }
     /// dockerd's `BoolValue`: anything but empty, 0, no, false, none.
-    fn flag(&self, key: &str) -> bool {
+    pub(crate) fn flag(&self, key: &str) -> bool {
         let v = self.get(key).unwrap_or("").trim().to_ascii_lowercase();
         !matches!(v.as_str(), "" | "0" | "no" | "false" | "none")
     }
@@ -119,24 +120,6 @@ fn error_line(message: &str) -> Bytes {
     json_line(&json!({"errorDetail": {"message": message}, "error": message}))
 }
 
-fn body_of(rx: mpsc::Receiver<Bytes>) -> Body {
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), rx))
-    });
-    Body::from_stream(stream)
-}
-
-fn stream_response(content_type: &'static str, rx: mpsc::Receiver<Bytes>) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, content_type)],
-        body_of(rx),
-    )
-        .into_response()
-}
-
 /// Writes the request body to `path`; a client that goes away mid-upload is an error.
 async fn spool(body: Body, path: &std::path::Path) -> Result<(), String> {
     let mut file = tokio::fs::File::create(path)
@@ -162,21 +145,6 @@ struct TempFile(std::path::PathBuf);
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// A `Write` that hands chunks to the response body; fails once the client is gone.
-struct ChannelWriter(mpsc::Sender<Bytes>);
-
-impl Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .blocking_send(Bytes::copy_from_slice(buf))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

@@ -8,6 +8,7 @@ mod common;
 mod containers;
 mod crash;
 mod defaults;
+mod files;
 mod images;
 mod observe;
 mod robustness;

@@ -98,15 +98,24 @@ fn io_context(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> Er
 }
 
 /// Whether something (the container's overlay, left by create) is mounted on `dir`: a mount
-/// has a device of its own, unlike the directory `parent` it sits in.
-fn is_mount_point(dir: &Path, parent: &Path) -> Result<bool> {
-    use std::os::unix::fs::MetadataExt;
-    let dev = |p: &Path| {
-        std::fs::metadata(p)
-            .map(|m| m.dev())
-            .map_err(io_context(format!("stat {}", p.display())))
+/// has a mount ID (or, on kernels before 5.8, a device) of its own, unlike the directory
+/// `parent` it sits in. A bind of a directory on the same filesystem has the same device.
+pub(super) fn is_mount_point(dir: &Path, parent: &Path) -> Result<bool> {
+    use rustix::fs::{AtFlags, StatxFlags};
+    let id = |p: &Path| {
+        rustix::fs::statx(
+            rustix::fs::CWD,
+            p,
+            AtFlags::empty(),
+            StatxFlags::MNT_ID | StatxFlags::BASIC_STATS,
+        )
+        .map_err(|e| Error::context(format!("stat {}", p.display()), e))
     };
-    Ok(dev(dir)? != dev(parent)?)
+    let (inner, outer) = (id(dir)?, id(parent)?);
+    if inner.stx_mask & StatxFlags::MNT_ID.bits() != 0 {
+        return Ok(inner.stx_mnt_id != outer.stx_mnt_id);
+    }
+    Ok((inner.stx_dev_major, inner.stx_dev_minor) != (outer.stx_dev_major, outer.stx_dev_minor))
 }
 
 fn remove_dir(path: &Path) -> Result<()> {

@@ -23,6 +23,7 @@
 //! shim and records it.
 
 mod attach;
+mod files;
 mod lifecycle;
 pub mod logs;
 pub mod mount_points;
@@ -38,6 +39,8 @@ pub mod timefmt;
 mod view;
 
 pub use attach::{AttachOptions, AttachStream};
+pub use berth_image::snapshot::{Change, ChangeKind};
+pub use files::{CommitOptions, PathStat};
 pub use observe::StatsSample;
 pub use record::{ContainerRecord, State};
 pub use view::{ListOptions, parse_filters};
@@ -362,6 +365,61 @@ impl Containers {
         }
         let paths = self.inner.paths(&record.id);
         Ok((record.id, paths.log, record.body.config.tty))
+    }
+
+    /// `HEAD /containers/{id}/archive?path=`.
+    pub fn stat_path(&self, reference: &str, path: &str) -> Result<PathStat> {
+        self.inner.stat_path(reference, path)
+    }
+
+    /// `GET /containers/{id}/archive?path=`: `ready` gets the stat once the path is found
+    /// (an error before that is the request's answer), then the tar goes to `out`.
+    pub fn archive_path(
+        &self,
+        reference: &str,
+        path: &str,
+        ready: &mut dyn FnMut(&PathStat),
+        out: &mut dyn std::io::Write,
+    ) -> Result<()> {
+        self.inner.archive_path(reference, path, ready, out)
+    }
+
+    /// `PUT /containers/{id}/archive?path=`.
+    pub fn extract_to_dir(
+        &self,
+        reference: &str,
+        path: &str,
+        copy_uid_gid: bool,
+        no_overwrite_dir_non_dir: bool,
+        content: &mut dyn std::io::Read,
+    ) -> Result<()> {
+        self.inner.extract_to_dir(
+            reference,
+            path,
+            copy_uid_gid,
+            no_overwrite_dir_non_dir,
+            content,
+        )
+    }
+
+    /// `GET /containers/{id}/export`: `ready` is called before the tar goes to `out`.
+    pub fn export(
+        &self,
+        reference: &str,
+        ready: &mut dyn FnMut(),
+        out: &mut dyn std::io::Write,
+    ) -> Result<()> {
+        self.inner.export(reference, ready, out)
+    }
+
+    /// `GET /containers/{id}/changes`.
+    pub fn changes(&self, reference: &str) -> Result<Vec<Change>> {
+        self.inner.changes(reference)
+    }
+
+    /// `POST /commit`: the new image's ID.
+    pub fn commit(&self, reference: &str, options: &CommitOptions) -> Result<String> {
+        self.inner.commit(reference, options)
     }
 
     /// True while the container may still produce output.

@@ -6,7 +6,7 @@ use super::load::poisoned;
 use super::reference;
 use super::{ImageRecord, Images, LayerInfo, time};
 use crate::error::{Error, Result};
-use berth_image::manifest::{ContainerConfig, ImageConfig};
+use berth_image::manifest::ContainerConfig;
 use serde_json::json;
 use std::path::Path;
 
@@ -81,16 +81,7 @@ impl Images {
             config_json["comment"] = json!(options.message);
             config_json["history"][0]["comment"] = json!(options.message);
         }
-        let config_bytes = serde_json::to_vec(&config_json)
-            .map_err(|e| Error::context("encode the imported image config", e))?;
-        let config = ImageConfig::parse(&config_bytes)
-            .map_err(|e| Error::context("parse the imported image config", e))?;
-        let id = self
-            .content
-            .write_bytes(&config_bytes)
-            .map_err(|e| Error::context("store the imported image config", e))?
-            .digest
-            .to_string();
+        let (id, config) = self.store_config(&config_json, "imported")?;
         let record = ImageRecord {
             id: id.clone(),
             repo_tags: Vec::new(),

@@ -24,11 +24,13 @@
 //!
 //! Modules: [`reference`](mod@reference) (parsing and the shared tag normalization), `records` (tables,
 //! resolve, tag), `layers` (a blob into its chain-ID snapshot), `archive` (reading tar
-//! members), `load`, `save`, `import` with `changes`, `remove` (rmi, prune, garbage
+//! members), `load`, `save`, `import` with `changes`, `commit` (a container's layer on top of
+//! its image), `remove` (rmi, prune, garbage
 //! collection), `list` (images/json, history, disk usage), `time` (RFC 3339).
 
 mod archive;
 mod changes;
+mod commit;
 mod import;
 mod layers;
 mod list;
@@ -39,6 +41,8 @@ mod remove;
 mod save;
 mod time;
 
+pub(crate) use changes::apply_changes;
+pub use commit::CommitImage;
 pub use import::ImportOptions;
 pub use list::{DiskUsage, HistoryEntry, ImageUsage, ListFilters, ListedImage};
 pub use load::{LoadEvent, LoadedImage};
@@ -172,6 +176,26 @@ impl Images {
         self.content
             .read(&digest)
             .map_err(|e| Error::context(format!("read the config of image {}", record.id), e))
+    }
+
+    /// Stores a new image's config blob; returns its ID (the blob's digest) and the config
+    /// parsed back. `what` names the image in errors ("imported", "committed").
+    pub(crate) fn store_config(
+        &self,
+        config: &serde_json::Value,
+        what: &str,
+    ) -> Result<(String, ImageConfig)> {
+        let bytes = serde_json::to_vec(config)
+            .map_err(|e| Error::context(format!("encode the {what} image config"), e))?;
+        let parsed = ImageConfig::parse(&bytes)
+            .map_err(|e| Error::context(format!("parse the {what} image config"), e))?;
+        let id = self
+            .content
+            .write_bytes(&bytes)
+            .map_err(|e| Error::context(format!("store the {what} image config"), e))?
+            .digest
+            .to_string();
+        Ok((id, parsed))
     }
 
     /// The directories of an image's layers, top first (inspect's `GraphDriver.Data`).

@@ -13,7 +13,7 @@ use tar::EntryType;
 use super::attrs::{apply_at, apply_to_fd, id, metadata};
 use super::path::{self, EntryPath};
 use super::{EntryError, ExtractOptions, Owner, Whiteouts, cstring, display};
-use crate::fsutil::{self, child_names, file_type_at, open_dir_beneath, remove_all_at};
+use crate::fsutil::{self, child_names, file_type_at, join, open_dir_beneath, remove_all_at};
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_MARKER: &[u8] = b".wh..opq";
@@ -449,16 +449,6 @@ fn make_room(parent: BorrowedFd<'_>, name: &CStr, keep_dir: bool) -> Result<bool
             Ok(false)
         }
     }
-}
-
-fn join(prefix: &[u8], name: &[u8]) -> Vec<u8> {
-    if prefix.is_empty() {
-        return name.to_vec();
-    }
-    let mut full = prefix.to_vec();
-    full.push(b'/');
-    full.extend_from_slice(name);
-    full
 }
 
 fn kind_name(kind: EntryType) -> &'static str {

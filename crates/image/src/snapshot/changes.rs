@@ -22,7 +22,7 @@ use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::SnapshotError;
-use crate::fsutil::{child_names, open_dir_beneath};
+use crate::fsutil::{child_names, join, open_dir_beneath};
 use crate::pack::{ObjectStat, Packer, stat_at};
 
 const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
@@ -430,14 +430,4 @@ fn split(rel: &[u8]) -> (&[u8], CString) {
 /// Names come from directory listings and never hold a NUL; one that did would name nothing.
 fn cstring(bytes: &[u8]) -> CString {
     CString::new(bytes).unwrap_or_default()
-}
-
-fn join(prefix: &[u8], name: &[u8]) -> Vec<u8> {
-    if prefix.is_empty() {
-        return name.to_vec();
-    }
-    let mut out = prefix.to_vec();
-    out.push(b'/');
-    out.extend_from_slice(name);
-    out
 }

@@ -1,7 +1,8 @@
 //! `/containers/...`: create, lifecycle, inspect, list, wait, attach (hijacked), logs, top,
-//! stats, prune.
+//! stats, prune, and files (archive, export, changes, `/commit`).
 
 mod attach;
+mod files;
 mod logs;
 mod observe;
 
@@ -38,6 +39,15 @@ pub fn router() -> Router<AppState> {
         .route("/containers/{id}/logs", get(logs::logs))
         .route("/containers/{id}/top", get(observe::top))
         .route("/containers/{id}/stats", get(observe::stats))
+        .route(
+            "/containers/{id}/archive",
+            get(files::archive_get)
+                .head(files::archive_head)
+                .put(files::archive_put),
+        )
+        .route("/containers/{id}/export", get(files::export))
+        .route("/containers/{id}/changes", get(files::changes))
+        .route("/commit", post(files::commit))
         .route("/containers/{id}", delete(remove))
 }
 

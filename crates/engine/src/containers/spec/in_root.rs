@@ -10,7 +10,7 @@ use std::path::{Component, Path};
 
 const IN_ROOT: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
 
-fn open_root(rootfs: &Path) -> Result<OwnedFd> {
+pub(crate) fn open_root(rootfs: &Path) -> Result<OwnedFd> {
     rustix::fs::open(
         rootfs,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -24,7 +24,7 @@ fn open_root(rootfs: &Path) -> Result<OwnedFd> {
     })
 }
 
-fn open_at(root: &OwnedFd, path: &Path, flags: OFlags) -> rustix::io::Result<OwnedFd> {
+pub(crate) fn open_at(root: &OwnedFd, path: &Path, flags: OFlags) -> rustix::io::Result<OwnedFd> {
     let relative = path.strip_prefix("/").unwrap_or(path);
     let relative = if relative.as_os_str().is_empty() {
         Path::new(".")

@@ -8,14 +8,14 @@
 
 mod devices;
 mod etc_files;
-mod in_root;
+pub(crate) mod in_root;
 mod mounts;
 mod namespaces;
-mod process;
+pub(crate) mod process;
 mod resources;
 mod seccomp;
 mod security;
-mod user;
+pub(crate) mod user;
 
 #[cfg(test)]
 mod tests;

@@ -95,6 +95,15 @@ pub fn resolve(input: &SpecInput<'_>) -> Result<ProcessUser> {
     )
 }
 
+/// The uid and gid `spec` (`user[:group]`, names or numbers) has in the container mounted at
+/// `rootfs`, as a process started with `--user spec` would get them.
+pub(crate) fn ids_in(rootfs: &std::path::Path, spec: &str) -> Result<(u32, u32)> {
+    let passwd = in_root::read_file(rootfs, "/etc/passwd")?.unwrap_or_default();
+    let group = in_root::read_file(rootfs, "/etc/group")?.unwrap_or_default();
+    let user = resolve_in(spec, &[], &parse_passwd(&passwd), &parse_group(&group))?;
+    Ok((user.uid, user.gid))
+}
+
 fn resolve_in(
     spec: &str,
     group_add: &[String],

@@ -38,7 +38,11 @@ Management Commands:
 
 Commands:
   attach      Attach local standard input, output, and error streams to a running container
+  commit      Create a new image from a container's changes
+  cp          Copy files/folders between a container and the local filesystem
   create      Create a new container
+  diff        Inspect changes to files or directories on a container's filesystem
+  export      Export a container's filesystem as a tar archive
   history     Show the history of an image
   import      Import the contents from a tarball to create a filesystem image
   inspect     Return low-level information on Docker objects
@@ -143,6 +147,18 @@ pub enum Command {
     #[command(about = "Display a live stream of container(s) resource usage statistics",
         help_template = help!("berth stats [OPTIONS] [CONTAINER...]", "berth container stats, berth stats"))]
     Stats(StatsArgs),
+    #[command(about = "Copy files/folders between a container and the local filesystem",
+        help_template = help!("berth cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH", "berth container cp, berth cp"))]
+    Cp(CpArgs),
+    #[command(about = "Inspect changes to files or directories on a container's filesystem",
+        help_template = help!("berth diff CONTAINER", "berth container diff, berth diff"))]
+    Diff(DiffArgs),
+    #[command(about = "Export a container's filesystem as a tar archive",
+        help_template = help!("berth export [OPTIONS] CONTAINER", "berth container export, berth export"))]
+    Export(ExportArgs),
+    #[command(about = "Create a new image from a container's changes",
+        help_template = help!("berth commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]", "berth container commit, berth commit"))]
+    Commit(CommitArgs),
     #[command(about = "Load an image from a tar archive or STDIN",
         help_template = help!("berth load [OPTIONS]", "berth image load, berth load"))]
     Load(LoadArgs),
@@ -226,6 +242,14 @@ pub enum ContainerCommand {
     Stats(StatsArgs),
     #[command(about = "Remove all stopped containers")]
     Prune(PruneArgs),
+    #[command(about = "Copy files/folders between a container and the local filesystem")]
+    Cp(CpArgs),
+    #[command(about = "Inspect changes to files or directories on a container's filesystem")]
+    Diff(DiffArgs),
+    #[command(about = "Export a container's filesystem as a tar archive")]
+    Export(ExportArgs),
+    #[command(about = "Create a new image from a container's changes")]
+    Commit(CommitArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -861,6 +885,82 @@ pub struct ImagePruneArgs {
     pub filter: Vec<String>,
     #[arg(short = 'f', long = "force", help = "Do not prompt for confirmation")]
     pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CpArgs {
+    #[arg(
+        short = 'a',
+        long = "archive",
+        help = "Archive mode (copy all uid/gid information)"
+    )]
+    pub archive: bool,
+    #[arg(
+        short = 'L',
+        long = "follow-link",
+        help = "Always follow symbol link in SRC_PATH"
+    )]
+    pub follow_link: bool,
+    #[arg(
+        short = 'q',
+        long = "quiet",
+        help = "Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached to STDERR"
+    )]
+    pub quiet: bool,
+    #[arg(value_name = "SRC_PATH", allow_hyphen_values = true)]
+    pub source: String,
+    #[arg(value_name = "DEST_PATH", allow_hyphen_values = true)]
+    pub dest: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "string",
+        help = "Write to a file, instead of STDOUT"
+    )]
+    pub output: Option<String>,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+#[derive(Args, Debug)]
+pub struct CommitArgs {
+    #[arg(
+        short = 'a',
+        long = "author",
+        value_name = "string",
+        help = "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")"
+    )]
+    pub author: Option<String>,
+    #[arg(
+        short = 'c',
+        long = "change",
+        value_name = "list",
+        help = "Apply Dockerfile instruction to the created image"
+    )]
+    pub change: Vec<String>,
+    #[arg(
+        short = 'm',
+        long = "message",
+        value_name = "string",
+        help = "Commit message"
+    )]
+    pub message: Option<String>,
+    #[arg(short = 'p', long = "pause", value_name = "bool", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true, help = "Pause container during commit (default true)")]
+    pub pause: bool,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
 }
 
 #[derive(Args, Debug)]

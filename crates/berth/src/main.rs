@@ -141,7 +141,7 @@ fn main() {
 }
 
 fn dispatch(command: Command, host: Option<&str>) -> i32 {
-    use cmd::{images, lifecycle, observe, run, stats, volumes};
+    use cmd::{cp, files, images, lifecycle, observe, run, stats, volumes};
     let connected = || connect(host);
     let with_client = |f: &mut dyn FnMut(&mut Client) -> api::Result<i32>| -> i32 {
         let result = connected().and_then(|mut c| f(&mut c));
@@ -231,6 +231,18 @@ fn dispatch(command: Command, host: Option<&str>) -> i32 {
         }
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => {
             with_client(&mut |c| images::import(c, &a))
+        }
+        Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => {
+            with_client(&mut |c| cp::cp(c, &a))
+        }
+        Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
+            with_client(&mut |c| files::diff(c, &a))
+        }
+        Command::Export(a) | Command::Container(ContainerCommand::Export(a)) => {
+            with_client(&mut |c| files::export(c, &a))
+        }
+        Command::Commit(a) | Command::Container(ContainerCommand::Commit(a)) => {
+            with_client(&mut |c| files::commit(c, &a))
         }
         Command::Version(a) => with_client(&mut |c| observe::version(c, &a)),
         Command::Info(a) | Command::System(SystemCommand::Info(a)) => {

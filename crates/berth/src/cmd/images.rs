@@ -12,7 +12,7 @@ use crate::cli::{
 };
 use crate::cmd::lifecycle::confirm;
 use crate::cmd::observe::go_time;
-use crate::cmd::{filters_json, print_rows};
+use crate::cmd::{filters_json, print_rows, refuse_terminal, write_output};
 use crate::http::Body;
 use crate::template::row;
 use crate::units::{self, ago, human_size_precision, truncate_id};
@@ -454,11 +454,7 @@ pub fn load(client: &mut Client, args: &LoadArgs) -> Result<i32> {
 }
 
 pub fn save(client: &mut Client, args: &SaveArgs) -> Result<i32> {
-    if args.output.is_none() && crate::term::is_tty(1) {
-        return Err(CliError::msg(
-            "cowardly refusing to save to a terminal. Use the -o flag or redirect",
-        ));
-    }
+    refuse_terminal(args.output.as_deref())?;
     let q: Vec<(&str, String)> = args.images.iter().map(|i| ("names", i.clone())).collect();
     let mut response = client.send(
         "GET",
@@ -468,25 +464,23 @@ pub fn save(client: &mut Client, args: &SaveArgs) -> Result<i32> {
     )?;
     let show = args.output.is_some() && crate::term::is_tty(2);
     let mut progress = with_progress(&mut response, None, show, "Saving");
-    match &args.output {
-        Some(path) => {
-            let tmp = format!("{path}.berth-tmp");
-            let mut f = File::create(&tmp)
-                .map_err(|e| CliError::msg(format!("failed to save image: open {path}: {e}")))?;
-            let copied = io::copy(&mut progress, &mut f).and_then(|_| f.sync_all());
-            if let Err(e) = copied.and_then(|_| std::fs::rename(&tmp, path)) {
-                std::fs::remove_file(&tmp).ok();
-                return Err(CliError::msg(format!("failed to save image: {e}")));
-            }
-        }
-        None => {
-            let mut out = io::stdout().lock();
-            io::copy(&mut progress, &mut out)?;
-            out.flush()?;
-        }
-    }
+    write_output(
+        &mut progress,
+        args.output.as_deref(),
+        "failed to save image",
+    )?;
     progress.progress.finish();
     Ok(0)
+}
+
+/// `repo` and `tag` query parameters of `name[:tag]`.
+pub fn repo_and_tag(reference: &str) -> Vec<(&'static str, String)> {
+    match reference.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => {
+            vec![("repo", repo.to_string()), ("tag", tag.to_string())]
+        }
+        _ => vec![("repo", reference.to_string())],
+    }
 }
 
 pub fn import(client: &mut Client, args: &ImportArgs) -> Result<i32> {
@@ -509,13 +503,7 @@ pub fn import(client: &mut Client, args: &ImportArgs) -> Result<i32> {
         q.push(("message", m.clone()));
     }
     if let Some(r) = &args.reference {
-        match r.rsplit_once(':') {
-            Some((repo, tag)) if !tag.contains('/') => {
-                q.push(("repo", repo.to_string()));
-                q.push(("tag", tag.to_string()));
-            }
-            _ => q.push(("repo", r.clone())),
-        }
+        q.extend(repo_and_tag(r));
     }
     for c in &args.change {
         q.push(("changes", c.clone()));

@@ -1,6 +1,8 @@
 //! One module per group of commands.
 
 pub mod config;
+pub mod cp;
+pub mod files;
 pub mod images;
 pub mod lifecycle;
 pub mod mount_opt;
@@ -8,6 +10,8 @@ pub mod observe;
 pub mod run;
 pub mod stats;
 pub mod volumes;
+
+use std::io::{self, Read, Write};
 
 use crate::api::{CliError, Result};
 use crate::template::Format;
@@ -39,4 +43,34 @@ pub fn filters_json(filters: &[String]) -> Result<Option<String>> {
         }
     }
     Ok(Some(serde_json::Value::Object(map).to_string()))
+}
+
+/// docker's refusal to write an archive to a terminal (save, export without `-o`).
+pub fn refuse_terminal(output: Option<&str>) -> Result<()> {
+    if output.is_none() && crate::term::is_tty(1) {
+        return Err(CliError::msg(
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+        ));
+    }
+    Ok(())
+}
+
+/// Writes a download to the file `output` (through a temp file renamed into place, so that a
+/// failed download leaves no partial file) or to stdout; errors start with `failure`.
+pub fn write_output(reader: &mut dyn Read, output: Option<&str>, failure: &str) -> Result<()> {
+    let Some(path) = output else {
+        let mut out = io::stdout().lock();
+        io::copy(reader, &mut out)?;
+        out.flush()?;
+        return Ok(());
+    };
+    let tmp = format!("{path}.berth-tmp");
+    let mut f = std::fs::File::create(&tmp)
+        .map_err(|e| CliError::msg(format!("{failure}: open {path}: {e}")))?;
+    let copied = io::copy(reader, &mut f).and_then(|_| f.sync_all());
+    if let Err(e) = copied.and_then(|_| std::fs::rename(&tmp, path)) {
+        std::fs::remove_file(&tmp).ok();
+        return Err(CliError::msg(format!("{failure}: {e}")));
+    }
+    Ok(())
 }

@@ -552,6 +552,56 @@ fn symlinks_in_the_container_read_and_write_inside_it_only() {
     assert_eq!(archive(&d, "links", "/tmp/payload")[0].4, b"payload\n");
 }
 
+#[test]
+fn a_container_swapping_directories_for_symlinks_during_copies_cannot_reach_the_host() {
+    let d = Daemon::start("cp_race").with_busybox();
+    let outside = d.base.join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(outside.join("secret"), "host secret\n").unwrap();
+    let host_dir = outside.display().to_string();
+    // /w/d is a directory one moment and a symlink to the host's directory the next (the
+    // CVE-2018-15664 race); the loop ends by itself.
+    sleeper(
+        &d,
+        "racer",
+        &[],
+        &format!(
+            "mkdir -p /w; (i=0; while [ $i -lt 20000 ]; do mkdir /w/d 2>/dev/null; \
+             echo inside > /w/d/secret; rm -rf /w/d; ln -s {host_dir} /w/d; rm -f /w/d; \
+             i=$((i+1)); done) & :"
+        ),
+    );
+    let mut l = Layer::new();
+    l.file("d/payload", 0o644, b"payload\n");
+    let tar = l.finish();
+    for _ in 0..60 {
+        request(&d, "PUT", "/containers/racer/archive?path=/w", Some(&tar));
+        let (status, _, body) = request(
+            &d,
+            "GET",
+            "/containers/racer/archive?path=/w/d/secret",
+            None,
+        );
+        if status == 200 {
+            let got = entries(&body);
+            assert!(
+                got.iter().all(|e| e.4 != b"host secret\n"),
+                "a copy out read the host's file"
+            );
+        }
+    }
+    let listed: Vec<String> = fs::read_dir(&outside)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(listed, ["secret"], "a copy in wrote to the host");
+    assert_eq!(
+        fs::read_to_string(outside.join("secret")).unwrap(),
+        "host secret\n"
+    );
+}
+
 /// `docker diff` as (kind letter, path) pairs.
 fn diff(c: &Client<'_>, container: &str) -> BTreeSet<(String, String)> {
     c.ok(&["diff", container])

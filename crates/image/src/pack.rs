@@ -111,7 +111,12 @@ impl<W: Write> Packer<W> {
         archive_name: &[u8],
         recursive: bool,
     ) -> Result<(), PackError> {
-        self.walk(base, vec![(rel.to_vec(), archive_name.to_vec())], recursive)
+        self.walk(
+            base,
+            vec![(rel.to_vec(), archive_name.to_vec())],
+            recursive,
+            true,
+        )
     }
 
     /// Archives everything under the directory `rel` (not the directory itself), named
@@ -124,20 +129,34 @@ impl<W: Write> Packer<W> {
     ) -> Result<(), PackError> {
         let mut children = children(base, rel, prefix)?;
         children.reverse();
-        self.walk(base, children, true)
+        self.walk(base, children, true, false)
     }
 
-    /// `pending` is a stack: the last item is archived first.
+    /// `pending` is a stack: the last item is archived first. With `first_required`, the
+    /// first item must exist; anything else that vanishes while the tree is archived (a
+    /// running container deleting files) is left out, as dockerd leaves it out.
     fn walk(
         &mut self,
         base: BorrowedFd<'_>,
         mut pending: Vec<Item>,
         recursive: bool,
+        first_required: bool,
     ) -> Result<(), PackError> {
+        let mut required = first_required;
+        let vanished = |e: &PackError, required: bool| !required && e.errno() == Some(Errno::NOENT);
         while let Some((rel, name)) = pending.pop() {
-            let is_dir = self.append_one(base, &rel, &name)?;
+            let is_dir = match self.append_one(base, &rel, &name) {
+                Ok(is_dir) => is_dir,
+                Err(e) if vanished(&e, required) => continue,
+                Err(e) => return Err(e),
+            };
+            required = false;
             if recursive && is_dir {
-                pending.extend(children(base, &rel, &dir_name(&name))?.into_iter().rev());
+                match children(base, &rel, &dir_name(&name)) {
+                    Ok(children) => pending.extend(children.into_iter().rev()),
+                    Err(e) if vanished(&e, false) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(())

@@ -47,6 +47,22 @@ fn diff_lists_what_the_container_added_changed_and_deleted() {
     );
     c.ok(&["start", "-a", "fresh"]);
     assert_eq!(c.ok(&["diff", "fresh"]), "", "nor one that only ran");
+    // Committing no changes adds a history entry but no layer.
+    c.ok(&["commit", "fresh", "unchanged:1"]);
+    assert_eq!(
+        c.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{len .RootFS.Layers}}",
+            "unchanged:1"
+        ]),
+        "1"
+    );
+    assert_eq!(
+        c.ok(&["history", "-q", "unchanged:1"]).lines().count(),
+        c.ok(&["history", "-q", "busybox"]).lines().count() + 1
+    );
     c.ok(&[
         "run",
         "--name",

@@ -239,8 +239,8 @@ impl Inner {
     }
 }
 
-/// A packing failure: a vanished path is a 404-worthy message, a client that went away or a
-/// file that could not be read is not the request's fault.
+/// A failure while archiving (a file that could not be read, a client that went away): the
+/// engine's, not the request's.
 pub(super) fn pack_error(what: &str, e: PackError) -> Error {
     Error::context(format!("archive {what}"), e)
 }

@@ -2,6 +2,7 @@
 //! turns into a stream. Every read and write is non-blocking; a client that stops reading has
 //! at most [`MAX_PENDING_OUTPUT`] bytes queued before it is dropped.
 
+use crate::stdio::Proc;
 use berth_shim_protocol::{MAX_LINE, Response};
 use rustix::net::{RecvFlags, SendFlags};
 use std::os::fd::OwnedFd;
@@ -14,6 +15,8 @@ const KEEP_CAPACITY: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Attach {
+    /// Whose stream: the container's, or an exec's.
+    pub target: Proc,
     pub stdin: bool,
     pub stdout: bool,
     pub stderr: bool,

@@ -9,6 +9,7 @@ mod logfile;
 mod monitor;
 mod ops;
 mod setup;
+mod stdio;
 mod sys;
 mod timefmt;
 mod trim;

@@ -3,7 +3,9 @@
 
 use crate::args::Config;
 use berth_runtime_core::container::{self, CreateOptions};
+use berth_runtime_core::exec::{ExecOptions, ProcessRequest};
 use berth_runtime_core::state::StateRoot;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -27,40 +29,111 @@ pub fn create(cfg: &Config, console_socket: Option<&Path>) -> Result<i32, String
             Ok(created.record.pid)
         }
         Some(binary) => {
-            let pid_file = cfg.state_dir.join("init.pid");
-            let log = cfg.state_dir.join("runtime-create.log");
-            let mut cmd = runtime_command(cfg, binary);
-            cmd.arg("--log")
-                .arg(&log)
-                .args(["--log-format", "json", "create", "--bundle"]);
-            cmd.arg(&cfg.bundle).arg("--pid-file").arg(&pid_file);
-            if let Some(socket) = console_socket {
-                cmd.arg("--console-socket").arg(socket);
-            }
-            cmd.arg(&cfg.id);
-            // The runtime's own stdio is the container's: its init inherits it.
-            let status = cmd.status();
-            let reason = runtime_error(&log);
-            let _ = std::fs::remove_file(&log);
-            let status = status.map_err(|e| format!("run {}: {e}", binary.display()))?;
-            if !status.success() {
-                let _ = std::fs::remove_file(&pid_file);
-                return Err(format!(
-                    "{} create {}: {}",
-                    binary.display(),
-                    cfg.id,
-                    reason.unwrap_or_else(|| format!("failed ({status})"))
-                ));
-            }
-            let text = std::fs::read_to_string(&pid_file)
-                .map_err(|e| format!("read the runtime's pid file {}: {e}", pid_file.display()));
-            let _ = std::fs::remove_file(&pid_file);
-            let text = text?;
-            text.trim()
-                .parse()
-                .map_err(|_| format!("pid file {}: {text:?} is not a pid", pid_file.display()))
+            let mut args = vec![OsString::from("create"), "--bundle".into()];
+            args.push(cfg.bundle.clone().into());
+            run_detached(
+                cfg,
+                binary,
+                args,
+                console_socket,
+                &cfg.state_dir.join("init.pid"),
+                &cfg.state_dir.join("runtime-create.log"),
+            )
         }
     }
+}
+
+/// Where an exec's process JSON is and where its helper may put its files.
+pub struct ExecFiles<'a> {
+    pub process: &'a Path,
+    pub console_socket: Option<&'a Path>,
+    /// Prefix of the pid file and the runtime's log, removed again before the helper ends.
+    pub scratch: PathBuf,
+}
+
+/// Starts an exec's process in the running container and leaves it running; its pid. Runs in
+/// a helper whose stdio is the process's; once the helper exits the process is our child.
+pub fn exec(cfg: &Config, files: &ExecFiles<'_>) -> Result<i32, String> {
+    let pid_file = files.scratch.with_extension("pid");
+    match &cfg.runtime {
+        None => {
+            let opts = ExecOptions {
+                id: cfg.id.clone(),
+                request: ProcessRequest {
+                    process_file: Some(files.process.to_path_buf()),
+                    ..ProcessRequest::default()
+                },
+                detach: true,
+                pid_file: Some(pid_file.clone()),
+                console_socket: files.console_socket.map(Path::to_path_buf),
+                preserve_fds: 0,
+                ignore_paused: false,
+            };
+            let ran = berth_runtime_core::exec::exec(&root(cfg), &opts)
+                .map_err(|e| format!("exec in {}: {e}", cfg.id));
+            let pid = ran.and_then(|_| read_pid_file(&pid_file));
+            let _ = std::fs::remove_file(&pid_file);
+            pid
+        }
+        Some(binary) => {
+            let mut args = vec![OsString::from("exec"), "--process".into()];
+            args.extend([files.process.into(), "--detach".into()]);
+            run_detached(
+                cfg,
+                binary,
+                args,
+                files.console_socket,
+                &pid_file,
+                &files.scratch.with_extension("log"),
+            )
+        }
+    }
+}
+
+/// `create` or `exec --detach` through a runc-compatible binary, whose stdio (ours) the
+/// process inherits: the pid it wrote, or the error from its JSON log.
+fn run_detached(
+    cfg: &Config,
+    binary: &PathBuf,
+    verb: Vec<OsString>,
+    console_socket: Option<&Path>,
+    pid_file: &Path,
+    log: &Path,
+) -> Result<i32, String> {
+    let what = verb
+        .first()
+        .map(|v| v.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut cmd = runtime_command(cfg, binary);
+    cmd.arg("--log").arg(log).args(["--log-format", "json"]);
+    cmd.args(verb).arg("--pid-file").arg(pid_file);
+    if let Some(socket) = console_socket {
+        cmd.arg("--console-socket").arg(socket);
+    }
+    cmd.arg(&cfg.id);
+    let status = cmd.status();
+    let reason = runtime_error(log);
+    let _ = std::fs::remove_file(log);
+    let outcome = match status {
+        Err(e) => Err(format!("run {}: {e}", binary.display())),
+        Ok(status) if !status.success() => Err(format!(
+            "{} {what} {}: {}",
+            binary.display(),
+            cfg.id,
+            reason.unwrap_or_else(|| format!("failed ({status})"))
+        )),
+        Ok(_) => read_pid_file(pid_file),
+    };
+    let _ = std::fs::remove_file(pid_file);
+    outcome
+}
+
+fn read_pid_file(path: &Path) -> Result<i32, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("read the runtime's pid file {}: {e}", path.display()))?;
+    text.trim()
+        .parse()
+        .map_err(|_| format!("pid file {}: {text:?} is not a pid", path.display()))
 }
 
 /// `-t` and the config's `process.terminal` must agree: the runtime would otherwise wait for a

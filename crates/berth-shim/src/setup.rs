@@ -5,13 +5,13 @@
 use crate::args::Config;
 use crate::logfile::JsonLog;
 use crate::monitor::{Monitor, Parts};
+use crate::stdio::{ChildStdio, Streams};
 use crate::{files, helper, ops, sys, timefmt};
 use berth_shim_protocol::{self as proto, FailedStage, ShimRecord, SpawnReport};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 const CONSOLE_SOCKET: &str = "console.sock";
 
@@ -145,11 +145,19 @@ fn setup(cfg: &Config) -> Result<Parts, SpawnReport> {
     let mut made = Made(Vec::new());
     let listener = bind_control(dir, &mut made)?;
     let log = open_log(cfg, &mut made)?;
-    let stdio = ContainerStdio::new(cfg, &mut made)?;
-    let console_path = stdio.console.as_ref().map(|(_, path)| path.clone());
-    let created = helper::run_blocking(Some(stdio.for_init()), || {
+    let streams = Streams {
+        stdin: cfg.stdin,
+        stdout: true,
+        stderr: true,
+        tty: cfg.tty,
+    };
+    let mut stdio = ChildStdio::new(streams, &dir.join(CONSOLE_SOCKET))
+        .map_err(|m| failed(FailedStage::Setup, m))?;
+    let console_path = stdio.console_path().map(Path::to_path_buf);
+    let created = helper::run_blocking(stdio.for_child(), || {
         ops::create(cfg, console_path.as_deref()).map(|pid| pid.to_string())
     });
+    stdio.close_child_ends();
     let init_pid: i32 = created
         .map_err(|m| failed(FailedStage::Create, m))?
         .parse()
@@ -161,16 +169,16 @@ fn setup(cfg: &Config) -> Result<Parts, SpawnReport> {
         })?;
     let created_at = timefmt::now();
     let finish = (|| -> Result<Parts, SpawnReport> {
-        let (outputs, pty, stdin) = stdio.into_ours()?;
+        let io = stdio
+            .into_io()
+            .map_err(|m| failed(FailedStage::Setup, format!("the container's stdio: {m}")))?;
         write_record(cfg, init_pid, &created_at)?;
         Ok(Parts {
             listener: listener.into(),
             signals,
             init_pid,
             created_at: created_at.clone(),
-            outputs,
-            pty,
-            stdin,
+            io,
             log: JsonLog::new(log),
         })
     })();
@@ -262,113 +270,4 @@ fn write_record(cfg: &Config, init_pid: i32, created_at: &str) -> Result<(), Spa
             ),
         )
     })
-}
-
-/// The container's stdio: pipes (stdout, stderr, stdin with -i) or, with -t, a socket on which
-/// the runtime sends the pty master it made inside the container.
-struct ContainerStdio {
-    /// What the init gets as 0, 1 and 2.
-    init: [OwnedFd; 3],
-    stdin: Option<OwnedFd>,
-    stdout: Option<OwnedFd>,
-    stderr: Option<OwnedFd>,
-    console: Option<(UnixListener, PathBuf)>,
-}
-
-impl ContainerStdio {
-    fn new(cfg: &Config, made: &mut Made) -> Result<Self, SpawnReport> {
-        let fail =
-            |what: &str, e: std::io::Error| failed(FailedStage::Setup, format!("{what}: {e}"));
-        let null = || -> Result<OwnedFd, SpawnReport> {
-            std::fs::File::open("/dev/null")
-                .map(OwnedFd::from)
-                .map_err(|e| fail("open /dev/null", e))
-        };
-        let pipe = || -> Result<(OwnedFd, OwnedFd), SpawnReport> {
-            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-                .map_err(|e| fail("pipe", e.into()))
-        };
-        if cfg.tty {
-            let path = cfg.state_dir.join(CONSOLE_SOCKET);
-            let _ = std::fs::remove_file(&path);
-            let listener = UnixListener::bind(&path)
-                .map_err(|e| fail(&format!("bind {}", path.display()), e))?;
-            made.0.push(path.clone());
-            listener
-                .set_nonblocking(true)
-                .map_err(|e| fail("console socket", e))?;
-            return Ok(ContainerStdio {
-                init: [null()?, null()?, null()?],
-                stdin: None,
-                stdout: None,
-                stderr: None,
-                console: Some((listener, path)),
-            });
-        }
-        let (out_r, out_w) = pipe()?;
-        let (err_r, err_w) = pipe()?;
-        let (in_init, stdin) = if cfg.stdin {
-            let (r, w) = pipe()?;
-            (r, Some(w))
-        } else {
-            (null()?, None)
-        };
-        Ok(ContainerStdio {
-            init: [in_init, out_w, err_w],
-            stdin,
-            stdout: Some(out_r),
-            stderr: Some(err_r),
-            console: None,
-        })
-    }
-
-    fn for_init(&self) -> [BorrowedFd<'_>; 3] {
-        [
-            self.init[0].as_fd(),
-            self.init[1].as_fd(),
-            self.init[2].as_fd(),
-        ]
-    }
-
-    /// Our ends, non-blocking, once the container exists; the init's ends are closed here so
-    /// that end of file comes when the container's processes close theirs.
-    #[allow(clippy::type_complexity)]
-    fn into_ours(
-        self,
-    ) -> Result<([Option<OwnedFd>; 2], Option<OwnedFd>, Option<OwnedFd>), SpawnReport> {
-        let fail =
-            |what: &str, e: std::io::Error| failed(FailedStage::Setup, format!("{what}: {e}"));
-        drop(self.init);
-        if let Some((listener, path)) = self.console {
-            let master =
-                receive_console(&listener).map_err(|e| fail("receive the container's terminal", e));
-            files::remove(&path);
-            let master = master?;
-            sys::set_nonblocking(master.as_fd()).map_err(|e| fail("pty master", e))?;
-            let reader = master
-                .try_clone()
-                .map_err(|e| fail("dup the pty master", e))?;
-            return Ok(([Some(reader), None], Some(master), None));
-        }
-        for fd in [&self.stdout, &self.stderr, &self.stdin]
-            .into_iter()
-            .flatten()
-        {
-            sys::set_nonblocking(fd.as_fd()).map_err(|e| fail("container stdio pipe", e))?;
-        }
-        Ok(([self.stdout, self.stderr], None, self.stdin))
-    }
-}
-
-/// The runtime connected and sent the master before its create returned: it is queued.
-fn receive_console(listener: &UnixListener) -> std::io::Result<OwnedFd> {
-    let (stream, _) = listener.accept().map_err(|e| match e.kind() {
-        std::io::ErrorKind::WouldBlock => {
-            std::io::Error::other("the runtime never connected to the console socket")
-        }
-        _ => e,
-    })?;
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    berth_runtime_core::console::receive_master(&OwnedFd::from(stream))
 }

@@ -129,7 +129,11 @@ fn garbage_and_vanishing_clients_do_not_hurt() {
     }
     // The same connection still works after the errors.
     assert!(matches!(c.call(&Request::State), Response::State(_)));
-    let r = c.call(&Request::Resize { rows: 10, cols: 10 });
+    let r = c.call(&Request::Resize {
+        rows: 10,
+        cols: 10,
+        exec_id: None,
+    });
     assert!(
         matches!(
             r,

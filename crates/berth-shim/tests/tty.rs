@@ -18,6 +18,7 @@ fn tty_attach_and_resize() {
     shim.ok(Request::Resize {
         rows: 30,
         cols: 100,
+        exec_id: None,
     });
     let mut a = shim.client();
     let r = a.call(&Request::Attach {
@@ -36,6 +37,7 @@ fn tty_attach_and_resize() {
     shim.ok(Request::Resize {
         rows: 40,
         cols: 120,
+        exec_id: None,
     });
     a.stream.write_all(b"yes\r").unwrap();
     let text = a.read_raw_until(|t| t.contains("got-yes"));
@@ -52,7 +54,11 @@ fn tty_attach_and_resize() {
         logged.contains("30 100\r\n") && logged.contains("40 120\r\n"),
         "{logged:?}"
     );
-    let r = shim.client().call(&Request::Resize { rows: 1, cols: 1 });
+    let r = shim.client().call(&Request::Resize {
+        rows: 1,
+        cols: 1,
+        exec_id: None,
+    });
     assert!(
         matches!(
             r,

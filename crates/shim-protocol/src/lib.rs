@@ -51,10 +51,12 @@ pub enum Request {
         #[serde(default)]
         all: bool,
     },
-    /// Set the terminal's size (a `-t` container only).
+    /// Set the terminal's size: the container's (a `-t` container only), or an exec's.
     Resize {
         rows: u16,
         cols: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exec_id: Option<String>,
     },
     /// Close the container's stdin (a `-i` container): it reads end of file.
     CloseStdin,
@@ -75,6 +77,29 @@ pub enum Request {
         #[serde(default)]
         close_stdin_on_eof: bool,
     },
+    /// Run another process in the running container, as the runtime's `exec` does. Answered
+    /// `exec_started` once it runs; with any of `stdin`, `stdout`, `stderr` the connection then
+    /// carries its stream (as after `attach`), until it has exited and its output is drained.
+    Exec {
+        /// berthd's name for it: unique among the shim's execs.
+        exec_id: String,
+        /// Absolute path of the OCI `process` JSON to run (the client writes and removes it).
+        process: String,
+        /// `process.terminal`: the shim receives the pty master.
+        #[serde(default)]
+        tty: bool,
+        #[serde(default)]
+        stdin: bool,
+        #[serde(default)]
+        stdout: bool,
+        #[serde(default)]
+        stderr: bool,
+    },
+    /// Whether an exec still runs, or how it ended. An exit is answered once: the shim then
+    /// forgets the exec.
+    ExecState {
+        exec_id: String,
+    },
 }
 
 /// An answer on the control socket; `Error` may answer any request.
@@ -88,6 +113,11 @@ pub enum Response {
     Attached {
         tty: bool,
     },
+    /// The exec's process runs (host pid); with a stream asked for, it follows from the next byte.
+    ExecStarted {
+        pid: i32,
+    },
+    ExecState(ExecState),
     Error {
         kind: ErrorKind,
         message: String,
@@ -105,6 +135,8 @@ pub enum ErrorKind {
     NotSupported,
     /// The operation ran and failed; the message is the runtime's text.
     Failed,
+    /// No such exec (never started here, or its exit was already answered).
+    NotFound,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +176,15 @@ pub struct Exit {
     /// the real status was not observed.
     #[serde(default)]
     pub shim_lost: bool,
+}
+
+/// An exec's state: `running` until it has exited and its output is drained; then `exit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecState {
+    pub exec_id: String,
+    pub pid: i32,
+    pub running: bool,
+    pub exit: Option<Exit>,
 }
 
 /// `shim.json`: who the shim is and how to reach the container without it (`berth-shim cleanup`).
@@ -218,6 +259,28 @@ mod tests {
         assert!(serde_json::from_str::<Request>(r#"{"op":"explode"}"#).is_err());
         let text = serde_json::to_string(&Response::Attached { tty: true }).unwrap();
         assert_eq!(text, r#"{"type":"attached","tty":true}"#);
+        let r: Request = serde_json::from_str(r#"{"op":"resize","rows":2,"cols":3}"#).unwrap();
+        assert_eq!(
+            r,
+            Request::Resize {
+                rows: 2,
+                cols: 3,
+                exec_id: None
+            }
+        );
+        let r: Request = serde_json::from_str(
+            r#"{"op":"exec","exec_id":"e1","process":"/p.json","stdout":true}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            r,
+            Request::Exec {
+                stdout: true,
+                stdin: false,
+                tty: false,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -512,7 +512,15 @@ impl Inner {
             && rows > 0
             && cols > 0
         {
-            let _ = shim::request(&paths.state_dir, &id, &Request::Resize { rows, cols });
+            let _ = shim::request(
+                &paths.state_dir,
+                &id,
+                &Request::Resize {
+                    rows,
+                    cols,
+                    exec_id: None,
+                },
+            );
         }
         if let Err(e) = shim::request(&paths.state_dir, &id, &Request::Start) {
             self.abandon_shim(&id, &paths);
@@ -977,6 +985,15 @@ impl Inner {
             return Ok(());
         }
         let paths = self.paths(&id);
-        shim::request(&paths.state_dir, &id, &Request::Resize { rows, cols }).map(|_| ())
+        shim::request(
+            &paths.state_dir,
+            &id,
+            &Request::Resize {
+                rows,
+                cols,
+                exec_id: None,
+            },
+        )
+        .map(|_| ())
     }
 }

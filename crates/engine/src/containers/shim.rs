@@ -204,6 +204,7 @@ impl Sent {
                     Error::invalid(message)
                 }
                 proto::ErrorKind::Failed => Error::internal(message),
+                proto::ErrorKind::NotFound => Error::not_found(message),
             }),
             other => Ok(other),
         }

@@ -1,29 +1,27 @@
-//! The monitor: one poll loop over the container's output, its stdin, SIGCHLD, the control
-//! socket and its clients, until the container has exited and been deleted.
+//! The monitor: one poll loop over the container's output and input, its execs' (see
+//! `execs`), SIGCHLD, the control socket and its clients, until the container has exited and
+//! been deleted.
+
+mod execs;
 
 use crate::args::Config;
 use crate::conn::{Attach, Conn, Read};
 use crate::helper::{self, Helper};
 use crate::logfile::{JsonLog, Stream};
+use crate::stdio::{Proc, ProcIo};
 use crate::{files, ops, sys, timefmt};
 use berth_shim_protocol::{
     self as proto, ErrorKind, Exit, Request, Response, STREAM_STDERR, STREAM_STDOUT, State, Status,
 };
 use rustix::event::{PollFd, PollFlags};
 use std::collections::VecDeque;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-/// After the init exited, how long the output may take to reach end of file (processes left
+/// After a process exited, how long its output may take to reach end of file (processes left
 /// without a PID namespace of their own can hold the pipes open).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
-/// Input queued for the container's stdin before attached clients are read no further.
-const MAX_PENDING_STDIN: usize = 64 * 1024;
 const MAX_CLIENTS: usize = 256;
-/// One read of the container's output.
-const READ_CHUNK: usize = 8192;
-/// Reads of one output per wake-up, so one busy stream cannot starve the rest.
-const READS_PER_WAKE: usize = 8;
 /// Quiet time after which the code pages that handling events mapped are given back (see trim).
 const IDLE_TRIM: Duration = Duration::from_secs(2);
 
@@ -42,6 +40,7 @@ enum Job {
     Kill { signal: i32, all: bool },
     Pids,
     Delete,
+    Exec { serial: u64 },
 }
 
 /// What `setup` made for the monitor.
@@ -50,11 +49,8 @@ pub struct Parts {
     pub signals: OwnedFd,
     pub init_pid: i32,
     pub created_at: String,
-    /// Read ends of the container's stdout and stderr; with a terminal, the pty master as stdout.
-    pub outputs: [Option<OwnedFd>; 2],
-    pub pty: Option<OwnedFd>,
-    /// Write end of the container's stdin pipe (`-i` without `-t`).
-    pub stdin: Option<OwnedFd>,
+    /// The container's stdio.
+    pub io: ProcIo,
     pub log: JsonLog,
 }
 
@@ -70,13 +66,9 @@ pub struct Monitor {
     exit: Option<Exit>,
     drain_deadline: Option<Instant>,
     delete_deadline: Option<Instant>,
-    outputs: [Option<OwnedFd>; 2],
-    pty: Option<OwnedFd>,
-    stdin: Option<OwnedFd>,
-    stdin_open: bool,
-    stdin_buf: Vec<u8>,
-    stdin_close_pending: bool,
+    init: ProcIo,
     log: JsonLog,
+    execs: execs::Execs,
     conns: Vec<Conn>,
     next_conn: u64,
     jobs: VecDeque<(Option<u64>, Job)>,
@@ -90,14 +82,13 @@ pub struct Monitor {
 enum Slot {
     Listener,
     Signals,
-    Output(usize),
-    Stdin,
+    Output(Proc, usize),
+    Input(Proc),
     Conn(u64),
 }
 
 impl Monitor {
     pub fn new(cfg: Config, parts: Parts) -> Monitor {
-        let stdin_open = cfg.stdin;
         Monitor {
             cfg,
             listener: parts.listener,
@@ -110,13 +101,9 @@ impl Monitor {
             exit: None,
             drain_deadline: None,
             delete_deadline: None,
-            outputs: parts.outputs,
-            pty: parts.pty,
-            stdin: parts.stdin,
-            stdin_open,
-            stdin_buf: Vec::new(),
-            stdin_close_pending: false,
+            init: parts.io,
             log: parts.log,
+            execs: execs::Execs::default(),
             conns: Vec::new(),
             next_conn: 1,
             jobs: VecDeque::new(),
@@ -149,22 +136,23 @@ impl Monitor {
         fds.push(PollFd::new(&self.listener, PollFlags::IN));
         slots.push(Slot::Signals);
         fds.push(PollFd::new(&self.signals, PollFlags::IN));
-        for (i, out) in self.outputs.iter().enumerate() {
-            if let Some(fd) = out {
-                slots.push(Slot::Output(i));
-                fds.push(PollFd::new(fd, PollFlags::IN));
+        for (target, io) in std::iter::once((Proc::Init, &self.init)).chain(self.execs.ios()) {
+            for index in 0..2 {
+                if let Some(fd) = io.output(index) {
+                    slots.push(Slot::Output(target, index));
+                    fds.push(PollFd::new(fd, PollFlags::IN));
+                }
+            }
+            if io.has_queued_input()
+                && let Some(fd) = io.input_target()
+            {
+                slots.push(Slot::Input(target));
+                fds.push(PollFd::from_borrowed_fd(fd, PollFlags::OUT));
             }
         }
-        if !self.stdin_buf.is_empty()
-            && let Some(fd) = self.stdin_target()
-        {
-            slots.push(Slot::Stdin);
-            fds.push(PollFd::from_borrowed_fd(fd, PollFlags::OUT));
-        }
-        let stdin_room = self.stdin_buf.len() < MAX_PENDING_STDIN;
         for conn in &self.conns {
             let mut events = PollFlags::empty();
-            if self.wants_input(conn, stdin_room) {
+            if self.wants_input(conn) {
                 events |= PollFlags::IN;
             }
             if conn.has_output() {
@@ -202,22 +190,43 @@ impl Monitor {
             .collect()
     }
 
-    fn wants_input(&self, conn: &Conn, stdin_room: bool) -> bool {
+    fn wants_input(&self, conn: &Conn) -> bool {
         if conn.read_closed || conn.dead {
             return false;
         }
         match conn.attach {
             None => !conn.busy,
-            Some(a) if a.stdin && self.stdin_open => stdin_room,
+            Some(a) if a.stdin => match self.io(a.target) {
+                Some(io) if io.stdin_open() => io.input_room(),
+                _ => true,
+            },
             // Read and dropped: only to notice the client going away.
             Some(_) => true,
         }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        match (self.drain_deadline, self.delete_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [
+            self.drain_deadline,
+            self.delete_deadline,
+            self.execs.deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn io(&self, target: Proc) -> Option<&ProcIo> {
+        match target {
+            Proc::Init => Some(&self.init),
+            Proc::Exec(serial) => self.execs.io(serial),
+        }
+    }
+
+    fn io_mut(&mut self, target: Proc) -> Option<&mut ProcIo> {
+        match target {
+            Proc::Init => Some(&mut self.init),
+            Proc::Exec(serial) => self.execs.io_mut(serial),
         }
     }
 
@@ -225,8 +234,13 @@ impl Monitor {
         match slot {
             Slot::Listener => self.accept(),
             Slot::Signals => self.reap(),
-            Slot::Output(i) => self.read_output(i),
-            Slot::Stdin => self.flush_stdin(),
+            Slot::Output(Proc::Init, i) => self.read_output(i),
+            Slot::Output(Proc::Exec(serial), i) => self.exec_read_output(serial, i),
+            Slot::Input(target) => {
+                if let Some(io) = self.io_mut(target) {
+                    io.flush_input();
+                }
+            }
             Slot::Conn(id) => self.conn_event(id, revents),
         }
     }
@@ -236,13 +250,17 @@ impl Monitor {
         // A short-lived container can exit before its start's answer is read: wait for that
         // answer, so the exit record has the start time.
         let starting = matches!(self.running, Some((_, _, Job::Start)));
+        let drain_over = self.drain_deadline.is_some_and(|d| now >= d);
+        // Its execs were killed with it: their exits are recorded before the container's, so
+        // whoever learns of the container's end can ask for theirs.
         if self.phase == Phase::Exiting
             && !starting
-            && (self.outputs.iter().all(Option::is_none)
-                || self.drain_deadline.is_some_and(|d| now >= d))
+            && (self.init.drained() || drain_over)
+            && (!self.execs.any_process_alive() || drain_over)
         {
             self.finalize();
         }
+        self.execs_after_events(now);
         if self.delete_deadline.is_some_and(|d| now >= d)
             && self.running.is_none()
             && self.jobs.is_empty()
@@ -260,105 +278,17 @@ impl Monitor {
 
     // --- the container's side ---
 
-    fn stdin_target(&self) -> Option<BorrowedFd<'_>> {
-        if !self.stdin_open {
-            return None;
-        }
-        self.stdin.as_ref().or(self.pty.as_ref()).map(AsFd::as_fd)
-    }
-
     fn read_output(&mut self, index: usize) {
-        let stream = if index == 0 {
-            Stream::Stdout
-        } else {
-            Stream::Stderr
-        };
-        let mut buf = [0u8; READ_CHUNK];
-        for _ in 0..READS_PER_WAKE {
-            let Some(fd) = &self.outputs[index] else {
-                return;
-            };
-            match rustix::io::read(fd, &mut buf) {
-                Ok(0) => {}
-                Ok(n) => {
-                    self.log.write(stream, &buf[..n]);
-                    self.broadcast(stream, &buf[..n]);
-                    continue;
-                }
-                Err(rustix::io::Errno::AGAIN) => return,
-                Err(rustix::io::Errno::INTR) => continue,
-                // EIO: the pty's last slave descriptor closed. Anything else ends the stream too.
-                Err(_) => {}
-            }
-            self.outputs[index] = None;
-            self.log.finish(stream);
-            return;
-        }
-    }
-
-    fn broadcast(&mut self, stream: Stream, data: &[u8]) {
-        let (number, header) = match stream {
-            Stream::Stdout => (
-                STREAM_STDOUT,
-                proto::frame_header(STREAM_STDOUT, data.len()),
-            ),
-            Stream::Stderr => (
-                STREAM_STDERR,
-                proto::frame_header(STREAM_STDERR, data.len()),
-            ),
-        };
+        let stream = stream_of(index);
         let tty = self.cfg.tty;
-        for conn in &mut self.conns {
-            let Some(a) = conn.attach else { continue };
-            let wanted = if number == STREAM_STDOUT {
-                a.stdout
-            } else {
-                a.stderr
-            };
-            if !wanted || conn.close_after_flush {
-                continue;
-            }
-            if tty {
-                conn.send(data);
-            } else {
-                let mut frame = Vec::with_capacity(8 + data.len());
-                frame.extend_from_slice(&header);
-                frame.extend_from_slice(data);
-                conn.send(&frame);
-            }
+        let (log, conns) = (&mut self.log, &mut self.conns);
+        let ended = self.init.read_output(index, |data| {
+            log.write(stream, data);
+            broadcast(conns, Proc::Init, tty, stream, data);
+        });
+        if ended {
+            self.log.finish(stream);
         }
-    }
-
-    fn flush_stdin(&mut self) {
-        while !self.stdin_buf.is_empty() {
-            let Some(fd) = self.stdin_target() else {
-                self.stdin_buf.clear();
-                break;
-            };
-            match rustix::io::write(fd, &self.stdin_buf) {
-                Ok(n) => {
-                    self.stdin_buf.drain(..n);
-                }
-                Err(rustix::io::Errno::AGAIN) => return,
-                Err(rustix::io::Errno::INTR) => continue,
-                // EPIPE: the container closed its stdin.
-                Err(_) => {
-                    self.close_stdin_now();
-                    return;
-                }
-            }
-        }
-        self.stdin_buf = Vec::new();
-        if self.stdin_close_pending {
-            self.close_stdin_now();
-        }
-    }
-
-    fn close_stdin_now(&mut self) {
-        self.stdin_open = false;
-        self.stdin_close_pending = false;
-        self.stdin = None;
-        self.stdin_buf = Vec::new();
     }
 
     fn reap(&mut self) {
@@ -371,8 +301,11 @@ impl Monitor {
             {
                 let answer = helper.answer(status);
                 self.job_done(conn, job, answer);
+            } else {
+                // An exec's process; else an orphan of the container that came to us as its
+                // subreaper.
+                self.exec_reaped(pid, status);
             }
-            // Anything else is an orphan of the container that came to us as its subreaper.
         }
     }
 
@@ -387,22 +320,22 @@ impl Monitor {
         });
         self.phase = Phase::Exiting;
         self.drain_deadline = Some(Instant::now() + DRAIN_TIMEOUT);
-        self.close_stdin_now();
+        self.init.close_input_now();
+        // Without a PID namespace of its own nothing else ends them.
+        self.execs.kill_all();
     }
 
     /// The container exited and its output is drained: record it, answer the waiters, end the
     /// attach streams.
     fn finalize(&mut self) {
-        for index in 0..2 {
-            if self.outputs[index].is_some() {
-                // What is already in the pipe still counts; a writer left behind does not.
-                self.read_output(index);
-                self.outputs[index] = None;
-            }
-        }
+        let tty = self.cfg.tty;
+        let (log, conns) = (&mut self.log, &mut self.conns);
+        self.init.finish(|index, data| {
+            log.write(stream_of(index), data);
+            broadcast(conns, Proc::Init, tty, stream_of(index), data);
+        });
         self.log.finish(Stream::Stdout);
         self.log.finish(Stream::Stderr);
-        self.pty = None;
         self.phase = Phase::Stopped;
         self.drain_deadline = None;
         let Some(exit) = self.exit.clone() else {
@@ -419,7 +352,7 @@ impl Monitor {
                 conn.waiting = false;
                 conn.answer(&Response::Exited(exit.clone()));
             }
-            if conn.attach.is_some() {
+            if conn.attach.is_some_and(|a| a.target == Proc::Init) {
                 conn.close_after_flush = true;
                 conn.flush();
             }
@@ -460,8 +393,7 @@ impl Monitor {
         if revents.contains(PollFlags::OUT) {
             self.conns[i].flush();
         }
-        let stdin_room = self.stdin_buf.len() < MAX_PENDING_STDIN;
-        let reading = self.wants_input(&self.conns[i], stdin_room);
+        let reading = self.wants_input(&self.conns[i]);
         if revents.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) && reading {
             self.conn_read(i);
         } else if revents.intersects(PollFlags::HUP | PollFlags::ERR) {
@@ -475,8 +407,11 @@ impl Monitor {
             Read::Again => return,
             Read::Eof => {
                 let (attach, busy) = (self.conns[i].attach, self.conns[i].busy);
-                if attach.is_some_and(|a| a.stdin && a.close_stdin_on_eof) && self.stdin_open {
-                    self.request_stdin_close();
+                if let Some(a) = attach.filter(|a| a.stdin && a.close_stdin_on_eof)
+                    && let Some(io) = self.io_mut(a.target)
+                    && io.stdin_open()
+                {
+                    io.request_input_close();
                 }
                 if attach.is_none() && !busy {
                     // A control client that said all it had to say and has no answer pending.
@@ -489,9 +424,10 @@ impl Monitor {
         };
         match self.conns[i].attach {
             Some(a) => {
-                if a.stdin && self.stdin_open {
-                    self.stdin_buf.extend_from_slice(&buf[..n]);
-                    self.flush_stdin();
+                if a.stdin
+                    && let Some(io) = self.io_mut(a.target)
+                {
+                    io.queue_input(&buf[..n]);
                 }
             }
             None => {
@@ -524,13 +460,22 @@ impl Monitor {
                     .answer(&error(ErrorKind::BadRequest, format!("not a request: {e}"))),
             }
         }
-        // Bytes after an `attach` line are the client's first input.
-        if self.conns[i].attach.is_some() && !self.conns[i].inbuf.is_empty() {
-            let early = std::mem::take(&mut self.conns[i].inbuf);
-            if self.conns[i].attach.is_some_and(|a| a.stdin) && self.stdin_open {
-                self.stdin_buf.extend_from_slice(&early);
-                self.flush_stdin();
-            }
+        self.forward_early_input(i);
+    }
+
+    /// Bytes after an `attach` (or `exec`) line are the client's first input.
+    fn forward_early_input(&mut self, i: usize) {
+        let Some(a) = self.conns[i].attach else {
+            return;
+        };
+        if self.conns[i].inbuf.is_empty() {
+            return;
+        }
+        let early = std::mem::take(&mut self.conns[i].inbuf);
+        if a.stdin
+            && let Some(io) = self.io_mut(a.target)
+        {
+            io.queue_input(&early);
         }
     }
 
@@ -571,7 +516,16 @@ impl Monitor {
                     return;
                 }
             },
-            Request::Resize { rows, cols } => self.resize(rows, cols),
+            Request::Resize {
+                rows,
+                cols,
+                exec_id: None,
+            } => resize(&self.init, "the container", rows, cols),
+            Request::Resize {
+                rows,
+                cols,
+                exec_id: Some(exec_id),
+            } => self.exec_resize(&exec_id, rows, cols),
             Request::CloseStdin => {
                 if !self.cfg.stdin {
                     error(
@@ -579,10 +533,30 @@ impl Monitor {
                         "the container has no stdin (-i)".into(),
                     )
                 } else {
-                    self.request_stdin_close();
+                    self.init.request_input_close();
                     Response::Ok
                 }
             }
+            Request::Exec {
+                exec_id,
+                process,
+                tty,
+                stdin,
+                stdout,
+                stderr,
+            } => {
+                let streams = crate::stdio::Streams {
+                    stdin,
+                    stdout,
+                    stderr,
+                    tty,
+                };
+                match self.exec_request(id, exec_id, process, streams) {
+                    Some(refused) => refused,
+                    None => return,
+                }
+            }
+            Request::ExecState { exec_id } => self.exec_state(&exec_id),
             Request::Attach {
                 stdin,
                 stdout,
@@ -600,6 +574,7 @@ impl Monitor {
                     let conn = &mut self.conns[i];
                     conn.answer(&Response::Attached { tty: self.cfg.tty });
                     conn.attach = Some(Attach {
+                        target: Proc::Init,
                         stdin,
                         stdout,
                         stderr,
@@ -610,38 +585,6 @@ impl Monitor {
             }
         };
         self.conns[i].answer(&answer);
-    }
-
-    fn request_stdin_close(&mut self) {
-        if self.stdin.is_none() {
-            // A terminal cannot be half-closed: input just stops being forwarded.
-            self.close_stdin_now();
-            return;
-        }
-        self.stdin_close_pending = true;
-        self.flush_stdin();
-    }
-
-    fn resize(&mut self, rows: u16, cols: u16) -> Response {
-        let Some(pty) = &self.pty else {
-            return error(
-                ErrorKind::NotSupported,
-                "the container has no terminal (-t)".into(),
-            );
-        };
-        let size = rustix::termios::Winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        match rustix::termios::tcsetwinsize(pty, size) {
-            Ok(()) => Response::Ok,
-            Err(e) => error(
-                ErrorKind::Failed,
-                format!("set the terminal size to {rows}x{cols}: {e}"),
-            ),
-        }
     }
 
     fn status(&self) -> Status {
@@ -669,7 +612,7 @@ impl Monitor {
             init_pid: self.init_pid,
             pids,
             tty: self.cfg.tty,
-            stdin_open: self.stdin_open,
+            stdin_open: self.init.stdin_open(),
             created_at: self.created_at.clone(),
             started_at: self.started_at.clone(),
             exit: if self.phase == Phase::Stopped {
@@ -697,12 +640,15 @@ impl Monitor {
             return;
         };
         let cfg = &self.cfg;
-        let spawned = helper::spawn(None, || match job {
-            Job::Start => ops::start(cfg).map(|()| String::new()),
-            Job::Kill { signal, all } => ops::kill(cfg, signal, all).map(|()| String::new()),
-            Job::Pids => ops::pids(cfg),
-            Job::Delete => ops::delete(cfg, false).map(|()| String::new()),
-        });
+        let spawned = match job {
+            Job::Exec { serial } => self.spawn_exec(serial),
+            Job::Start => helper::spawn(None, || ops::start(cfg).map(|()| String::new())),
+            Job::Kill { signal, all } => {
+                helper::spawn(None, || ops::kill(cfg, signal, all).map(|()| String::new()))
+            }
+            Job::Pids => helper::spawn(None, || ops::pids(cfg)),
+            Job::Delete => helper::spawn(None, || ops::delete(cfg, false).map(|()| String::new())),
+        };
         match spawned {
             Ok(helper) => self.running = Some((helper, conn, job)),
             Err(e) => self.job_done(conn, job, Err(format!("fork a shim helper: {e}"))),
@@ -731,6 +677,7 @@ impl Monitor {
                 Response::State(self.state(pids))
             }
             (Job::Delete, Ok(_)) => return self.deleted(conn),
+            (Job::Exec { serial }, answer) => return self.exec_job_done(conn, serial, answer),
             (_, Err(message)) => error(ErrorKind::Failed, message),
         };
         if let Some(i) = conn.and_then(|c| self.conn_index(c)) {
@@ -747,6 +694,60 @@ impl Monitor {
             self.conns[i].flush_blocking();
         }
         self.done = true;
+    }
+}
+
+fn stream_of(index: usize) -> Stream {
+    if index == 0 {
+        Stream::Stdout
+    } else {
+        Stream::Stderr
+    }
+}
+
+/// Sends a process's output to the clients attached to it: as is with a terminal, else in
+/// Docker's frames.
+fn broadcast(conns: &mut [Conn], target: Proc, tty: bool, stream: Stream, data: &[u8]) {
+    let number = match stream {
+        Stream::Stdout => STREAM_STDOUT,
+        Stream::Stderr => STREAM_STDERR,
+    };
+    let mut frame = Vec::new();
+    for conn in conns {
+        let Some(a) = conn.attach.filter(|a| a.target == target) else {
+            continue;
+        };
+        let wanted = if number == STREAM_STDOUT {
+            a.stdout
+        } else {
+            a.stderr
+        };
+        if !wanted || conn.close_after_flush {
+            continue;
+        }
+        if tty {
+            conn.send(data);
+        } else {
+            if frame.is_empty() {
+                frame.reserve(8 + data.len());
+                frame.extend_from_slice(&proto::frame_header(number, data.len()));
+                frame.extend_from_slice(data);
+            }
+            conn.send(&frame);
+        }
+    }
+}
+
+fn resize(io: &ProcIo, whose: &str, rows: u16, cols: u16) -> Response {
+    if !io.has_terminal() {
+        return error(
+            ErrorKind::NotSupported,
+            format!("{whose} has no terminal (-t)"),
+        );
+    }
+    match io.resize(rows, cols) {
+        Ok(()) => Response::Ok,
+        Err(message) => error(ErrorKind::Failed, message),
     }
 }
 

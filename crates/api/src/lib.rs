@@ -31,6 +31,7 @@ pub fn router(engine: Arc<Engine>) -> axum::Router {
     axum::Router::new()
         .merge(routes::system::router())
         .merge(routes::containers::router())
+        .merge(routes::exec::router())
         .merge(routes::images::router())
         .merge(routes::volumes::router())
         .fallback(routes::system::unknown_endpoint)

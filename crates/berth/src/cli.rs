@@ -25,6 +25,7 @@ A self-sufficient runtime for containers
 
 Common Commands:
   run         Create and run a new container from an image
+  exec        Execute a command in a running container
   ps          List containers
   images      List images
   version     Show the Docker version information
@@ -108,6 +109,9 @@ pub enum Command {
     #[command(about = "Attach local standard input, output, and error streams to a running container",
         help_template = help!("berth attach [OPTIONS] CONTAINER", "berth container attach, berth attach"))]
     Attach(AttachArgs),
+    #[command(about = "Execute a command in a running container",
+        help_template = help!("berth exec [OPTIONS] CONTAINER COMMAND [ARG...]", "berth container exec, berth exec"))]
+    Exec(ExecArgs),
     #[command(about = "Block until one or more containers stop, then print their exit codes",
         help_template = help!("berth wait CONTAINER [CONTAINER...]", "berth container wait, berth wait"))]
     Wait(ContainersArgs),
@@ -214,6 +218,8 @@ pub enum ContainerCommand {
         about = "Attach local standard input, output, and error streams to a running container"
     )]
     Attach(AttachArgs),
+    #[command(about = "Execute a command in a running container")]
+    Exec(ExecArgs),
     #[command(about = "Block until one or more containers stop, then print their exit codes")]
     Wait(ContainersArgs),
     #[command(about = "Stop one or more running containers")]
@@ -672,6 +678,62 @@ pub struct AttachArgs {
     pub sig_proxy: bool,
     #[arg(value_name = "CONTAINER")]
     pub container: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    #[arg(
+        short = 'd',
+        long = "detach",
+        help = "Detached mode: run command in the background"
+    )]
+    pub detach: bool,
+    #[arg(
+        long = "detach-keys",
+        value_name = "string",
+        help = "Override the key sequence for detaching a container"
+    )]
+    pub detach_keys: Option<String>,
+    #[arg(
+        short = 'e',
+        long = "env",
+        value_name = "list",
+        help = "Set environment variables"
+    )]
+    pub env: Vec<String>,
+    #[arg(
+        long = "env-file",
+        value_name = "list",
+        help = "Read in a file of environment variables"
+    )]
+    pub env_file: Vec<String>,
+    #[arg(
+        short = 'i',
+        long = "interactive",
+        help = "Keep STDIN open even if not attached"
+    )]
+    pub interactive: bool,
+    #[arg(long = "privileged", help = "Give extended privileges to the command")]
+    pub privileged: bool,
+    #[arg(short = 't', long = "tty", help = "Allocate a pseudo-TTY")]
+    pub tty: bool,
+    #[arg(
+        short = 'u',
+        long = "user",
+        value_name = "string",
+        help = "Username or UID (format: \"<name|uid>[:<group|gid>]\")"
+    )]
+    pub user: Option<String>,
+    #[arg(
+        short = 'w',
+        long = "workdir",
+        value_name = "string",
+        help = "Working directory inside the container"
+    )]
+    pub workdir: Option<String>,
+    /// The container, then the command and its arguments (everything after the container).
+    #[arg(value_name = "CONTAINER", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub container_and_command: Vec<String>,
 }
 
 #[derive(Args, Debug)]

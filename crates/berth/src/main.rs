@@ -141,7 +141,7 @@ fn main() {
 }
 
 fn dispatch(command: Command, host: Option<&str>) -> i32 {
-    use cmd::{cp, files, images, lifecycle, observe, run, stats, volumes};
+    use cmd::{cp, exec, files, images, lifecycle, observe, run, stats, volumes};
     let connected = || connect(host);
     let with_client = |f: &mut dyn FnMut(&mut Client) -> api::Result<i32>| -> i32 {
         let result = connected().and_then(|mut c| f(&mut c));
@@ -163,6 +163,9 @@ fn dispatch(command: Command, host: Option<&str>) -> i32 {
         }
         Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
             with_client(&mut |c| run::attach_cmd(c, &a))
+        }
+        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
+            with_client(&mut |c| exec::exec(c, &a))
         }
         Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => {
             with_client(&mut |c| lifecycle::wait(c, &a))

@@ -29,7 +29,7 @@ fn key_values(items: &[String]) -> Map<String, Value> {
 }
 
 /// `-e NAME` takes NAME's value from our environment when it is set.
-fn expand_env(item: &str) -> String {
+pub fn expand_env(item: &str) -> String {
     if item.contains('=') {
         return item.to_string();
     }

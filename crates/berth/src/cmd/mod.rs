@@ -2,12 +2,14 @@
 
 pub mod config;
 pub mod cp;
+pub mod exec;
 pub mod files;
 pub mod images;
 pub mod lifecycle;
 pub mod mount_opt;
 pub mod observe;
 pub mod run;
+pub mod session;
 pub mod stats;
 pub mod volumes;
 

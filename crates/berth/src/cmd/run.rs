@@ -2,18 +2,15 @@
 //! (the wait's headers arrive before start is sent, so a fast exit is never missed).
 
 use std::io::{self, Write};
-use std::sync::Arc;
 
 use serde_json::Value;
 
 use crate::api::{self, CliError, Client, Result, path_escape, query};
 use crate::cli::{AttachArgs, RunArgs, StartArgs};
 use crate::cmd::config;
-use crate::http::{Body, Conn, Endpoint, Hijacked};
-use crate::stream::{self, StdinEnd};
+use crate::cmd::session::{self, Ended, Session, Target};
+use crate::http::{Body, Conn};
 use crate::term;
-
-const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
 
 /// docker's exit code for a failed start: 127 for a missing executable, 126 for one that
 /// cannot be run, 125 otherwise.
@@ -225,133 +222,6 @@ fn start(client: &Client, id: &str) -> Result<()> {
     Ok(())
 }
 
-fn resize(endpoint: &Endpoint, version: &str, id: &str) {
-    let Some((rows, cols)) = term::window_size(0).or_else(|| term::window_size(1)) else {
-        return;
-    };
-    if let Ok(mut conn) = endpoint.connect() {
-        let path = format!(
-            "/v{version}/containers/{}/resize?h={rows}&w={cols}",
-            path_escape(id)
-        );
-        if let Ok(mut r) = conn.request("POST", &path, &[], Body::Empty) {
-            r.body_bytes().ok();
-        }
-    }
-}
-
-fn kill_signal(endpoint: &Endpoint, version: &str, id: &str, signal: i32) {
-    if let Ok(mut conn) = endpoint.connect() {
-        let path = format!(
-            "/v{version}/containers/{}/kill?signal={signal}",
-            path_escape(id)
-        );
-        if let Ok(mut r) = conn.request("POST", &path, &[], Body::Empty) {
-            r.body_bytes().ok();
-        }
-    }
-}
-
-/// Options for streaming an attached container.
-struct Session<'a> {
-    id: &'a str,
-    tty: bool,
-    stdin: bool,
-    sig_proxy: bool,
-    detach_keys: Vec<u8>,
-}
-
-enum Ended {
-    Output,
-    Detached,
-}
-
-/// Sets up raw mode and signal forwarding, pumps the hijacked stream, and restores the terminal.
-fn stream_session(client: &Client, session: &Session<'_>, hijacked: Hijacked) -> Result<Ended> {
-    let endpoint = Arc::new(client.endpoint().clone());
-    let version: Arc<str> = Arc::from(client.version());
-    let id: Arc<str> = Arc::from(session.id);
-    let raw = if session.tty && session.stdin && term::is_tty(0) {
-        Some(term::RawMode::enable(0)?)
-    } else {
-        None
-    };
-    let mut signals = Vec::new();
-    if session.tty {
-        signals.push(libc::SIGWINCH);
-    }
-    if session.sig_proxy && !session.tty {
-        signals.extend_from_slice(&term::PROXIED);
-    }
-    if !signals.is_empty() {
-        let (endpoint, version, id) = (endpoint.clone(), version.clone(), id.clone());
-        term::spawn_signal_thread(&signals, move |signal| {
-            if signal == libc::SIGWINCH {
-                resize(&endpoint, &version, &id);
-            } else {
-                kill_signal(&endpoint, &version, &id, signal);
-            }
-        })?;
-    }
-
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<Ended>();
-    if session.stdin {
-        let socket = hijacked.stream.try_clone()?;
-        let keys = session.detach_keys.clone();
-        let tx = done_tx.clone();
-        std::thread::Builder::new()
-            .name("stdin".into())
-            .spawn(move || {
-                if let Ok(StdinEnd::Detached) =
-                    stream::pump_stdin(io::stdin().lock(), &socket, &keys)
-                {
-                    socket.shutdown(std::net::Shutdown::Both).ok();
-                    tx.send(Ended::Detached).ok();
-                }
-            })?;
-    } else {
-        hijacked.stream.shutdown(std::net::Shutdown::Write).ok();
-    }
-
-    let reader = hijacked.reader()?;
-    let mut stdout = io::stdout().lock();
-    let copied = if session.tty {
-        stream::copy_raw(reader, &mut stdout)
-    } else {
-        let mut stderr = io::stderr().lock();
-        stream::demux(reader, &mut stdout, &mut stderr)
-    };
-    drop(raw);
-    if let Ok(Ended::Detached) = done_rx.try_recv() {
-        return Ok(Ended::Detached);
-    }
-    match copied {
-        Ok(()) => Ok(Ended::Output),
-        Err(_) if matches!(done_rx.try_recv(), Ok(Ended::Detached)) => Ok(Ended::Detached),
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn detach_keys(spec: Option<&str>) -> Result<Vec<u8>> {
-    stream::parse_detach_keys(spec.unwrap_or(DEFAULT_DETACH_KEYS)).map_err(CliError::msg)
-}
-
-fn hijack_attach(client: &Client, path: &str) -> Result<Hijacked> {
-    let conn = client.open()?;
-    conn.hijack("POST", path, None).map_err(|e| {
-        match e
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<crate::http::HttpStatusError>())
-        {
-            Some(status) => CliError::Daemon {
-                status: status.status,
-                message: api::error_message(status.body.as_bytes()),
-            },
-            None => CliError::from(e),
-        }
-    })
-}
-
 /// The image slot takes hyphen values (so the command after it can); a flag there is one
 /// clap did not know.
 fn unknown_flag(command: &str, args: &RunArgs) -> bool {
@@ -387,7 +257,7 @@ pub fn run(client_result: impl FnOnce() -> Result<Client>, args: &RunArgs) -> i3
         eprintln!("the input device is not a TTY");
         return 1;
     }
-    let keys = match detach_keys(args.detach_keys.as_deref()) {
+    let keys = match session::detach_keys(args.detach_keys.as_deref()) {
         Ok(k) => k,
         Err(e) => {
             report("run", &e);
@@ -427,7 +297,7 @@ pub fn run(client_result: impl FnOnce() -> Result<Client>, args: &RunArgs) -> i3
             request.attach_stderr,
             args.detach_keys.as_deref(),
         );
-        match hijack_attach(&client, &path) {
+        match session::hijack(&client, &path, None) {
             Ok(h) => Some(h),
             Err(e) => {
                 report("run", &e);
@@ -451,17 +321,17 @@ pub fn run(client_result: impl FnOnce() -> Result<Client>, args: &RunArgs) -> i3
         return start_error_code(&e.to_string());
     }
     if args.tty {
-        resize(client.endpoint(), client.version(), &id);
+        session::resize(client.endpoint(), client.version(), Target::Container(&id));
     }
     if let Some(hijacked) = hijacked {
         let session = Session {
-            id: &id,
+            target: Target::Container(&id),
             tty: args.tty,
             stdin: request.attach_stdin,
             sig_proxy: args.sig_proxy,
             detach_keys: keys,
         };
-        match stream_session(&client, &session, hijacked) {
+        match session::stream(&client, &session, hijacked) {
             Ok(Ended::Detached) => return 0,
             Ok(Ended::Output) => {}
             Err(e) => {
@@ -544,9 +414,9 @@ pub fn start_cmd(client: &mut Client, args: &StartArgs) -> Result<i32> {
         let info = client.get_json(&format!("/containers/{}/json", path_escape(name)))?;
         let (id, tty, open_stdin) = attach_target(&info, name);
         let stdin = args.interactive && open_stdin;
-        let keys = detach_keys(args.detach_keys.as_deref())?;
+        let keys = session::detach_keys(args.detach_keys.as_deref())?;
         let path = attach_path(client, &id, stdin, true, true, args.detach_keys.as_deref());
-        let hijacked = hijack_attach(client, &path)?;
+        let hijacked = session::hijack(client, &path, None)?;
         let mut wait = send_wait(client, &id, Some("next-exit"))?;
         wait.headers()?;
         if let Err(e) = start(client, &id) {
@@ -554,16 +424,16 @@ pub fn start_cmd(client: &mut Client, args: &StartArgs) -> Result<i32> {
             return Ok(1);
         }
         if tty {
-            resize(client.endpoint(), client.version(), &id);
+            session::resize(client.endpoint(), client.version(), Target::Container(&id));
         }
         let session = Session {
-            id: &id,
+            target: Target::Container(&id),
             tty,
             stdin,
             sig_proxy: !tty,
             detach_keys: keys,
         };
-        if let Ended::Detached = stream_session(client, &session, hijacked)? {
+        if let Ended::Detached = session::stream(client, &session, hijacked)? {
             return Ok(0);
         }
         return wait.status_code();
@@ -610,20 +480,20 @@ pub fn attach_cmd(client: &mut Client, args: &AttachArgs) -> Result<i32> {
     }
     let (id, tty, open_stdin) = attach_target(&info, name);
     let stdin = open_stdin && !args.no_stdin;
-    let keys = detach_keys(args.detach_keys.as_deref())?;
+    let keys = session::detach_keys(args.detach_keys.as_deref())?;
     let path = attach_path(client, &id, stdin, true, true, args.detach_keys.as_deref());
-    let hijacked = hijack_attach(client, &path)?;
+    let hijacked = session::hijack(client, &path, None)?;
     if tty && term::is_tty(1) {
-        resize(client.endpoint(), client.version(), &id);
+        session::resize(client.endpoint(), client.version(), Target::Container(&id));
     }
     let session = Session {
-        id: &id,
+        target: Target::Container(&id),
         tty,
         stdin,
         sig_proxy: args.sig_proxy && !tty,
         detach_keys: keys,
     };
-    if let Ended::Detached = stream_session(client, &session, hijacked)? {
+    if let Ended::Detached = session::stream(client, &session, hijacked)? {
         // docker's attach reports the escape as its error (run and start -a do not).
         eprintln!("read escape sequence");
         return Ok(1);

@@ -94,6 +94,19 @@ impl PtyChild {
         false
     }
 
+    /// Changes the terminal's size: the client gets SIGWINCH, as from a resized window.
+    pub fn resize(&self, rows: u16, cols: u16) {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads one winsize from a struct we own, on our own master fd.
+        let rc = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        assert_eq!(rc, 0, "TIOCSWINSZ: {}", std::io::Error::last_os_error());
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.master.write_all(bytes).expect("write to pty");
     }

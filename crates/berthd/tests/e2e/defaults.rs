@@ -6,12 +6,21 @@ use crate::common::*;
 use std::time::Duration;
 
 /// Docker's default capability set as /proc/PID/status shows it.
-const DOCKER_CAPS: &str = "00000000a80425fb";
+pub const DOCKER_CAPS: &str = "00000000a80425fb";
 
 fn status_field(c: &Client, opts: &[&str], field: &str) -> String {
     let mut args = vec!["run", "--rm"];
     args.extend_from_slice(opts);
-    args.extend_from_slice(&["busybox", "grep", field, "/proc/self/status"]);
+    args.push("busybox");
+    status_value(c, &args, field)
+}
+
+/// The value of `field` in /proc/self/status of the process `prefix` (a client command up to
+/// the program) starts.
+#[track_caller]
+pub fn status_value(c: &Client, prefix: &[&str], field: &str) -> String {
+    let mut args = prefix.to_vec();
+    args.extend_from_slice(&["grep", field, "/proc/self/status"]);
     let o = c.cmd(&args);
     o.assert_ok();
     o.trimmed()
@@ -22,7 +31,7 @@ fn status_field(c: &Client, opts: &[&str], field: &str) -> String {
 }
 
 /// Every capability this host lets us have: the test process's own bounding set.
-fn all_caps() -> String {
+pub fn all_caps() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()

@@ -8,6 +8,7 @@ mod common;
 mod containers;
 mod crash;
 mod defaults;
+mod exec;
 mod files;
 mod images;
 mod observe;

@@ -9,6 +9,31 @@ use berth_shim_protocol::{Request, Response};
 use std::os::unix::net::UnixStream;
 use tokio::sync::oneshot;
 
+/// What ends an attach session (or an exec's with a terminal) when typed, unless the client
+/// names other keys.
+pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
+
+/// Docker's detach-key syntax: comma-separated `ctrl-X` or single characters; None if invalid.
+pub fn parse_detach_keys(text: &str) -> Option<Vec<u8>> {
+    text.split(',')
+        .map(|key| {
+            let lower = key.to_ascii_lowercase();
+            match lower.strip_prefix("ctrl-").map(str::as_bytes) {
+                Some([c @ b'a'..=b'z']) => Some(c - b'a' + 1),
+                Some([b'@']) => Some(0),
+                Some([b'[']) => Some(27),
+                Some([b'\\']) => Some(28),
+                Some([b']']) => Some(29),
+                Some([b'^']) => Some(30),
+                Some([b'_']) => Some(31),
+                Some(_) => None,
+                None if key.len() == 1 => Some(key.as_bytes()[0]),
+                None => None,
+            }
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AttachOptions {
     pub stdin: bool,
@@ -100,5 +125,17 @@ impl Inner {
                 Err(e) => tracing::warn!("attach to {id} at its start: {e}"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn detach_keys() {
+        use super::parse_detach_keys as parse;
+        assert_eq!(parse("ctrl-p,ctrl-q"), Some(vec![16, 17]));
+        assert_eq!(parse("a,ctrl-@,ctrl-\\"), Some(vec![b'a', 0, 28]));
+        assert_eq!(parse("ctrl-pp"), None);
+        assert_eq!(parse("ab"), None);
     }
 }

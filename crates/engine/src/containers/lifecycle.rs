@@ -82,7 +82,7 @@ fn merged_config(body: &Config, image: &ImageRecord) -> Config {
 }
 
 /// Exit code Docker's CLI derives for a start that failed with `message`.
-fn start_failure_code(message: &str) -> i32 {
+pub(super) fn start_failure_code(message: &str) -> i32 {
     let m = message.to_ascii_lowercase();
     if m.contains("not found") || m.contains("no such file") {
         127
@@ -347,7 +347,7 @@ impl Inner {
         Ok(spec)
     }
 
-    fn image_of(&self, record: &ContainerRecord) -> Result<ImageRecord> {
+    pub(super) fn image_of(&self, record: &ContainerRecord) -> Result<ImageRecord> {
         self.images.resolve(&record.image_id).or_else(|_| {
             // The image may have been removed with -f: its part of the merged config stands in.
             let c = &record.config;
@@ -678,6 +678,8 @@ impl Inner {
         let oom_killed = self
             .cgroup_of(&record)
             .is_ok_and(|cgroup| cgroup.oom_kills() > 0);
+        // Before the delete: the shim knows its execs' exits until it goes.
+        self.execs_container_ended(id);
         // The shim removes the runtime's state and cgroups while we unmount and record the exit.
         let delete = shim::send(&paths.state_dir, id, &Request::Delete);
         let _ = berth_image::mount::unmount(&paths.rootfs);
@@ -916,6 +918,7 @@ impl Inner {
         };
         self.remove_files(id)?;
         record::delete(&self.store, id)?;
+        self.execs_container_removed(id);
         slot.wait.send_modify(|w| {
             w.removed = true;
             w.running = false;

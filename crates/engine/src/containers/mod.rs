@@ -23,6 +23,7 @@
 //! shim and records it.
 
 mod attach;
+mod exec;
 mod files;
 mod lifecycle;
 pub mod logs;
@@ -38,8 +39,9 @@ pub mod spec;
 pub mod timefmt;
 mod view;
 
-pub use attach::{AttachOptions, AttachStream};
+pub use attach::{AttachOptions, AttachStream, DEFAULT_DETACH_KEYS, parse_detach_keys};
 pub use berth_image::snapshot::{Change, ChangeKind};
+pub use exec::{ExecStream, start_failure_bytes};
 pub use files::{CommitOptions, PathStat};
 pub use observe::StatsSample;
 pub use record::{ContainerRecord, State};
@@ -50,7 +52,7 @@ use crate::error::{Error, Result};
 use crate::images::{ImageRecord, Images};
 use crate::store::Store;
 use crate::volumes::Volumes;
-use options::CreateBody;
+use options::{CreateBody, ExecConfig};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -68,6 +70,7 @@ pub(crate) struct Inner {
     volumes: Arc<Volumes>,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
     shim: shim::Launcher,
+    execs: exec::Execs,
 }
 
 /// The in-memory side of one container: its operation lock, what waiters watch, and the
@@ -232,6 +235,7 @@ impl Containers {
             volumes,
             slots: Mutex::new(HashMap::new()),
             shim: shim::Launcher::new(&config.shim_binary),
+            execs: exec::Execs::default(),
         });
         recovery::recover(&inner)?;
         inner.volumes.settle_mounts()?;
@@ -353,6 +357,31 @@ impl Containers {
 
     pub fn resize(&self, reference: &str, rows: u16, cols: u16) -> Result<()> {
         self.inner.resize(reference, rows, cols)
+    }
+
+    /// `POST /containers/{id}/exec`: the new exec's ID.
+    pub fn exec_create(&self, reference: &str, body: ExecConfig) -> Result<String> {
+        self.inner.exec_create(reference, body)
+    }
+
+    /// `POST /exec/{id}/start`: Err refuses it (no stream follows); Ok(Err) is a start that
+    /// failed, exit code 126 (dockerd writes that message into the stream).
+    pub fn exec_start(&self, id: &str, detach: bool) -> Result<Result<ExecStream>> {
+        self.inner.exec_start(id, detach)
+    }
+
+    /// To call once an exec's stream has ended, before the client is told: records its exit.
+    pub fn exec_stream_ended(&self, id: &str) {
+        self.inner.exec_stream_ended(id)
+    }
+
+    pub fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
+        self.inner.exec_resize(id, rows, cols)
+    }
+
+    /// `GET /exec/{id}/json`.
+    pub fn exec_inspect(&self, id: &str) -> Result<serde_json::Value> {
+        self.inner.exec_inspect(id)
     }
 
     /// The json-file log of a container, and whether it has a terminal.

@@ -362,3 +362,31 @@ mod tests {
         );
     }
 }
+
+/// The body of `POST /containers/{id}/exec`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ExecConfig {
+    /// `USER[:GROUP]`; "" is the container's user.
+    #[serde(deserialize_with = "nullable")]
+    pub user: String,
+    pub privileged: bool,
+    pub tty: bool,
+    /// `[rows, cols]` of the client's terminal (API 1.42 and later send it).
+    #[serde(deserialize_with = "nullable")]
+    pub console_size: Vec<u16>,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    /// `ctrl-p,ctrl-q` syntax; "" is that default.
+    #[serde(deserialize_with = "nullable")]
+    pub detach_keys: String,
+    /// `KEY=VALUE` over the container's environment; `KEY` alone unsets it.
+    #[serde(deserialize_with = "nullable")]
+    pub env: Vec<String>,
+    /// "" is the container's working directory.
+    #[serde(deserialize_with = "nullable")]
+    pub working_dir: String,
+    #[serde(deserialize_with = "nullable")]
+    pub cmd: Vec<String>,
+}

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use berth_shim_protocol::{self as proto, Exit, Request, Response, SpawnReport};
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -48,7 +48,7 @@ impl Launcher {
 
 /// How long an ordinary request may take (the shim runs the runtime in helpers; a kill or
 /// start of a runc container takes milliseconds, a slow disk a few seconds).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct SpawnOptions<'a> {
     pub id: &'a str,
@@ -211,20 +211,52 @@ impl Sent {
     }
 }
 
+/// Sends a request and reads its answer, and not a byte more: after `attached` or
+/// `exec_started` the connection carries a stream whose first bytes may already be queued.
 pub fn exchange(conn: &mut UnixStream, req: &Request) -> std::io::Result<Response> {
     proto::write_message(conn, req)?;
     conn.flush()?;
     read_answer(conn)
 }
 
+/// One answer, without reading past it (see [`exchange`]).
 fn read_answer(conn: &UnixStream) -> std::io::Result<Response> {
-    let mut reader = BufReader::new(conn);
-    proto::read_message::<Response>(&mut reader)?.ok_or_else(|| {
+    let line = read_line(conn)?;
+    serde_json::from_slice(&line).map_err(|e| {
         std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "the shim closed the connection",
+            std::io::ErrorKind::InvalidData,
+            format!("bad shim message: {e}"),
         )
     })
+}
+
+/// One answer line: peeks for its end, then reads exactly up to it.
+fn read_line(mut conn: &UnixStream) -> std::io::Result<Vec<u8>> {
+    let mut line = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let (seen, _) = rustix::net::recv(conn, &mut buf, rustix::net::RecvFlags::PEEK)?;
+        if seen == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the shim closed the connection",
+            ));
+        }
+        let end = buf[..seen].iter().position(|b| *b == b'\n');
+        let take = end.map_or(seen, |i| i + 1);
+        let start = line.len();
+        line.resize(start + take, 0);
+        conn.read_exact(&mut line[start..])?;
+        if end.is_some() {
+            return Ok(line);
+        }
+        if line.len() > proto::MAX_LINE {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the shim's answer is longer than a line may be",
+            ));
+        }
+    }
 }
 
 /// Sends `wait` and blocks until the exit, or until `timeout`: Ok(None) on timeout.

@@ -232,7 +232,7 @@ impl Inner {
             "MountLabel": "",
             "ProcessLabel": "",
             "AppArmorProfile": "",
-            "ExecIDs": null,
+            "ExecIDs": self.exec_ids(&record.id),
             "HostConfig": host_config,
             "GraphDriver": graph,
             "Mounts": mounts_json(record),

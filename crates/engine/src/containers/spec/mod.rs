@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 pub use etc_files::write_etc_files;
 pub use process::clean_path;
+pub use user::{ProcessUser, resolve_user};
 
 /// Everything the config.json of one container depends on.
 pub struct SpecInput<'a> {
@@ -113,6 +114,19 @@ impl HostFacts {
             bounding,
         })
     }
+}
+
+/// The environment of an exec in the container: dockerd's defaults for the exec's terminal
+/// (`input.config.tty` is the exec's) under the container's env, then the exec's own `-e`.
+pub fn exec_environment(input: &SpecInput<'_>, overrides: &[String]) -> Vec<String> {
+    let mut env = process::environment(input, &hostname(input));
+    process::replace_or_append(&mut env, overrides);
+    env
+}
+
+/// The capabilities of a `--privileged` exec: what a `--privileged` container gets.
+pub fn privileged_capabilities() -> Result<Vec<String>> {
+    Ok(security::all_capabilities(&HostFacts::detect()?))
 }
 
 /// The config.json for `input`, or InvalidArgument with dockerd's message for bad options.

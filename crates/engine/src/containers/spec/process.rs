@@ -74,6 +74,23 @@ pub fn environment(input: &SpecInput<'_>, hostname: &str) -> Vec<String> {
     env.into_iter().flatten().collect()
 }
 
+/// dockerd's ReplaceOrAppendEnvValues: `KEY=V` replaces KEY's entry in place or is appended;
+/// `KEY` alone removes KEY.
+pub fn replace_or_append(env: &mut Vec<String>, overrides: &[String]) {
+    for entry in overrides {
+        let k = key(entry);
+        let position = env.iter().position(|e| key(e) == k);
+        match (entry.contains('='), position) {
+            (true, Some(i)) => env[i] = entry.clone(),
+            (true, None) => env.push(entry.clone()),
+            (false, Some(i)) => {
+                env.remove(i);
+            }
+            (false, None) => {}
+        }
+    }
+}
+
 /// `--workdir` / WORKDIR, absolute and cleaned, created in the rootfs if missing (dockerd's
 /// SetupWorkingDirectory).
 pub fn working_dir(input: &SpecInput<'_>) -> Result<String> {

@@ -75,7 +75,7 @@ fn available(host: &HostFacts, number: usize) -> bool {
 }
 
 /// Every capability this host's kernel and berth know and berthd itself may pass on.
-fn all_capabilities(host: &HostFacts) -> Vec<String> {
+pub(super) fn all_capabilities(host: &HostFacts) -> Vec<String> {
     CAPABILITIES
         .iter()
         .enumerate()

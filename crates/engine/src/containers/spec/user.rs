@@ -3,6 +3,7 @@
 
 use super::{SpecInput, in_root};
 use crate::error::{Error, Result};
+use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessUser {
@@ -85,11 +86,17 @@ pub fn resolve(input: &SpecInput<'_>) -> Result<ProcessUser> {
     } else {
         input.config.user.clone()
     };
-    let passwd = in_root::read_file(input.rootfs, "/etc/passwd")?.unwrap_or_default();
-    let group = in_root::read_file(input.rootfs, "/etc/group")?.unwrap_or_default();
+    resolve_user(input.rootfs, &spec, &input.host_config.group_add)
+}
+
+/// `USER[:GROUP]` against the /etc/passwd and /etc/group of the root at `rootfs`, plus
+/// `--group-add` (also what an exec's `-u` gets, as with dockerd).
+pub fn resolve_user(rootfs: &Path, spec: &str, group_add: &[String]) -> Result<ProcessUser> {
+    let passwd = in_root::read_file(rootfs, "/etc/passwd")?.unwrap_or_default();
+    let group = in_root::read_file(rootfs, "/etc/group")?.unwrap_or_default();
     resolve_in(
-        &spec,
-        &input.host_config.group_add,
+        spec,
+        group_add,
         &parse_passwd(&passwd),
         &parse_group(&group),
     )

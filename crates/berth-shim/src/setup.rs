@@ -70,9 +70,7 @@ pub fn spawn(cfg: Config, sync: OwnedFd) -> ! {
                 },
             );
             drop(sync);
-            let monitor = Monitor::new(cfg, parts);
-            crate::trim::drop_setup_pages();
-            monitor.run();
+            Monitor::new(cfg, parts).run();
             berth_runtime_core::sys::exit_now(0)
         }
         Err(failure) => {

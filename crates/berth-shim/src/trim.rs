@@ -19,6 +19,10 @@ pub fn drop_setup_pages() {
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return;
     };
+    // Parsed first and given back last: the code that runs after an madvise faults its pages
+    // in again, so as little as possible comes after it (a fixed array: no free either).
+    let mut ranges = [(0usize, 0usize); 8];
+    let mut found = 0;
     let mut candidate: Option<(usize, usize)> = None;
     for line in smaps.lines() {
         if let Some((range, rest)) = line.split_once(' ')
@@ -36,13 +40,19 @@ pub fn drop_setup_pages() {
                 .is_some_and(|p| p.starts_with('r') && p.as_bytes().get(1) == Some(&b'-'));
             candidate = (ours && read_only).then_some((start, end));
         } else if let Some(kib) = line.strip_prefix("Anonymous:")
-            && let Some((start, end)) = candidate.take()
+            && let Some(range) = candidate.take()
             && kib.trim() == "0 kB"
+            && found < ranges.len()
         {
-            // SAFETY: [start, end) is a private, read-only mapping of our own binary with no
-            // anonymous page: MADV_DONTNEED only unmaps page-cache pages, and the next access
-            // faults the same bytes back from the file.
-            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+            ranges[found] = range;
+            found += 1;
         }
+    }
+    drop(smaps);
+    for &(start, end) in &ranges[..found] {
+        // SAFETY: [start, end) is a private, read-only mapping of our own binary with no
+        // anonymous page: MADV_DONTNEED only unmaps page-cache pages, and the next access
+        // faults the same bytes back from the file.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
     }
 }

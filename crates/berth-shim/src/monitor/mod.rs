@@ -76,6 +76,9 @@ pub struct Monitor {
     done: bool,
     /// Events were handled since the last trim.
     touched: bool,
+    /// Give back the code pages right before the next wait (see trim): what runs between
+    /// the trim and the wait faults its pages in again.
+    trim_before_wait: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -110,6 +113,7 @@ impl Monitor {
             running: None,
             done: false,
             touched: false,
+            trim_before_wait: true,
         }
     }
 
@@ -118,7 +122,7 @@ impl Monitor {
         while !self.done {
             let ready = self.poll_once();
             if ready.is_empty() && self.touched && self.next_deadline().is_none() {
-                crate::trim::drop_setup_pages();
+                self.trim_before_wait = true;
                 self.touched = false;
             }
             self.touched |= !ready.is_empty();
@@ -173,6 +177,9 @@ impl Monitor {
                 tv_nsec: i64::from(left.subsec_nanos()),
             }
         });
+        if std::mem::take(&mut self.trim_before_wait) {
+            crate::trim::drop_setup_pages();
+        }
         match rustix::event::poll(&mut fds, timeout.as_ref()) {
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => return Vec::new(),

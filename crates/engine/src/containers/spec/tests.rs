@@ -347,6 +347,30 @@ fn environment_merges_image_and_run_values() {
 }
 
 #[test]
+fn an_execs_environment_is_dockerds() {
+    let mut case = Case::new(json!({"Cmd": ["sh"], "Env": ["FOO=image", "KEEP=1"]}));
+    case.config.env = vec!["BAR=run".into()];
+    case.config.hostname = "box".into();
+    // No TERM without the exec's -t (even in a -t container); -e replaces, appends, unsets.
+    case.config.tty = false;
+    let overrides = ["FOO=exec", "NEW=1", "HOSTNAME", "ABSENT"].map(String::from);
+    let env = case.with(|input| super::exec_environment(input, &overrides));
+    assert_eq!(
+        env,
+        [
+            format!("PATH={}", super::process::DEFAULT_PATH),
+            "BAR=run".into(),
+            "FOO=exec".into(),
+            "KEEP=1".into(),
+            "NEW=1".into(),
+        ]
+    );
+    case.config.tty = true;
+    let env = case.with(|input| super::exec_environment(input, &[]));
+    assert!(env.contains(&"TERM=xterm".to_string()), "{env:?}");
+}
+
+#[test]
 fn tty_sets_terminal_and_console_size() {
     let mut case = Case::busybox();
     case.config.tty = true;

@@ -4,11 +4,11 @@
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, blocking};
 use crate::routes::containers::Params;
-use crate::routes::hijack::{bridge, switching_protocols};
+use crate::routes::hijack::{bridge, output_as_body, switching_protocols};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use berth_engine::containers::options::ExecConfig;
@@ -63,7 +63,10 @@ async fn start(
     Path(id): Path<String>,
     mut req: Request,
 ) -> ApiResult<Response> {
-    let upgrade = hyper::upgrade::on(&mut req);
+    let upgrade = req
+        .headers()
+        .contains_key(header::UPGRADE)
+        .then(|| hyper::upgrade::on(&mut req));
     let body = axum::body::to_bytes(req.into_body(), MAX_START_BODY)
         .await
         .map_err(|e| ApiError::bad_request(format!("read the request body: {e}")))?;
@@ -76,36 +79,37 @@ async fn start(
         return Ok(StatusCode::OK.into_response());
     }
     let engine = s.engine.clone();
+    // Its exit is recorded before the client sees the end: the docker CLI inspects it next.
+    let recorded = async move {
+        let _ = blocking(move || {
+            engine.containers.exec_stream_ended(&id);
+            Ok(())
+        })
+        .await;
+    };
+    let (backlog, conn, keys) = match started {
+        Ok(stream) => (Vec::new(), stream.conn, stream.detach_keys),
+        Err(e) => (start_failure_bytes(&e, check.tty), None, Vec::new()),
+    };
+    let Some(upgrade) = upgrade else {
+        return Ok(output_as_body(backlog, std::future::ready(conn), recorded));
+    };
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else {
             return;
         };
         let mut client = TokioIo::new(upgraded);
-        let stream = match started {
-            Ok(stream) => stream,
-            Err(e) => {
-                let _ = client.write_all(&start_failure_bytes(&e, check.tty)).await;
-                let _ = client.shutdown().await;
-                return;
-            }
-        };
-        let shim = stream.conn.and_then(|conn| {
+        let shim = conn.and_then(|conn| {
             conn.set_nonblocking(true).ok()?;
             tokio::net::UnixStream::from_std(conn).ok()
         });
         let Some(shim) = shim else {
-            // No stream was asked for: nothing to carry.
+            // A start that failed, or no stream asked for: only its message, if any.
+            let _ = client.write_all(&backlog).await;
             let _ = client.shutdown().await;
             return;
         };
-        let recorded = async move {
-            let _ = blocking(move || {
-                engine.containers.exec_stream_ended(&id);
-                Ok(())
-            })
-            .await;
-        };
-        bridge(client, shim, stream.detach_keys, recorded).await;
+        bridge(client, shim, keys, recorded).await;
     });
     Ok(switching_protocols())
 }

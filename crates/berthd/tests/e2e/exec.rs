@@ -102,6 +102,20 @@ fn exec_output_exit_code_and_inspect() {
     assert_eq!(c.cmd(&["exec", "box", "true"]).code(), 0);
     let o = c.cmd_stdin(&["exec", "-i", "box", "tr", "a-z", "A-Z"], b"piped text\n");
     assert_eq!(o.stdout, "PIPED TEXT\n", "{}", o.describe());
+    // A client that does not ask to upgrade gets the stream as a 200 body (as from dockerd).
+    let plain = exec_create(
+        &d,
+        "box",
+        json!({"Cmd": ["sh", "-c", "echo no-upgrade; exit 6"], "AttachStdout": true}),
+    );
+    let (status, body) = d.http(
+        "POST",
+        &format!("/exec/{plain}/start"),
+        Some(br#"{"Detach":false,"Tty":false}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("no-upgrade\n"), "{body:?}");
+    assert_eq!(exec_inspect(&d, &plain)["ExitCode"], 6);
     // Before its start.
     let id = exec_create(
         &d,

@@ -115,8 +115,9 @@ pub fn stream(client: &Client, session: &Session<'_>, hijacked: Hijacked) -> Res
                 if let Ok(StdinEnd::Detached) =
                     stream::pump_stdin(io::stdin().lock(), &socket, &keys)
                 {
-                    socket.shutdown(std::net::Shutdown::Both).ok();
+                    // Told before the shutdown: the output copy ends on it and must find it.
                     tx.send(Ended::Detached).ok();
+                    socket.shutdown(std::net::Shutdown::Both).ok();
                 }
             })?;
     } else {

@@ -92,7 +92,7 @@ impl Containers {
     fn sample(&self, record: &ContainerRecord, read: SystemTime) -> StatsSample {
         let cgroup = self.inner.cgroup_of(record).ok();
         let stats = cgroup.as_ref().map(|c| c.stats()).unwrap_or_default();
-        let online = online_cpus();
+        let (system_cpu, online) = host_cpu();
         let cpu = json!({
             "cpu_usage": {
                 "total_usage": stats.cpu_total_ns,
@@ -100,7 +100,7 @@ impl Containers {
                 "usage_in_kernelmode": stats.cpu_kernel_ns,
                 "usage_in_usermode": stats.cpu_user_ns,
             },
-            "system_cpu_usage": system_cpu_ns(),
+            "system_cpu_usage": system_cpu,
             "online_cpus": online,
             "throttling_data": {
                 "periods": stats.throttle_periods,
@@ -237,12 +237,13 @@ fn split_fields(line: &str, count: usize) -> Vec<String> {
     fields
 }
 
-/// The host's CPU time in nanoseconds (the `cpu` line of /proc/stat, user to softirq and steal),
-/// the denominator of Docker's CPU percentage.
-fn system_cpu_ns() -> u64 {
+/// From one read of /proc/stat: the host's CPU time in nanoseconds (the `cpu` line, user to
+/// softirq and steal; the denominator of Docker's CPU percentage) and the number of CPUs online.
+fn host_cpu() -> (u64, u64) {
     const NANOS_PER_TICK: u64 = 1_000_000_000 / 100;
     let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    text.lines()
+    let total = text
+        .lines()
         .find(|l| l.starts_with("cpu "))
         .map(|line| {
             line.split_whitespace()
@@ -252,16 +253,12 @@ fn system_cpu_ns() -> u64 {
                 .sum::<u64>()
                 * NANOS_PER_TICK
         })
-        .unwrap_or(0)
-}
-
-fn online_cpus() -> u64 {
-    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let count = text
+        .unwrap_or(0);
+    let online = text
         .lines()
         .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
         .count();
-    count.max(1) as u64
+    (total, online.max(1) as u64)
 }
 
 fn host_memory() -> Option<u64> {

@@ -116,9 +116,15 @@ pub fn for_container(
             convert(&profile, caps, host)
         }
         None => {
-            let profile: Profile = serde_json::from_str(DEFAULT_PROFILE)
+            // Decoded once per process: every create and every start builds a spec.
+            static DEFAULT: std::sync::LazyLock<std::result::Result<Profile, String>> =
+                std::sync::LazyLock::new(|| {
+                    serde_json::from_str(DEFAULT_PROFILE).map_err(|e| e.to_string())
+                });
+            let profile = DEFAULT
+                .as_ref()
                 .map_err(|e| Error::internal(format!("the built-in seccomp profile: {e}")))?;
-            convert(&profile, caps, host)
+            convert(profile, caps, host)
         }
     }
 }
